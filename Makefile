@@ -1,0 +1,96 @@
+# RevOps source of truth. `make demo` brings the app up with demo data; `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# Local development and the demo run in DEBUG mode unless told otherwise; production sets DEBUG=0.
+export DEBUG ?= 1
+
+.PHONY: demo test install install-test serve worker beat migrate seed lint check db-stop clean help \
+	bench-import bench-reconcile bench-scorecard
+
+help:
+	@echo "make demo    install, start the embedded PostgreSQL, migrate, seed and serve on :8000"
+	@echo "make test    install the test extras and run the whole test suite"
+	@echo "make worker  run a Celery worker (needs REDIS_URL)"
+	@echo "make beat    run Celery beat with the database scheduler (needs REDIS_URL)"
+	@echo "make lint    ruff, makemigrations --check and check --deploy"
+	@echo "make db-stop stop the embedded PostgreSQL"
+	@echo "make bench-reconcile [N=1000000]  reconciliation against datacompy (pandas, polars)"
+	@echo "make bench-scorecard  seed scale 50 into a bench database, time the scorecard, load-test it"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PIP) install --quiet -e '.[test]'
+	@# Playwright drives Debian's Chromium where there is one; elsewhere it fetches its own.
+	@test -x /usr/bin/chromium || $(VENV)/bin/playwright install chromium
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(PY) manage.py demo
+
+serve: install
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+migrate: install
+	$(PY) manage.py migrate
+
+seed: install
+	$(PY) manage.py seed_demo
+
+test: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+worker: install
+	@test -n "$$REDIS_URL" || { echo "REDIS_URL is not set: without it tasks run in-process and no worker is needed."; exit 2; }
+	$(VENV)/bin/celery -A revops worker --loglevel=INFO
+
+beat: install
+	@test -n "$$REDIS_URL" || { echo "REDIS_URL is not set: without it tasks run in-process and no beat is needed."; exit 2; }
+	$(VENV)/bin/celery -A revops beat --loglevel=INFO
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	DEBUG=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') ALLOWED_HOSTS=revops.example.com \
+		$(PY) manage.py check --deploy --fail-level WARNING
+
+# The benchmark's peers live in their own venv: datacompy caps pandas below the app's version.
+BENCH_VENV := .venv-bench
+N ?= 1000000
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e '.[bench]'
+	touch $@
+
+bench-reconcile: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/reconcile.py --n $(N)
+# A dedicated database: the benchmark seeds a million leads there and deletes its snapshots.
+BENCH_SCORECARD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/revops_bench_scorecard
+
+bench-scorecard: install
+	@command -v wrk >/dev/null || { echo "wrk is not installed (Debian: apt-get install wrk)."; exit 2; }
+	DATABASE_URL=$(BENCH_SCORECARD_DATABASE_URL) $(PY) manage.py scorecard_bench $(BENCH_ARGS)
+
+db-stop: install
+	$(PY) -c "from revops.db import embedded_stop; embedded_stop()"
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) staticfiles .pytest_cache .ruff_cache
+
+bench-import: install
+	$(PY) manage.py bench_import $(if $(ROWS),--rows $(ROWS))

@@ -1,0 +1,53 @@
+"""Project middleware."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+
+class LoginRequiredMiddleware(DjangoLoginRequired):
+    """Django's login-required middleware, except for the API: there DRF authenticates (session
+    or token) and answers an anonymous call with 401/403 JSON rather than a login redirect."""
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.path_info.startswith("/api/"):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class TwoFactorMiddleware:
+    """Until a code is accepted, a user with two-factor sign-in on sees only the code prompt,
+    and one who must set it up (OTP_REQUIRED_FOR_OPS) only the set-up page; both may sign
+    out. The API answers 403 to such a session (tokens are a credential of their own)."""
+
+    ALLOWED = frozenset({"two-factor-verify", "two-factor-setup", "logout"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        from revops.services import two_factor_needed
+
+        user = request.user
+        if not user.is_authenticated or user.is_verified():
+            return None
+        if request.resolver_match.url_name in self.ALLOWED:
+            return None
+        needed = two_factor_needed(request)
+        if needed == "none":
+            return None
+        if request.path_info.startswith("/api/"):
+            return JsonResponse(
+                {"detail": "Finish two-factor sign-in in the browser, or use an API token."},
+                status=403,
+            )
+        target = "two-factor-verify" if needed == "verify" else "two-factor-setup"
+        return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")

@@ -1,0 +1,35 @@
+"""Template helpers available in every template (registered as a builtin in settings)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from revops.permissions import can as _can
+
+register = template.Library()
+
+
+@register.filter
+def can(user: Any, action: str) -> bool:
+    """`{% if user|can:"records.view" %}`: the same answer views and the API get."""
+    return _can(user, action)
+
+
+@register.filter
+def cell(value: Any) -> str:
+    """A record's value as a table shows it: dates as 2026-07-01, times as 2026-07-01 12:37 in
+    the company's time zone, blanks as a dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    return str(value)

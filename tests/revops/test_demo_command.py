@@ -1,0 +1,46 @@
+"""`make demo` runs `manage.py demo`; a second one while the first serves changes nothing."""
+
+from __future__ import annotations
+
+import fcntl
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from pipeline.models import Lead
+
+
+@pytest.mark.django_db
+def test_second_demo_while_one_runs_refuses_and_changes_nothing(settings, tmp_path):
+    settings.BASE_DIR = tmp_path
+    lock_path = tmp_path / "var" / "demo.lock"
+    lock_path.parent.mkdir()
+    with open(lock_path, "w") as held:
+        held.write("pid 4242")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(CommandError, match=r"already running \(pid 4242\)"):
+            call_command("demo", no_serve=True, scale=0.01)
+    assert not Lead.objects.exists()
+
+
+@pytest.mark.django_db
+def test_demo_reconciles_after_seeding_so_its_pages_have_a_run(settings, tmp_path):
+    from pipeline.selectors import reconciliation_run_current
+
+    settings.BASE_DIR = tmp_path
+    call_command("demo", no_serve=True, scale=0.01)
+    run = reconciliation_run_current()
+    assert run is not None
+    assert run.trigger == "command"
+    assert run.open_count > 0  # the demo's systems disagree on purpose
+
+
+@pytest.mark.django_db
+def test_demo_seeds_the_mechanisms_after_the_scorecard(settings, tmp_path):
+    from mechanisms.models import Mechanism
+
+    settings.BASE_DIR = tmp_path
+    call_command("demo", no_serve=True, scale=0.01)
+    assert Mechanism.objects.count() == 5
+    assert all(m.goals.exists() for m in Mechanism.objects.all())
