@@ -1,0 +1,220 @@
+"""API shapes for the pipeline: output serializers, and input serializers that check what a
+caller sent before a service acts on it."""
+
+from __future__ import annotations
+
+import json
+
+from rest_framework import serializers
+
+from pipeline.charts import step_label
+from pipeline.choices import ObjectType
+from pipeline.models import (
+    BridgeStep,
+    Discrepancy,
+    ImportBatch,
+    ImportRowError,
+    ReconciledMetricWeek,
+    ReconciliationRun,
+    SourceSystem,
+)
+from pipeline.selectors import iso_week_label
+from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
+
+
+class ImportBatchSerializer(serializers.ModelSerializer):
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="api:import-detail")
+    errors_url = serializers.HyperlinkedIdentityField(view_name="api:import-errors")
+
+    class Meta:
+        model = ImportBatch
+        fields = [
+            "id",
+            "url",
+            "system",
+            "object_type",
+            "file_name",
+            "file_size",
+            "file_sha256",
+            "preset",
+            "mapping",
+            "status",
+            "phase",
+            "progress",
+            "apply_requested",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "rows_total",
+            "rows_created",
+            "rows_updated",
+            "rows_unchanged",
+            "rows_rejected",
+            "errors_total",
+            "unknown_columns",
+            "message",
+            "errors_url",
+        ]
+        read_only_fields = fields
+
+
+class ImportRowErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportRowError
+        fields = ["id", "row", "column", "field", "value", "message"]
+        read_only_fields = fields
+
+
+class ImportCreateSerializer(serializers.Serializer):
+    system = serializers.SlugRelatedField(slug_field="slug", queryset=SourceSystem.objects.all())
+    object_type = serializers.ChoiceField(choices=ObjectType.choices)
+    file = serializers.FileField()
+    preset = serializers.CharField(required=False)
+    mapping = serializers.JSONField(
+        required=False, help_text="A mapping object (or its JSON text), instead of a preset."
+    )
+    apply = serializers.BooleanField(
+        default=True, help_text="Apply when the check passes; false: check only, then confirm."
+    )
+
+    def validate_mapping(self, value):
+        if isinstance(value, str):  # multipart forms send JSON as text
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise serializers.ValidationError(f"Not valid JSON: {exc}") from None
+        return value
+
+    def validate(self, data):
+        if ("preset" in data) == ("mapping" in data):
+            raise serializers.ValidationError("Give either a preset or a mapping.")
+        return data
+
+
+class PresetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField(read_only=True)
+    builtin = serializers.BooleanField(read_only=True)
+    object_type = serializers.ChoiceField(choices=ObjectType.choices, read_only=True)
+    mapping = serializers.JSONField()
+
+
+class RunSerializer(serializers.ModelSerializer):
+    started_by = serializers.SerializerMethodField()
+    marketing_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    sales_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = ReconciliationRun
+        fields = [
+            "id",
+            "status",
+            "trigger",
+            "started_by",
+            "weeks",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "marketing_system",
+            "sales_system",
+            "first_week",
+            "last_week",
+            "compared",
+            "counts",
+            "open_count",
+            "new_count",
+            "resolved_count",
+            "message",
+        ]
+
+    def get_started_by(self, run: ReconciliationRun) -> str | None:
+        return run.started_by.get_username() if run.started_by_id else None
+
+
+class RunStartInputSerializer(serializers.Serializer):
+    weeks = serializers.IntegerField(min_value=1, max_value=MAX_WEEKS, default=DEFAULT_WEEKS)
+
+
+class DiscrepancySerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    left_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    right_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Discrepancy
+        fields = [
+            "id",
+            "fingerprint",
+            "status",
+            "object_type",
+            "kind",
+            "field",
+            "golden_key",
+            "label",
+            "system",
+            "left_system",
+            "left_record_id",
+            "left_value",
+            "right_system",
+            "right_record_id",
+            "right_value",
+            "week_start",
+            "other_week_start",
+            "first_seen_run",
+            "first_seen_at",
+            "last_seen_run",
+            "last_seen_at",
+            "resolved_run",
+            "resolved_at",
+        ]
+
+    def get_status(self, discrepancy: Discrepancy) -> str:
+        return "open" if discrepancy.is_open else "resolved"
+
+
+class BridgeStepSerializer(serializers.ModelSerializer):
+    label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BridgeStep
+        fields = ["position", "reason", "field", "label", "value", "records"]
+
+    def get_label(self, step: BridgeStep) -> str:
+        run = self.context["run_by_id"][step.metric_week.run_id]
+        return step_label(
+            step.reason,
+            step.field,
+            marketing=run.marketing_system.name if run.marketing_system else "marketing",
+            sales=run.sales_system.name if run.sales_system else "sales",
+        )
+
+
+class BridgeSerializer(serializers.ModelSerializer):
+    """A metric's week: marketing's value, the steps, the unexplained rest, sales' value."""
+
+    metric = serializers.CharField(source="metric_key")
+    week = serializers.SerializerMethodField()
+    difference = serializers.DecimalField(max_digits=18, decimal_places=2, read_only=True)
+    steps = BridgeStepSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ReconciledMetricWeek
+        fields = [
+            "run",
+            "metric",
+            "week",
+            "week_start",
+            "marketing_value",
+            "steps",
+            "unexplained",
+            "sales_value",
+            "difference",
+            "golden_value",
+        ]
+
+    def get_week(self, row: ReconciledMetricWeek) -> str:
+        return iso_week_label(row.week_start)

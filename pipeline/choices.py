@@ -1,0 +1,176 @@
+"""Enumerations of the revenue data model. Stored values are stable; labels are for people."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class SystemRole(models.TextChoices):
+    MARKETING = "marketing", "Marketing"
+    SALES = "sales", "Sales"
+    CUSTOMER_SUCCESS = "customer_success", "Customer success"
+
+
+class ObjectType(models.TextChoices):
+    LEAD = "lead", "Lead"
+    ACCOUNT = "account", "Account"
+    DEAL = "deal", "Deal"
+    ARR = "arr", "ARR change"
+
+
+class LeadStage(models.TextChoices):
+    """Lifecycle of a lead, in order; disqualified can follow any stage before customer."""
+
+    NEW = "new", "New"
+    MQL = "mql", "MQL"
+    SAL = "sal", "SAL"
+    SQL = "sql", "SQL"
+    OPPORTUNITY = "opportunity", "Opportunity"
+    CUSTOMER = "customer", "Customer"
+    DISQUALIFIED = "disqualified", "Disqualified"
+
+
+class DealStage(models.TextChoices):
+    QUALIFICATION = "qualification", "Qualification"
+    DISCOVERY = "discovery", "Discovery"
+    PROPOSAL = "proposal", "Proposal"
+    NEGOTIATION = "negotiation", "Negotiation"
+    CLOSED_WON = "closed_won", "Closed won"
+    CLOSED_LOST = "closed_lost", "Closed lost"
+
+
+CLOSED_DEAL_STAGES = (DealStage.CLOSED_WON, DealStage.CLOSED_LOST)
+
+
+class DealSource(models.TextChoices):
+    MARKETING = "marketing", "Marketing-sourced"
+    SALES = "sales", "Sales-sourced"
+
+
+class DealType(models.TextChoices):
+    NEW = "new", "New business"
+    EXPANSION = "expansion", "Expansion"
+    RENEWAL = "renewal", "Renewal"
+
+
+class ArrChangeKind(models.TextChoices):
+    NEW = "new", "New"
+    EXPANSION = "expansion", "Expansion"
+    CONTRACTION = "contraction", "Contraction"
+    CHURN = "churn", "Churn"
+
+
+# ARR changes store a positive amount; these kinds reduce ARR.
+NEGATIVE_ARR_KINDS = (ArrChangeKind.CONTRACTION, ArrChangeKind.CHURN)
+
+
+class AccountHealth(models.TextChoices):
+    GOOD = "good", "Good"
+    NEUTRAL = "neutral", "Neutral"
+    AT_RISK = "at_risk", "At risk"
+
+
+class BatchStatus(models.TextChoices):
+    """Lifecycle of an import batch. A batch is checked first; it writes nothing until it is
+    confirmed (the browser) or asked to apply at once (command line, API)."""
+
+    DRAFT = "draft", "Needs a mapping"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PENDING = "pending", "Checked — awaiting confirmation"
+    APPLIED = "applied", "Applied"
+    REJECTED = "rejected", "Rejected (nothing applied)"
+    FAILED = "failed", "Failed (nothing applied)"
+
+
+FINISHED_BATCH_STATUSES = (BatchStatus.APPLIED, BatchStatus.REJECTED, BatchStatus.FAILED)
+
+
+# Fields of each golden record whose value a field-authority rule picks from one system.
+AUTHORITY_FIELDS: dict[str, tuple[str, ...]] = {
+    ObjectType.LEAD: (
+        "first_name",
+        "last_name",
+        "company",
+        "stage",
+        "source",
+        "owner",
+        "created_at",
+        "mql_at",
+        "sal_at",
+        "sql_at",
+        "converted_at",
+        "disqualified_at",
+        "first_touch_at",
+    ),
+    ObjectType.ACCOUNT: ("name", "industry", "employees", "owner", "health", "renewal_date"),
+    ObjectType.DEAL: (
+        "name",
+        "stage",
+        "amount",
+        "currency",
+        "created_at",
+        "close_date",
+        "source",
+        "deal_type",
+        "owner",
+    ),
+}
+
+
+# --- Reconciliation ---------------------------------------------------------------------------
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed (nothing changed)"
+    SKIPPED = "skipped", "Skipped (another run was running)"
+
+
+class ReconciliationTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    BROWSER = "browser", "Browser"
+    API = "api", "API"
+    COMMAND = "command", "Command line"
+
+
+class DiscrepancyKind(models.TextChoices):
+    MISSING_IN_SALES = "missing_in_sales", "Missing in sales"
+    MISSING_IN_MARKETING = "missing_in_marketing", "Missing in marketing"
+    DUPLICATE = "duplicate", "Duplicate"
+    MISMATCH = "mismatch", "Field mismatch"
+
+
+# Fields a reconciliation compares between the two systems' versions of one record. Deal
+# source is compared too: it decides what counts as marketing-sourced pipeline.
+RECONCILED_FIELDS: dict[str, tuple[str, ...]] = {
+    ObjectType.LEAD: ("stage", "mql_at", "sql_at", "source", "owner"),
+    ObjectType.DEAL: ("amount", "stage", "close_date", "source"),
+}
+
+
+# How people name the fields reconciliation compares or a metric reads.
+FIELD_LABELS: dict[str, str] = {
+    "stage": "Stage",
+    "mql_at": "MQL date",
+    "sql_at": "SQL date",
+    "source": "Source",
+    "owner": "Owner",
+    "amount": "Amount",
+    "close_date": "Close date",
+    "created_at": "Created date",
+    "deal_type": "Deal type",
+}
+
+
+class BridgeReason(models.TextChoices):
+    """Why a metric's value differs between marketing and sales, one bridge step each."""
+
+    MISSING_IN_SALES = "missing_in_sales", "Never reached sales"
+    MISSING_IN_MARKETING = "missing_in_marketing", "Never reached marketing"
+    NOT_SYNCED = "not_synced", "Sales-sourced, not synced to marketing"
+    DUPLICATE = "duplicate", "Duplicates"
+    MISMATCH = "mismatch", "Field differs"
+    OTHER_WEEK = "other_week", "Counted in another week"

@@ -1,0 +1,230 @@
+"""Forms of the pipeline pages. They check what the user typed; the services do the work."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from pipeline.choices import AUTHORITY_FIELDS, ObjectType
+from pipeline.models import ImportPreset, SourceSystem
+from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, mapping_from_dict
+from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
+
+NEW_MAPPING = "__new__"
+
+
+def preset_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Presets grouped for a <select>: built-in ones by key, saved ones by name."""
+    builtin = [(key, spec["label"]) for key, spec in BUILTIN_PRESETS.items()]
+    saved = [
+        (p.name, f"{p.name} ({p.get_object_type_display()})")
+        for p in ImportPreset.objects.order_by("name")
+    ]
+    groups = [("Built-in", builtin)]
+    if saved:
+        groups.append(("Saved", saved))
+    groups.append(("Other", [(NEW_MAPPING, "Build a mapping from this file's header…")]))
+    return groups
+
+
+class ImportUploadForm(forms.Form):
+    system = forms.ModelChoiceField(queryset=SourceSystem.objects.all(), empty_label=None)
+    object_type = forms.ChoiceField(label="Object", choices=ObjectType.choices)
+    preset = forms.ChoiceField(label="Columns", choices=())
+    file = forms.FileField(help_text="A CSV export: comma, semicolon or tab separated.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["preset"].choices = preset_choices()
+        limit = settings.IMPORT_MAX_BYTES
+        self.fields["file"].help_text += f" Up to {limit // 1_000_000:,} MB."
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.IMPORT_MAX_BYTES:
+            raise ValidationError(
+                f"The file is {upload.size / 1e6:.1f} MB; the limit is "
+                f"{settings.IMPORT_MAX_BYTES / 1e6:.0f} MB."
+            )
+        if upload.size == 0:
+            raise ValidationError("The file is empty.")
+        return upload
+
+    def clean(self):
+        data = super().clean()
+        preset, object_type = data.get("preset"), data.get("object_type")
+        if not preset or not object_type or preset == NEW_MAPPING:
+            return data
+        if preset in BUILTIN_PRESETS:
+            reads = BUILTIN_PRESETS[preset]["mapping"]["object"]
+        else:
+            reads = (
+                ImportPreset.objects.filter(name=preset)
+                .values_list("object_type", flat=True)
+                .first()
+            )
+        if reads != object_type:
+            self.add_error("preset", f"This preset reads {reads}s; you chose {object_type}s.")
+        return data
+
+
+class MappingForm(forms.Form):
+    """Map each field of an object type to a column of the file's header, and save the
+    result as a named preset."""
+
+    name = forms.CharField(max_length=100, help_text="Saved under this name for next time.")
+    date_order = forms.ChoiceField(
+        choices=[
+            ("iso", "ISO (2025-03-31) only"),
+            ("us", "US: 03/31/2025, month first"),
+            ("eu", "EU: 31/03/2025, day first"),
+            ("auto", "Either, where day and month cannot be confused"),
+        ],
+        initial="iso",
+    )
+    decimal_separator = forms.ChoiceField(
+        choices=[(".", "Point: 1,234.56"), (",", "Comma: 1.234,56")], initial="."
+    )
+    timezone = forms.CharField(
+        initial="UTC", help_text="Time zone of dates written without one, e.g. Europe/Berlin."
+    )
+
+    def __init__(self, *args, object_type: str, header: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.object_type = object_type
+        columns = [("", "— not in this file —"), *[(c, c) for c in header]]
+        by_name = {c.casefold(): c for c in header}
+        self.field_rows = []
+        for info in FIELDS[object_type]:
+            guess = by_name.get(info.name.casefold()) or by_name.get(info.label.casefold(), "")
+            self.fields[f"col_{info.name}"] = forms.ChoiceField(
+                label=info.label, choices=columns, required=False, initial=guess
+            )
+            row = {"info": info, "column": self[f"col_{info.name}"]}
+            if info.kind == CHOICE:
+                self.fields[f"values_{info.name}"] = forms.CharField(
+                    label=f"{info.label}: values",
+                    required=False,
+                    widget=forms.Textarea(attrs={"rows": 3}),
+                    help_text=f"One per line, file value = ours ({', '.join(info.choices)}).",
+                )
+                row["values"] = self[f"values_{info.name}"]
+            self.field_rows.append(row)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if name in BUILTIN_PRESETS or ImportPreset.objects.filter(name=name).exists():
+            raise ValidationError("A preset with this name exists; choose another name.")
+        return name
+
+    def clean_timezone(self) -> str:
+        tz = self.cleaned_data["timezone"].strip()
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                f"{tz!r} is not a time zone, e.g. UTC or Europe/Berlin."
+            ) from None
+        return tz
+
+    def clean(self):
+        data = super().clean()
+        fields: dict = {}
+        for info in FIELDS[self.object_type]:
+            column = data.get(f"col_{info.name}")
+            if not column:
+                continue
+            spec: dict = {"column": column}
+            values_text = data.get(f"values_{info.name}", "")
+            if values_text:
+                values = {}
+                for number, line in enumerate(values_text.splitlines(), start=1):
+                    if not line.strip():
+                        continue
+                    left, sep, right = line.partition("=")
+                    if not sep or not left.strip() or not right.strip():
+                        self.add_error(
+                            f"values_{info.name}",
+                            f"Line {number}: write it as 'file value = {info.choices[0]}'.",
+                        )
+                        continue
+                    values[left.strip()] = right.strip()
+                spec["values"] = values
+            fields[info.name] = spec
+        raw = {
+            "object": self.object_type,
+            "fields": fields,
+            "date_order": data.get("date_order", "iso"),
+            "decimal_separator": data.get("decimal_separator", "."),
+            "timezone": data.get("timezone", "UTC"),
+        }
+        if not fields:
+            raise ValidationError("Map at least the required fields to columns of the file.")
+        if not self.errors:
+            try:
+                self.mapping = mapping_from_dict(raw, object_type=self.object_type)
+            except ValidationError as exc:
+                raise ValidationError(exc.messages) from None
+        return data
+
+
+class AuthorityForm(forms.Form):
+    """For each field of one object type, the system whose value the golden record shows."""
+
+    def __init__(self, *args, object_type: str, current: dict[str, int], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.object_type = object_type
+        systems = [("", "No rule (CRM first, then marketing, then customer success)")] + [
+            (str(s.id), s.name) for s in SourceSystem.objects.all()
+        ]
+        for name in AUTHORITY_FIELDS[object_type]:
+            self.fields[name] = forms.ChoiceField(
+                label=name.replace("_", " "),
+                choices=systems,
+                required=False,
+                initial=str(current.get(name, "")),
+            )
+
+    def rules(self) -> dict[str, int | None]:
+        return {name: int(v) if v else None for name, v in self.cleaned_data.items()}
+
+
+WEEKDAYS = [
+    (1, "Mon"),
+    (2, "Tue"),
+    (3, "Wed"),
+    (4, "Thu"),
+    (5, "Fri"),
+    (6, "Sat"),
+    (7, "Sun"),
+]
+
+
+class RunStartForm(forms.Form):
+    weeks = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_WEEKS,
+        initial=DEFAULT_WEEKS,
+        label="Weeks of metric bridges",
+        help_text="ISO weeks up to the current one.",
+    )
+
+
+class ScheduleForm(forms.Form):
+    enabled = forms.BooleanField(required=False, label="Run on schedule")
+    at = forms.TimeField(
+        label="Time of day",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        input_formats=["%H:%M", "%H:%M:%S"],
+    )
+    days = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        label="Days",
+        error_messages={"required": "Choose at least one day of the week."},
+    )
+    weeks = forms.IntegerField(min_value=1, max_value=MAX_WEEKS, label="Weeks of metric bridges")

@@ -1,0 +1,207 @@
+"""Where numbers come from: source systems, the batches that bring their rows, and which
+system is trusted for which field."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from pipeline.choices import (
+    AUTHORITY_FIELDS,
+    FINISHED_BATCH_STATUSES,
+    BatchStatus,
+    ObjectType,
+    SystemRole,
+)
+
+
+class SourceSystem(models.Model):
+    """One system of record that feeds the source of truth (e.g. HubSpot for marketing,
+    Salesforce for sales). Keyed by its slug, which imports and the command line use."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True)
+    role = models.CharField(max_length=20, choices=SystemRole.choices)
+    vendor = models.CharField(
+        max_length=50, blank=True, help_text="The product behind it, e.g. HubSpot or Salesforce."
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=SystemRole.values), name="pipeline_sourcesystem_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportPreset(models.Model):
+    """A column mapping saved by ops staff under a name, for exports no built-in preset covers
+    (built-in presets for Salesforce and HubSpot live in pipeline/presets.py). `mapping` has the
+    same shape as a mapping file given to `import_records --mapping`."""
+
+    name = models.CharField(max_length=100, unique=True)
+    object_type = models.CharField(max_length=10, choices=ObjectType.choices)
+    mapping = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(object_type__in=ObjectType.values),
+                name="pipeline_importpreset_object_type_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportBatch(models.Model):
+    """One file of one object type from one source system, with the mapping it was read with.
+    A batch is checked before it writes anything, applies whole or not at all, and records who
+    sent it, when, the file's checksum, what it changed and every row it refused."""
+
+    system = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, related_name="batches")
+    object_type = models.CharField(max_length=10, choices=ObjectType.choices)
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=300, blank=True)
+    file_name = models.CharField(max_length=255, blank=True, help_text="As the user named it.")
+    file_size = models.BigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    preset = models.CharField(max_length=100, blank=True)
+    mapping = models.JSONField(default=dict, blank=True, help_text="The mapping it was read with.")
+    status = models.CharField(
+        max_length=10, choices=BatchStatus.choices, default=BatchStatus.QUEUED
+    )
+    apply_requested = models.BooleanField(
+        default=False, help_text="Apply when the check passes, rather than wait for confirmation."
+    )
+    phase = models.CharField(max_length=40, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    errors_total = models.PositiveIntegerField(
+        default=0, help_text="Problems found; only the first ones are stored as row errors."
+    )
+    unknown_columns = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=dict, blank=True, help_text="First rows as mapped.")
+    message = models.TextField(blank=True, help_text="Why the batch failed or was rejected.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(object_type__in=ObjectType.values),
+                name="pipeline_importbatch_object_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=BatchStatus.values), name="pipeline_importbatch_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="pipeline_importbatch_progress_max"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["system", "object_type", "-created_at"], name="pipeline_batch_system_idx"
+            )
+        ]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.system} {self.get_object_type_display()} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_BATCH_STATUSES
+
+
+class ImportRowError(models.Model):
+    """One problem with one cell (or row) of a batch's file. `row` is the row number as a
+    spreadsheet shows it (the header is row 1); `column` the file's column, blank for a problem
+    with the whole row or file."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="row_errors")
+    row = models.PositiveIntegerField(null=True, blank=True)
+    column = models.CharField(max_length=255, blank=True)
+    field = models.CharField(max_length=50, blank=True)
+    value = models.TextField(blank=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["batch", "row", "id"]
+        indexes = [models.Index(fields=["batch", "row"], name="pipeline_rowerror_batch_idx")]
+
+    def __str__(self) -> str:
+        return f"row {self.row} {self.column}: {self.message}"
+
+
+def _authority_field_valid() -> Q:
+    condition = Q()
+    for object_type, fields in AUTHORITY_FIELDS.items():
+        condition |= Q(object_type=object_type, field__in=fields)
+    return condition
+
+
+class FieldAuthority(models.Model):
+    """Which source system's value the golden record shows for one field of one object type,
+    e.g. a lead's stage from the CRM and its MQL date from marketing automation. Keyed by
+    (object type, field). Where no rule exists, or the winning system has no value, the most
+    recently updated source value is shown."""
+
+    object_type = models.CharField(max_length=10, choices=ObjectType.choices)
+    field = models.CharField(max_length=50)
+    system = models.ForeignKey(SourceSystem, on_delete=models.CASCADE, related_name="authorities")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["object_type", "field"]
+        verbose_name_plural = "field authorities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["object_type", "field"], name="pipeline_fieldauthority_unique"
+            ),
+            models.CheckConstraint(
+                condition=_authority_field_valid(), name="pipeline_fieldauthority_field_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_object_type_display()}.{self.field} ← {self.system}"

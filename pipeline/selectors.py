@@ -1,0 +1,438 @@
+"""Reads over the revenue data: querysets and aggregates, computed in PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from pipeline.choices import AUTHORITY_FIELDS, ObjectType, SystemRole
+from pipeline.models import (
+    Account,
+    BridgeStep,
+    Deal,
+    Discrepancy,
+    FieldAuthority,
+    ImportBatch,
+    Lead,
+    ReconciledMetricWeek,
+    ReconciliationRun,
+    SourceDeal,
+    SourceLead,
+)
+from pipeline.presets import FIELDS
+
+
+def iso_week_start(day: date) -> date:
+    """The Monday of `day`'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+def pipeline_overview(*, today: date | None = None) -> dict:
+    """Headline counts for the home page: one aggregate query per table."""
+    today = today or timezone.localdate()
+    week_start = timezone.make_aware(datetime.combine(iso_week_start(today), datetime.min.time()))
+    leads = Lead.objects.aggregate(
+        total=Count("id"),
+        this_week=Count("id", filter=Q(created_at__gte=week_start)),
+        mqls_this_week=Count("id", filter=Q(mql_at__gte=week_start)),
+    )
+    deals = Deal.objects.aggregate(
+        open=Count("id", filter=Q(is_closed=False)),
+        open_amount=Sum("amount", filter=Q(is_closed=False)),
+        won=Count("id", filter=Q(is_won=True)),
+    )
+    accounts = Account.objects.aggregate(
+        total=Count("id"),
+        customers=Count("id", filter=Q(customer_since__isnull=False, churned_on__isnull=True)),
+        arr=Sum("arr"),
+    )
+    return {"leads": leads, "deals": deals, "accounts": accounts, "week_start": week_start}
+
+
+def lead_list() -> QuerySet[Lead]:
+    return Lead.objects.select_related("account").order_by("-created_at", "-id")
+
+
+def deal_list() -> QuerySet[Deal]:
+    return Deal.objects.select_related("account").order_by("-created_at", "-id")
+
+
+def account_list() -> QuerySet[Account]:
+    return Account.objects.annotate(deal_count=Count("deals")).order_by("name", "id")
+
+
+def import_batch_recent(*, limit: int = 5) -> QuerySet[ImportBatch]:
+    return ImportBatch.objects.select_related("system", "created_by")[:limit]
+
+
+# --- Reconciliation, as the scorecard reads it -------------------------------------------------
+# Metrics that reconciliation compares between marketing's and sales' systems, by the keys the
+# scorecard's metric catalog uses for the same numbers. A week is an ISO week (Monday 00:00 to
+# the next Monday 00:00 in settings.TIME_ZONE), named by its Monday; labels look like 2026-W46.
+RECONCILED_METRICS: dict[str, str] = {
+    "leads_created": "Leads created",  # golden: leads with created_at in the week
+    "mqls": "MQLs",  # mql_at in the week
+    "sqls": "SQLs",  # sql_at in the week
+    "pipeline_created_marketing": "Marketing-sourced pipeline created",  # sum of amount, deals
+    # created in the week with source = marketing
+    "deals_won": "Deals won",  # count of won deals whose close_date falls in the week
+    "new_bookings": "New bookings",  # sum of amount of won new-business deals closed in the week
+}
+
+
+@dataclass(frozen=True)
+class MetricReconciliation:
+    """One reconciled metric for one week, from the current (last completed) run."""
+
+    metric_key: str
+    week_start: date
+    marketing_value: Decimal
+    sales_value: Decimal
+    golden_value: Decimal
+    run_id: int
+
+    @property
+    def agrees(self) -> bool:
+        return self.marketing_value == self.sales_value
+
+    @property
+    def variance_pct(self) -> Decimal | None:
+        """Marketing's value against sales', in percent of sales'; None when sales has 0."""
+        if self.sales_value == 0:
+            return None
+        return (self.marketing_value - self.sales_value) / self.sales_value * 100
+
+
+def metric_reconciliation_for_week(week_start: date) -> dict[str, MetricReconciliation]:
+    """The current reconciliation of every reconciled metric for the ISO week starting
+    `week_start`, keyed by metric key; empty when no run has completed. The bridge behind a
+    value is at `{% url 'pipeline:reconciliation-bridge' %}?metric=<key>&week=<YYYY-Www>`."""
+    # One query, the current run as a subquery: the scorecard asks on every page view.
+    current = (
+        ReconciliationRun.objects.filter(status="completed")
+        .order_by("-finished_at", "-id")
+        .values("id")[:1]
+    )
+    rows = ReconciledMetricWeek.objects.filter(
+        run=Subquery(current), week_start=iso_week_start(week_start)
+    )
+    return {
+        row.metric_key: MetricReconciliation(
+            metric_key=row.metric_key,
+            week_start=row.week_start,
+            marketing_value=row.marketing_value,
+            sales_value=row.sales_value,
+            golden_value=row.golden_value,
+            run_id=row.run_id,
+        )
+        for row in rows
+    }
+
+
+def iso_week_label(week_start: date) -> str:
+    """`2026-W46` for any day of that ISO week."""
+    year, week, _ = week_start.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def iso_week_parse(label: str) -> date:
+    """The Monday of an ISO week written `2026-W46` (as an HTML week input sends it) or as
+    any date in it (`2026-11-12`). Raises ValueError with a message people can act on."""
+    label = (label or "").strip()
+    try:
+        if "W" in label.upper():
+            year, _, week = label.upper().partition("-W")
+            return date.fromisocalendar(int(year), int(week), 1)
+        return iso_week_start(date.fromisoformat(label))
+    except ValueError:
+        raise ValueError(f"{label!r} is not a week: use the form 2026-W46") from None
+
+
+# --- Reconciliation runs, discrepancies and bridges ---------------------------------------------
+
+
+def reconciliation_run_current() -> ReconciliationRun | None:
+    """The last completed run: the one whose results pages, the API and the scorecard show.
+    A failed, skipped or unfinished run never replaces it."""
+    return (
+        ReconciliationRun.objects.filter(status="completed")
+        .select_related("marketing_system", "sales_system", "started_by")
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def reconciliation_run_list() -> QuerySet[ReconciliationRun]:
+    return ReconciliationRun.objects.select_related(
+        "started_by", "marketing_system", "sales_system"
+    ).order_by("-created_at", "-id")
+
+
+def discrepancy_list() -> QuerySet[Discrepancy]:
+    """Every discrepancy, open and resolved, latest week first; filter with DiscrepancyFilter."""
+    return Discrepancy.objects.select_related(
+        "system", "left_system", "right_system", "first_seen_run", "resolved_run"
+    ).order_by(F("week_start").desc(nulls_last=True), "-id")
+
+
+def metric_weeks_for_run(run: ReconciliationRun, metric_key: str) -> list[ReconciledMetricWeek]:
+    """The weekly values of one metric in one run, oldest week first, with their steps."""
+    return list(
+        ReconciledMetricWeek.objects.filter(run=run, metric_key=metric_key)
+        .prefetch_related(Prefetch("steps", queryset=BridgeStep.objects.order_by("position")))
+        .order_by("week_start")
+    )
+
+
+def metric_week_get(
+    run: ReconciliationRun, metric_key: str, week_start: date
+) -> ReconciledMetricWeek | None:
+    return (
+        ReconciledMetricWeek.objects.filter(run=run, metric_key=metric_key, week_start=week_start)
+        .prefetch_related(Prefetch("steps", queryset=BridgeStep.objects.order_by("position")))
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    """One field of a discrepancy's two records, side by side."""
+
+    name: str
+    label: str
+    left: object
+    right: object
+    golden: object
+    differs: bool
+
+
+@dataclass(frozen=True)
+class DiscrepancyRecords:
+    left: SourceLead | SourceDeal | None
+    right: SourceLead | SourceDeal | None
+    golden: Lead | Deal | None
+    rows: list[FieldRow]
+
+
+_SIDE_BY_SIDE = {
+    "lead": (
+        "external_id",
+        "email",
+        "first_name",
+        "last_name",
+        "company",
+        "stage",
+        "source",
+        "owner",
+        "created_at",
+        "mql_at",
+        "sal_at",
+        "sql_at",
+        "converted_at",
+        "disqualified_at",
+    ),
+    "deal": (
+        "external_id",
+        "crm_id",
+        "name",
+        "stage",
+        "amount",
+        "currency",
+        "source",
+        "deal_type",
+        "owner",
+        "created_at",
+        "close_date",
+    ),
+}
+
+
+def _display(value: object) -> str:
+    """A field value as the side-by-side shows it: times to the minute in the company's time
+    zone, dates as ISO, amounts with two decimals; nothing is an em dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, datetime):
+        return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def discrepancy_records(discrepancy: Discrepancy) -> DiscrepancyRecords:
+    """The two source records behind a discrepancy as they are now, field by field, with the
+    golden record's value beside them and the differing fields marked. A record deleted since
+    the run shows as absent."""
+    model = SourceLead if discrepancy.object_type == "lead" else SourceDeal
+    golden_model = Lead if discrepancy.object_type == "lead" else Deal
+    ids = [i for i in (discrepancy.left_record_id, discrepancy.right_record_id) if i]
+    found = model.objects.select_related("system").in_bulk(ids)
+    left = found.get(discrepancy.left_record_id)
+    right = found.get(discrepancy.right_record_id)
+    key_field = "email_key" if discrepancy.object_type == "lead" else "key"
+    golden = golden_model.objects.filter(**{key_field: discrepancy.golden_key}).first()
+    rows = []
+    for name in _SIDE_BY_SIDE[discrepancy.object_type]:
+        if not hasattr(model, name) and name not in {f.name for f in model._meta.fields}:
+            continue
+        field = model._meta.get_field(name)
+        lv = getattr(left, name) if left else None
+        rv = getattr(right, name) if right else None
+        gv = getattr(golden, name, None) if golden else None
+        # Ids differ by nature; only the fields the two systems should agree on are marked.
+        comparable = name not in {"external_id", "crm_id", "email"}
+        label = str(field.verbose_name)
+        rows.append(
+            FieldRow(
+                name=name,
+                label=label[:1].upper() + label[1:],
+                left=_display(lv),
+                right=_display(rv),
+                golden=_display(gv),
+                differs=bool(left and right and comparable and lv != rv),
+            )
+        )
+    return DiscrepancyRecords(left=left, right=right, golden=golden, rows=rows)
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """The nightly reconciliation schedule as people read it."""
+
+    exists: bool
+    enabled: bool
+    at: time | None  # None: a schedule set elsewhere that is not one time of day
+    days: list[int]  # ISO weekdays, 1 = Monday
+    weeks: int
+    timezone: str
+    cron: str
+    description: str
+    next_run: datetime | None
+
+
+def reconciliation_schedule_get(*, now: datetime | None = None) -> ScheduleState:
+    """The scheduled reconciliation's settings and its next run in the company's time zone."""
+    import json
+    import zoneinfo
+
+    from celery.schedules import crontab_parser
+    from django.conf import settings
+    from django_celery_beat.models import PeriodicTask
+
+    from pipeline.services.reconciliation import DEFAULT_WEEKS, SCHEDULE_NAME
+
+    task = PeriodicTask.objects.select_related("crontab").filter(name=SCHEDULE_NAME).first()
+    if task is None or task.crontab is None:
+        return ScheduleState(
+            False, False, None, [], DEFAULT_WEEKS, settings.TIME_ZONE, "", "", None
+        )
+    cron = task.crontab
+    tz_name = str(cron.timezone)
+    try:
+        weeks = int(json.loads(task.kwargs or "{}").get("weeks", DEFAULT_WEEKS))
+    except (ValueError, TypeError, AttributeError):
+        weeks = DEFAULT_WEEKS
+    at = None
+    if cron.minute.isdigit() and cron.hour.isdigit() and cron.day_of_month == "*":
+        at = time(int(cron.hour), int(cron.minute))
+    try:
+        cron_days = crontab_parser(7).parse(cron.day_of_week)
+        days = sorted({d if d else 7 for d in cron_days})
+    except Exception:  # a day expression set elsewhere that we cannot read
+        days, at = [], None
+    next_run = None
+    if task.enabled and at is not None and days:
+        zone = zoneinfo.ZoneInfo(tz_name)
+        local_now = (now or timezone.now()).astimezone(zone)
+        for ahead in range(8):
+            day = local_now.date() + timedelta(days=ahead)
+            candidate = datetime.combine(day, at, tzinfo=zone)
+            if day.isoweekday() in days and candidate > local_now:
+                next_run = candidate
+                break
+    expression = (
+        f"{cron.minute} {cron.hour} {cron.day_of_month} {cron.month_of_year} {cron.day_of_week}"
+    )
+    return ScheduleState(
+        exists=True,
+        enabled=task.enabled,
+        at=at,
+        days=days,
+        weeks=weeks,
+        timezone=tz_name,
+        cron=expression,
+        description=task.description,
+        next_run=next_run,
+    )
+
+
+# --- A record beside each system's version of it (record pages) --------------------------------
+
+_EXTRA_FIELDS = {
+    ObjectType.LEAD: ("email",),
+    ObjectType.ACCOUNT: ("domain",),
+    ObjectType.DEAL: (),
+    ObjectType.ARR: ("kind", "amount", "effective_date"),
+}
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One field of a golden record beside each source record's value."""
+
+    name: str
+    label: str
+    golden: object
+    values: list[object]  # one per source record, in `sources` order
+    differs: bool
+    authority: str  # the name of the system a rule names for this field, or ""
+
+
+@dataclass(frozen=True)
+class RecordVersions:
+    sources: list  # source records, CRM first
+    rows: list[VersionRow]
+
+
+def _same(a: object, b: object) -> bool:
+    return (a in (None, "")) and (b in (None, "")) or a == b
+
+
+def record_versions(object_type: str, golden) -> RecordVersions:
+    """The golden record's fields beside every source record that resolved to it, with the
+    fields the systems disagree on marked. Duplicates within a system appear side by side."""
+    from pipeline.models import SOURCE_MODELS
+
+    fk = {
+        ObjectType.LEAD: "lead",
+        ObjectType.ACCOUNT: "account",
+        ObjectType.DEAL: "deal",
+        ObjectType.ARR: "arr_change",
+    }[object_type]
+    order = {SystemRole.SALES: 0, SystemRole.MARKETING: 1, SystemRole.CUSTOMER_SUCCESS: 2}
+    sources = sorted(
+        SOURCE_MODELS[object_type].objects.filter(**{fk: golden}).select_related("system", "batch"),
+        key=lambda s: (order.get(s.system.role, 9), s.system_id, s.id),
+    )
+    rules = dict(
+        FieldAuthority.objects.filter(object_type=object_type).values_list("field", "system__name")
+    )
+    rows = []
+    for name in (*_EXTRA_FIELDS[object_type], *AUTHORITY_FIELDS.get(object_type, ())):
+        values = [getattr(s, "domain_key" if name == "domain" else name) for s in sources]
+        differs = any(not _same(values[0], v) for v in values[1:])
+        label = next((f.label for f in FIELDS[object_type] if f.name == name), name)
+        rows.append(
+            VersionRow(name, label, getattr(golden, name), values, differs, rules.get(name, ""))
+        )
+    return RecordVersions(sources=sources, rows=rows)
+
+
+def import_batch_list() -> QuerySet[ImportBatch]:
+    return ImportBatch.objects.select_related("system", "created_by").order_by("-created_at", "-id")

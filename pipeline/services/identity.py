@@ -1,0 +1,535 @@
+"""Identity resolution: build the golden records from the source records, set-based in SQL.
+
+Each source row carries a golden key (leads: normalised email; accounts: normalised domain,
+else `<system slug>:<id>`; deals: the CRM id, else `<system slug>:<id>`; ARR changes:
+`<system slug>:<id>`). For every key, each system contributes one row (its most recently
+updated; for leads, its original record when it holds duplicates), and each field of the
+golden record takes the value of the first system in that field's order: the system a
+FieldAuthority rule names, then the others (sales, marketing, customer success, then by id).
+A system that holds the record decides the field even when its value is blank: an authority
+that says "no MQL date" is an answer, not a gap.
+
+Two ways in, one SQL:
+- `golden_resolve()` rebuilds from the source tables (all keys, or the keys a batch touched):
+  after field-authority changes, and for the demo.
+- `golden_resolve_pending()` is the import's: the batch's new and changed rows wait in the temp
+  table `_pending`; the golden records are resolved from the stored rows together with them,
+  and only then are the pending rows written, already linked. Each row is written once.
+
+Both run inside the caller's transaction, so golden and source records never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from pipeline.choices import AUTHORITY_FIELDS, NEGATIVE_ARR_KINDS, ObjectType, SystemRole
+from pipeline.models import (
+    SOURCE_MODELS,
+    Account,
+    ArrChange,
+    Deal,
+    DealStageChange,
+    FieldAuthority,
+    Lead,
+    LeadStageChange,
+    SourceSystem,
+    source_fields,
+)
+
+_ROLE_ORDER = {SystemRole.SALES: 0, SystemRole.MARKETING: 1, SystemRole.CUSTOMER_SUCCESS: 2}
+_RESOLVE_ORDER = (ObjectType.ACCOUNT, ObjectType.LEAD, ObjectType.DEAL, ObjectType.ARR)
+# Pending rows sort after every stored row by id (ids are bigints far below this).
+PENDING_ID_BASE = 1 << 62
+
+
+@dataclass
+class ResolveResult:
+    """What resolution did to the golden records, per object type."""
+
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    golden: type
+    fk: str  # column on the source table pointing at the golden row
+    key_sql: str  # SQL over source `s` and its system `ss`
+    rep_joins: str = ""  # extra joins that give each source row its links
+    rep_columns: str = ""  # extra columns those joins provide
+    key_column: str = "key"  # the golden table's unique key column
+    # Which of one system's rows for the same key stands for that system.
+    rep_order: str = "s.updated_at DESC, s.rep_id DESC"
+    history: type | None = None  # where changes of `stage` are recorded
+
+
+_SPECS: dict[str, _Spec] = {
+    ObjectType.ACCOUNT: _Spec(
+        golden=Account,
+        fk="account_id",
+        key_sql="CASE WHEN s.domain_key <> '' THEN s.domain_key "
+        "ELSE ss.slug || ':' || s.external_id END",
+    ),
+    ObjectType.LEAD: _Spec(
+        golden=Lead,
+        fk="lead_id",
+        key_sql="s.email_key",
+        key_column="email_key",
+        rep_joins="LEFT JOIN pipeline_sourceaccount sa ON sa.system_id = s.system_id "
+        "AND sa.external_id = s.account_external_id AND s.account_external_id <> ''",
+        rep_columns=", sa.account_id AS linked_account_id",
+        # A system's duplicates of one person: its original record stands for it (as a CRM
+        # merge keeps the master); the later copies are what reconciliation reports.
+        rep_order="s.created_at, s.rep_id",
+        history=LeadStageChange,
+    ),
+    ObjectType.DEAL: _Spec(
+        golden=Deal,
+        fk="deal_id",
+        key_sql="CASE WHEN s.crm_id <> '' THEN s.crm_id "
+        f"WHEN ss.role = '{SystemRole.SALES}' THEN s.external_id "
+        "ELSE ss.slug || ':' || s.external_id END",
+        rep_joins="LEFT JOIN pipeline_sourceaccount sa ON sa.system_id = s.system_id "
+        "AND sa.external_id = s.account_external_id AND s.account_external_id <> '' "
+        "LEFT JOIN pipeline_sourcelead sl ON sl.system_id = s.system_id "
+        "AND sl.external_id = s.lead_external_id AND s.lead_external_id <> '' "
+        "LEFT JOIN (SELECT system_id, converted_deal_external_id, min(lead_id) AS lead_id "
+        "  FROM pipeline_sourcelead WHERE converted_deal_external_id <> '' GROUP BY 1, 2) cl "
+        "ON cl.system_id = s.system_id AND cl.converted_deal_external_id = s.external_id",
+        rep_columns=", sa.account_id AS linked_account_id, "
+        "COALESCE(sl.lead_id, cl.lead_id) AS linked_lead_id",
+        history=DealStageChange,
+    ),
+    ObjectType.ARR: _Spec(
+        golden=ArrChange,
+        fk="arr_change_id",
+        key_sql="ss.slug || ':' || s.external_id",
+        rep_joins="LEFT JOIN pipeline_sourceaccount sa ON sa.system_id = s.system_id "
+        "AND sa.external_id = s.account_external_id",
+        rep_columns=", sa.account_id AS linked_account_id",
+    ),
+}
+
+
+def golden_key_sql(object_type: str) -> str:
+    """SQL for a source row's golden key, over the row `s` and its SourceSystem row `ss`."""
+    return _SPECS[object_type].key_sql
+
+
+@transaction.atomic
+def golden_resolve(
+    *, object_types: tuple[str, ...] | None = None, batch_id: int | None = None
+) -> ResolveResult:
+    """Bring the golden records in line with the source tables.
+
+    With `batch_id`, only the golden records that batch's rows resolve (or resolved) to are
+    touched; without it, every golden record is. Object types are resolved in dependency
+    order (accounts, leads, deals, ARR changes) whatever order they are given in.
+    """
+    wanted = set(object_types or _RESOLVE_ORDER)
+    systems = _system_order()
+    result = ResolveResult()
+    for object_type in _RESOLVE_ORDER:
+        if object_type not in wanted:
+            continue
+        _assign_keys(object_type, batch_id)
+        _scope_from_sources(object_type, batch_id)
+        _resolve_scope(object_type, systems, result)
+    if wanted & {ObjectType.ARR, ObjectType.ACCOUNT}:
+        account_arr_rollup()
+    return result
+
+
+# Which source rows of another type point at rows an import just changed (in `_pending`), so
+# that their golden records pick up links that did not exist before: a lead imported before its
+# account, a deal before the lead it was converted from. Joins driven by the changed rows.
+_DEPENDENTS: dict[str, list[tuple[str, str]]] = {
+    ObjectType.ACCOUNT: [
+        (ObjectType.LEAD,
+         "SELECT s.golden_key FROM pipeline_sourcelead s JOIN _pending p "
+         "ON p.system_id = s.system_id AND p.external_id = s.account_external_id "
+         "UNION SELECT s.golden_key FROM pipeline_sourcelead s JOIN _pending p "
+         "ON p.domain_key <> '' AND p.domain_key = split_part(s.email_key, '@', 2)"),
+        (ObjectType.DEAL,
+         "SELECT s.golden_key FROM pipeline_sourcedeal s JOIN _pending p "
+         "ON p.system_id = s.system_id AND p.external_id = s.account_external_id"),
+        (ObjectType.ARR,
+         "SELECT s.golden_key FROM pipeline_sourcearrchange s JOIN _pending p "
+         "ON p.system_id = s.system_id AND p.external_id = s.account_external_id"),
+    ],
+    ObjectType.LEAD: [
+        (ObjectType.DEAL,
+         "SELECT s.golden_key FROM pipeline_sourcedeal s JOIN _pending p "
+         "ON p.system_id = s.system_id AND p.external_id = s.lead_external_id "
+         "UNION SELECT s.golden_key FROM pipeline_sourcedeal s JOIN _pending p "
+         "ON p.system_id = s.system_id AND p.converted_deal_external_id = s.external_id"),
+    ],
+}  # fmt: skip
+
+
+def golden_refresh_dependents(*, object_type: str) -> ResolveResult:
+    """After an import (its changed rows still in `_pending`), re-resolve the golden records of
+    other types whose links it may have changed: leads, deals and ARR changes naming an
+    imported account, deals naming an imported lead."""
+    systems = _system_order()
+    result = ResolveResult()
+    for dependent, keys_sql in _DEPENDENTS.get(object_type, []):
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS _scope")
+            cursor.execute(
+                f"CREATE TEMP TABLE _scope ON COMMIT DROP AS SELECT DISTINCT golden_key "
+                f"FROM ({keys_sql}) k"
+            )
+            cursor.execute("SELECT count(*) FROM _scope")
+            if not cursor.fetchone()[0]:
+                continue
+            cursor.execute("ANALYZE _scope")
+        _resolve_scope(dependent, systems, result)
+    if object_type == ObjectType.ACCOUNT:
+        account_arr_rollup()
+    return result
+
+
+def _resolve_scope(object_type: str, systems: list[int], result: ResolveResult) -> None:
+    """Resolve every key in `_scope` from the source table, link and clean up."""
+    spec = _SPECS[object_type]
+    table = SOURCE_MODELS[object_type]._meta.db_table
+    relation = (
+        f"(SELECT s.id AS rep_id, s.* FROM {table} s "
+        f"WHERE s.golden_key IN (SELECT golden_key FROM _scope)) s"
+    )
+    created, updated = _upsert(object_type, spec, systems, relation)
+    _link(object_type)
+    result.created[object_type] = result.created.get(object_type, 0) + created
+    result.updated[object_type] = result.updated.get(object_type, 0) + updated
+    result.deleted[object_type] = result.deleted.get(object_type, 0) + _delete_orphans(
+        object_type, "_scope"
+    )
+
+
+def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
+    """Resolve the golden records the rows in `_pending` touch, then write those rows into
+    the source table, linked. `_pending` holds new and changed rows of one system, shaped as
+    the source table's data columns plus system_id, golden_key, batch_row and rep_id. Must run
+    inside the import's transaction."""
+    spec = _SPECS[object_type]
+    table = SOURCE_MODELS[object_type]._meta.db_table
+    golden = spec.golden._meta.db_table
+    columns = ["system_id", "golden_key", "updated_at", *source_fields(object_type)]
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS _scope, _gone")
+        # Keys the pending rows had before: a row whose email changed leaves its old lead.
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE _gone ON COMMIT DROP AS
+            SELECT DISTINCT s.golden_key FROM {table} s
+            JOIN _pending p ON p.system_id = s.system_id AND p.external_id = s.external_id
+            WHERE s.golden_key <> p.golden_key
+            """
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE _scope ON COMMIT DROP AS "
+            "SELECT golden_key FROM _pending UNION SELECT golden_key FROM _gone"
+        )
+        cursor.execute("ANALYZE _scope")
+        cursor.execute("ANALYZE _pending")
+    relation = (
+        f"(SELECT s.id AS rep_id, {', '.join(f's.{c}' for c in columns)} FROM {table} s "
+        f"WHERE s.golden_key IN (SELECT golden_key FROM _scope) AND NOT EXISTS ("
+        f"  SELECT 1 FROM _pending p WHERE p.system_id = s.system_id "
+        f"  AND p.external_id = s.external_id) "
+        f"UNION ALL SELECT p.rep_id, {', '.join(f'p.{c}' for c in columns)} FROM _pending p) s"
+    )
+    created, updated = _upsert(object_type, spec, _system_order(), relation)
+    data = source_fields(object_type)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} AS t (system_id, golden_key, batch_id, batch_row, first_seen_at,
+                                      updated_at, {spec.fk}, {", ".join(data)})
+            SELECT p.system_id, p.golden_key, %s, p.batch_row, now(), now(), g.id,
+                   {", ".join(f"p.{c}" for c in data)}
+            FROM _pending p LEFT JOIN {golden} g ON g.{spec.key_column} = p.golden_key
+            -- In key order: the golden-key indexes (and the golden ids, assigned in key
+            -- order) then fill page after page instead of at random.
+            ORDER BY p.golden_key
+            ON CONFLICT (system_id, external_id) DO UPDATE SET
+                {", ".join(f"{c} = EXCLUDED.{c}" for c in data)},
+                golden_key = EXCLUDED.golden_key, batch_id = EXCLUDED.batch_id,
+                batch_row = EXCLUDED.batch_row, {spec.fk} = EXCLUDED.{spec.fk},
+                updated_at = now()
+            """,
+            [batch_id],
+        )
+    result = ResolveResult(
+        created={object_type: created},
+        updated={object_type: updated},
+        deleted={object_type: _delete_orphans(object_type, "_gone")},
+    )
+    if object_type in (ObjectType.ARR, ObjectType.ACCOUNT):
+        account_arr_rollup()
+    return result
+
+
+def _system_order() -> list[int]:
+    systems = SourceSystem.objects.values_list("id", "role")
+    return [sid for sid, role in sorted(systems, key=lambda s: (_ROLE_ORDER.get(s[1], 9), s[0]))]
+
+
+def _field_order(object_type: str, systems: list[int]) -> dict[str, list[int]]:
+    rules = dict(
+        FieldAuthority.objects.filter(object_type=object_type).values_list("field", "system_id")
+    )
+    orders = {}
+    for name in AUTHORITY_FIELDS.get(object_type, ()):
+        first = rules.get(name)
+        orders[name] = ([first] if first in systems else []) + [s for s in systems if s != first]
+    return orders
+
+
+def _pick(column: str, order: list[int]) -> str:
+    """SQL: `column` from the first system in `order` that holds the record."""
+    whens = " ".join(f"WHEN r{sid}.rep_id IS NOT NULL THEN r{sid}.{column}" for sid in order)
+    return f"CASE {whens} END"
+
+
+def _first_non_null(column: str, order: list[int]) -> str:
+    return "COALESCE(" + ", ".join(f"r{sid}.{column}" for sid in order) + ")"
+
+
+def _assign_keys(object_type: str, batch_id: int | None) -> None:
+    table = SOURCE_MODELS[object_type]._meta.db_table
+    key_sql = _SPECS[object_type].key_sql
+    only_batch = "AND s.batch_id = %s" if batch_id is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} s SET golden_key = {key_sql}
+            FROM pipeline_sourcesystem ss
+            WHERE ss.id = s.system_id AND s.golden_key IS DISTINCT FROM ({key_sql})
+            {only_batch}
+            """,
+            [batch_id] if batch_id is not None else [],
+        )
+
+
+def _scope_from_sources(object_type: str, batch_id: int | None) -> None:
+    """Fill the temp table `_scope` with the golden keys to resolve: those of the batch's rows
+    and those the rows pointed at before (a row whose email changed leaves its old lead)."""
+    spec = _SPECS[object_type]
+    table = SOURCE_MODELS[object_type]._meta.db_table
+    golden = spec.golden._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS _scope")
+        if batch_id is None:
+            cursor.execute(
+                f"CREATE TEMP TABLE _scope ON COMMIT DROP AS "
+                f"SELECT DISTINCT golden_key FROM {table} "
+                f"UNION SELECT {spec.key_column} FROM {golden}"
+            )
+        else:
+            cursor.execute(
+                f"""
+                CREATE TEMP TABLE _scope ON COMMIT DROP AS
+                SELECT golden_key FROM {table} WHERE batch_id = %s
+                UNION
+                SELECT g.{spec.key_column} FROM {table} s JOIN {golden} g ON g.id = s.{spec.fk}
+                WHERE s.batch_id = %s
+                """,
+                [batch_id, batch_id],
+            )
+        cursor.execute("ALTER TABLE _scope ADD PRIMARY KEY (golden_key)")
+        cursor.execute("ANALYZE _scope")
+
+
+def _golden_columns(object_type: str, systems: list[int]) -> dict[str, str]:
+    """Golden column → SQL expression over the per-system rows r<id>."""
+    orders = _field_order(object_type, systems)
+    columns = {name: _pick(name, order) for name, order in orders.items()}
+    if object_type == ObjectType.LEAD:
+        columns["email"] = _pick("email", systems)
+        # The account a source links the lead to, else the account of the email's domain.
+        columns["account_id"] = (
+            "COALESCE(" + ", ".join(f"r{sid}.linked_account_id" for sid in systems) + ", dom.id)"
+        )
+    elif object_type == ObjectType.ACCOUNT:
+        # Every row of a domain-keyed account has that domain; the others have none.
+        columns["domain"] = "CASE WHEN strpos(k.golden_key, ':') > 0 THEN '' ELSE k.golden_key END"
+    elif object_type == ObjectType.DEAL:
+        columns["account_id"] = _first_non_null("linked_account_id", systems)
+        columns["lead_id"] = _first_non_null("linked_lead_id", systems)
+    elif object_type == ObjectType.ARR:
+        for name in ("kind", "amount", "effective_date"):
+            columns[name] = _pick(name, systems)
+        columns["account_id"] = _first_non_null("linked_account_id", systems)
+    return columns
+
+
+def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) -> tuple[int, int]:
+    """Create or update the golden row of every key in `_scope` from the rows of `relation`
+    (a FROM item aliased `s`, with a `rep_id` column). Returns (created, updated)."""
+    golden = spec.golden._meta.db_table
+    with connection.cursor() as cursor:
+        # Only the systems that hold rows in scope take part: a first import of one system
+        # joins one, not every system there is.
+        cursor.execute(
+            f"SELECT ss.id FROM pipeline_sourcesystem ss "
+            f"WHERE EXISTS (SELECT 1 FROM {relation} WHERE s.system_id = ss.id)"
+        )
+        present = {sid for (sid,) in cursor.fetchall()}
+    systems = [sid for sid in systems if sid in present]
+    if not systems:
+        return 0, 0
+    columns = _golden_columns(object_type, systems)
+    names = list(columns)
+    joins = " ".join(
+        f"LEFT JOIN rep r{sid} ON r{sid}.golden_key = k.golden_key AND r{sid}.system_id = {sid}"
+        for sid in systems
+    )
+    if object_type == ObjectType.LEAD:
+        # A lead no source links to an account joins the account of its email's domain.
+        joins += (
+            " LEFT JOIN pipeline_account dom ON dom.domain <> '' "
+            "AND dom.domain = split_part(k.golden_key, '@', 2)"
+        )
+    # ARR changes whose account the customer-success system never sent cannot be placed.
+    where = (
+        "WHERE " + _first_non_null("linked_account_id", systems) + " IS NOT NULL"
+        if object_type == ObjectType.ARR
+        else ""
+    )
+    with connection.cursor() as cursor:
+        if spec.history is not None:
+            # The stages before the upsert, to record what it changes.
+            cursor.execute("DROP TABLE IF EXISTS _old_stage")
+            cursor.execute(
+                f"CREATE TEMP TABLE _old_stage ON COMMIT DROP AS SELECT g.id, g.stage FROM "
+                f"{golden} g WHERE g.{spec.key_column} IN (SELECT golden_key FROM _scope)"
+            )
+        cursor.execute(
+            f"""
+            WITH rep AS (
+                SELECT DISTINCT ON (s.golden_key, s.system_id) s.*{spec.rep_columns}
+                FROM {relation}
+                {spec.rep_joins}
+                ORDER BY s.golden_key, s.system_id, {spec.rep_order}
+            ),
+            k AS (SELECT DISTINCT golden_key FROM rep),
+            written AS (
+                INSERT INTO {golden} AS g
+                    ({spec.key_column}, {", ".join(names)}, first_seen_at, updated_at)
+                SELECT k.golden_key, {", ".join(columns.values())}, now(), now()
+                FROM k {joins}
+                {where}
+                ON CONFLICT ({spec.key_column}) DO UPDATE SET
+                    {", ".join(f"{n} = EXCLUDED.{n}" for n in names)}, updated_at = now()
+                WHERE {" OR ".join(f"g.{n} IS DISTINCT FROM EXCLUDED.{n}" for n in names)}
+                RETURNING (xmax = 0) AS inserted
+            )
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+            FROM written
+            """
+        )
+        created, updated = cursor.fetchone()
+        if spec.history is not None:
+            history = spec.history._meta.db_table
+            owner = "lead_id" if spec.history is LeadStageChange else "deal_id"
+            cursor.execute(
+                f"""
+                INSERT INTO {history} ({owner}, from_stage, to_stage, changed_at)
+                SELECT g.id, o.stage, g.stage, now()
+                FROM _old_stage o JOIN {golden} g ON g.id = o.id
+                WHERE g.stage <> o.stage
+                ON CONFLICT DO NOTHING
+                """
+            )
+        if created > 10_000:
+            cursor.execute(f"ANALYZE {golden}")
+    return created, updated
+
+
+def _link(object_type: str) -> None:
+    spec = _SPECS[object_type]
+    table = SOURCE_MODELS[object_type]._meta.db_table
+    golden = spec.golden._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} s SET {spec.fk} = g.id
+            FROM {golden} g
+            WHERE g.{spec.key_column} = s.golden_key
+              AND s.golden_key IN (SELECT golden_key FROM _scope)
+              AND s.{spec.fk} IS DISTINCT FROM g.id
+            """
+        )
+        # A row whose golden record could not be built (an ARR change without its account)
+        # must not keep pointing at a stale one.
+        cursor.execute(
+            f"""
+            UPDATE {table} s SET {spec.fk} = NULL
+            WHERE s.golden_key IN (SELECT golden_key FROM _scope) AND s.{spec.fk} IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM {golden} g
+                              WHERE g.id = s.{spec.fk} AND g.{spec.key_column} = s.golden_key)
+            """
+        )
+
+
+def _delete_orphans(object_type: str, keys_table: str) -> int:
+    """Golden records among `keys_table`'s keys that no source holds any more go. Through the
+    ORM, so rows pointing at them are handled as their foreign keys say (cascade or set null);
+    there are few, so collecting them in Python costs nothing."""
+    spec = _SPECS[object_type]
+    table = SOURCE_MODELS[object_type]._meta.db_table
+    golden = spec.golden._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT g.id FROM {golden} g
+            WHERE g.{spec.key_column} IN (SELECT golden_key FROM {keys_table})
+              AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.{spec.fk} = g.id)
+            """
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    if not ids:
+        return 0
+    return spec.golden.objects.filter(pk__in=ids).delete()[1].get(spec.golden._meta.label, 0)
+
+
+def account_arr_rollup(*, today: date | None = None) -> None:
+    """Set each account's ARR (changes effective by `today`), customer-since and churn dates."""
+    today = today or timezone.localdate()
+    negative = ", ".join(f"'{k}'" for k in NEGATIVE_ARR_KINDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH totals AS (
+                SELECT a.id,
+                    COALESCE(SUM(CASE WHEN c.kind IN ({negative}) THEN -c.amount ELSE c.amount END)
+                        FILTER (WHERE c.effective_date <= %s), 0) AS arr,
+                    MIN(c.effective_date) FILTER (WHERE c.kind = 'new') AS since,
+                    MAX(c.effective_date) FILTER (WHERE c.kind = 'churn') AS churned,
+                    MAX(c.effective_date) FILTER (WHERE c.kind IN ('new', 'expansion')) AS grew
+                FROM pipeline_account a
+                LEFT JOIN pipeline_arrchange c ON c.account_id = a.id
+                GROUP BY a.id
+            ),
+            v AS (
+                SELECT id, GREATEST(arr, 0) AS arr, since,
+                    CASE WHEN churned IS NOT NULL AND (grew IS NULL OR churned >= grew)
+                         THEN churned END AS churned_on
+                FROM totals
+            )
+            UPDATE pipeline_account a
+            SET arr = v.arr, customer_since = v.since, churned_on = v.churned_on, updated_at = now()
+            FROM v
+            WHERE v.id = a.id AND (a.arr, a.customer_since, a.churned_on)
+                IS DISTINCT FROM (v.arr, v.since, v.churned_on)
+            """,
+            [today],
+        )

@@ -1,0 +1,40 @@
+"""Celery tasks of the pipeline: thin wrappers that call services. Task names are explicit so
+that the beat schedule stored in the database keeps working when code moves."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="pipeline.import_batch_run", acks_late=True)
+def import_batch_run_task(batch_id: int) -> None:
+    # Imported here: services import this module to enqueue, so a top-level import would loop.
+    from pipeline.services.imports import import_batch_run
+
+    import_batch_run(batch_id)  # claims the batch; a redelivered task finds it done
+
+
+@shared_task(name="pipeline.golden_rebuild", acks_late=True)
+def golden_rebuild_task(object_type: str) -> None:
+    """Rebuild one type's golden records, after its field-authority rules changed."""
+    from pipeline.services.identity import golden_resolve
+
+    golden_resolve(object_types=(object_type,))  # set-based and idempotent: safe to redeliver
+
+
+@shared_task(name="pipeline.reconciliation_run", acks_late=True)
+def reconciliation_run_task(run_id: int) -> str:
+    """Execute a run queued from the browser or the API."""
+    from pipeline.services import reconciliation  # in-body: services import this module
+
+    return reconciliation.reconciliation_execute(run_id=run_id).status
+
+
+@shared_task(name="pipeline.reconciliation_nightly", acks_late=True)
+def reconciliation_nightly_task(weeks: int = 104) -> str:
+    """The scheduled run (django-celery-beat, 02:00 by default)."""
+    from pipeline.choices import ReconciliationTrigger
+    from pipeline.services import reconciliation
+
+    run = reconciliation.reconciliation_run_now(trigger=ReconciliationTrigger.SCHEDULE, weeks=weeks)
+    return run.status

@@ -1,0 +1,55 @@
+from django.urls import path
+
+from pipeline import views
+
+app_name = "pipeline"
+
+urlpatterns = [
+    path("leads/", views.lead_list, name="lead-list"),
+    path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),
+    path("deals/", views.deal_list, name="deal-list"),
+    path("deals/<int:pk>/", views.deal_detail, name="deal-detail"),
+    path("accounts/", views.account_list, name="account-list"),
+    path("accounts/<int:pk>/", views.account_detail, name="account-detail"),
+    path("authority/", views.authority, name="authority"),
+    path("imports/", views.import_list, name="import-list"),
+    path("imports/new/", views.import_new, name="import-new"),
+    path("imports/<int:pk>/", views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/mapping/", views.import_mapping, name="import-mapping"),
+    path("imports/<int:pk>/status/", views.import_status, name="import-status"),
+    path("imports/<int:pk>/confirm/", views.import_confirm, name="import-confirm"),
+    path("imports/<int:pk>/problems.csv", views.import_errors_csv, name="import-errors"),
+    path("reconciliation/", views.reconciliation_run_list, name="reconciliation-run-list"),
+    path("reconciliation/start/", views.reconciliation_run_start, name="reconciliation-run-start"),
+    path(
+        "reconciliation/runs/<int:run_id>/",
+        views.reconciliation_run_detail,
+        name="reconciliation-run-detail",
+    ),
+    path(
+        "reconciliation/runs/<int:run_id>/bridges.csv",
+        views.reconciliation_run_export,
+        name="reconciliation-run-export",
+    ),
+    path("reconciliation/bridge/", views.reconciliation_bridge, name="reconciliation-bridge"),
+    path(
+        "reconciliation/discrepancies/",
+        views.reconciliation_discrepancy_list,
+        name="reconciliation-discrepancy-list",
+    ),
+    path(
+        "reconciliation/discrepancies.csv",
+        views.reconciliation_discrepancy_export,
+        name="reconciliation-discrepancy-export",
+    ),
+    path(
+        "reconciliation/discrepancies/<int:discrepancy_id>/",
+        views.reconciliation_discrepancy_detail,
+        name="reconciliation-discrepancy-detail",
+    ),
+    path(
+        "reconciliation/schedule/",
+        views.reconciliation_schedule,
+        name="reconciliation-schedule",
+    ),
+]

@@ -1,0 +1,750 @@
+"""Pages over the golden records. Every view checks its action in revops.permissions."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_filters import FilterSet
+
+from pipeline import charts, selectors
+from pipeline.choices import (
+    AUTHORITY_FIELDS,
+    FIELD_LABELS,
+    RECONCILED_FIELDS,
+    BatchStatus,
+    BridgeReason,
+    DiscrepancyKind,
+    ObjectType,
+    ReconciliationTrigger,
+    RunStatus,
+)
+from pipeline.filters import (
+    AccountFilter,
+    DealFilter,
+    DiscrepancyFilter,
+    LeadFilter,
+    ReconciliationRunFilter,
+)
+from pipeline.forms import (
+    NEW_MAPPING,
+    AuthorityForm,
+    ImportUploadForm,
+    MappingForm,
+    RunStartForm,
+    ScheduleForm,
+)
+from pipeline.models import (
+    Account,
+    BridgeStep,
+    Deal,
+    Discrepancy,
+    FieldAuthority,
+    ImportBatch,
+    ImportPreset,
+    Lead,
+    ReconciliationRun,
+)
+from pipeline.services import reconciliation
+from pipeline.services.authority import field_authority_update
+from pipeline.services.imports import (
+    ImportRejected,
+    import_batch_confirm,
+    import_batch_create,
+    import_batch_enqueue,
+    mapping_for,
+    row_errors_csv,
+    sniff_file,
+)
+from revops.csv import csv_response
+from revops.permissions import can, require
+
+PAGE_SIZE = 50
+
+
+def _filtered_page(
+    request: HttpRequest, filterset_class: type[FilterSet], queryset: QuerySet, template: str
+) -> HttpResponse:
+    filterset = filterset_class(request.GET or None, queryset=queryset)
+    # An invalid filter (a date like 2024-13-40) shows its error above an empty table.
+    rows = queryset.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request, template, {"filter": filterset, "page": page, "query": query.urlencode()}
+    )
+
+
+@require("records.view")
+def lead_list(request: HttpRequest) -> HttpResponse:
+    return _filtered_page(request, LeadFilter, selectors.lead_list(), "pipeline/lead_list.html")
+
+
+@require("records.view")
+def deal_list(request: HttpRequest) -> HttpResponse:
+    return _filtered_page(request, DealFilter, selectors.deal_list(), "pipeline/deal_list.html")
+
+
+@require("records.view")
+def account_list(request: HttpRequest) -> HttpResponse:
+    return _filtered_page(
+        request, AccountFilter, selectors.account_list(), "pipeline/account_list.html"
+    )
+
+
+# --- Record pages ----------------------------------------------------------------------------
+
+
+@require("records.view")
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = get_object_or_404(Lead.objects.select_related("account"), pk=pk)
+    return render(
+        request,
+        "pipeline/lead_detail.html",
+        {
+            "lead": lead,
+            "versions": selectors.record_versions(ObjectType.LEAD, lead),
+            "history": lead.stage_changes.select_related("system").order_by("changed_at", "id"),
+            "deals": lead.deals.order_by("-created_at"),
+        },
+    )
+
+
+@require("records.view")
+def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = get_object_or_404(Deal.objects.select_related("account", "lead"), pk=pk)
+    return render(
+        request,
+        "pipeline/deal_detail.html",
+        {
+            "deal": deal,
+            "versions": selectors.record_versions(ObjectType.DEAL, deal),
+            "history": deal.stage_changes.order_by("changed_at", "id"),
+            "arr_changes": deal.arr_changes.order_by("effective_date"),
+        },
+    )
+
+
+@require("records.view")
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(Account, pk=pk)
+    return render(
+        request,
+        "pipeline/account_detail.html",
+        {
+            "account": account,
+            "versions": selectors.record_versions(ObjectType.ACCOUNT, account),
+            "arr_changes": account.arr_changes.order_by("effective_date", "id"),
+            "deals": account.deals.order_by("-created_at")[:50],
+            "leads": account.leads.order_by("-created_at")[:50],
+            "lead_count": account.leads.count(),
+        },
+    )
+
+
+@require("records.view")
+def authority(request: HttpRequest) -> HttpResponse:
+    """The field-authority rules of every object type; ops staff change them here."""
+    may_edit = can(request.user, "authority.edit")
+    object_type = request.POST.get("object_type") if request.method == "POST" else None
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied("Only ops staff change field authority.")
+        if object_type not in AUTHORITY_FIELDS:
+            return HttpResponseBadRequest("Unknown object type.")
+    forms_by_type = {}
+    for kind in AUTHORITY_FIELDS:
+        current = dict(
+            FieldAuthority.objects.filter(object_type=kind).values_list("field", "system_id")
+        )
+        bound = request.POST if kind == object_type else None
+        forms_by_type[kind] = AuthorityForm(bound, object_type=kind, current=current, prefix=kind)
+    if object_type:
+        form = forms_by_type[object_type]
+        if form.is_valid():
+            changed = field_authority_update(
+                object_type=object_type, rules=form.rules(), user=request.user
+            )
+            label = ObjectType(object_type).label.lower()
+            if changed:
+                messages.success(
+                    request,
+                    f"Rules for {label}s saved ({', '.join(changed)}); "
+                    f"golden {label}s are rebuilt to match.",
+                )
+            else:
+                messages.info(request, f"No rule for {label}s changed.")
+            return redirect("pipeline:authority")
+    sections = [(ObjectType(kind).label, kind, form) for kind, form in forms_by_type.items()]
+    return render(request, "pipeline/authority.html", {"sections": sections, "may_edit": may_edit})
+
+
+# --- Imports ---------------------------------------------------------------------------------
+
+
+@require("imports.view")
+def import_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.import_batch_list(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "pipeline/import_list.html", {"page": page, "query": ""})
+
+
+@require("imports.run")
+def import_new(request: HttpRequest) -> HttpResponse:
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        upload = data["file"]
+        if data["preset"] == NEW_MAPPING:
+            # Stored without a mapping; the mapping page builds one from the file's header.
+            batch = ImportBatch(
+                system=data["system"],
+                object_type=data["object_type"],
+                file_name=upload.name[:255],
+                created_by=request.user,
+                status=BatchStatus.DRAFT,
+            )
+            batch.file.save(upload.name, upload, save=False)
+            batch.file_size = upload.size
+            batch.save()
+            return redirect("pipeline:import-mapping", pk=batch.pk)
+        try:
+            mapping, preset = mapping_for(object_type=data["object_type"], preset=data["preset"])
+            with transaction.atomic():
+                batch = import_batch_create(
+                    system=data["system"],
+                    object_type=data["object_type"],
+                    mapping=mapping,
+                    preset=preset,
+                    user=request.user,
+                    file_name=upload.name,
+                    content=upload,
+                )
+                import_batch_enqueue(batch)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("pipeline:import-detail", pk=batch.pk)
+    return render(request, "pipeline/import_new.html", {"form": form})
+
+
+@require("imports.run")
+def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    if batch.status != BatchStatus.DRAFT:
+        messages.info(request, "This import already has its mapping.")
+        return redirect("pipeline:import-detail", pk=batch.pk)
+    try:
+        header = sniff_file(Path(batch.file.path)).header
+    except ImportRejected as exc:
+        batch.status, batch.message = BatchStatus.REJECTED, f"{exc.message} Nothing was imported."
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "message", "finished_at"])
+        messages.error(request, exc.message)
+        return redirect("pipeline:import-detail", pk=batch.pk)
+    form = MappingForm(request.POST or None, object_type=batch.object_type, header=header)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            preset = ImportPreset.objects.create(
+                name=form.cleaned_data["name"],
+                object_type=batch.object_type,
+                mapping=form.mapping.to_dict(),
+                created_by=request.user,
+            )
+            claimed = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.DRAFT).update(
+                mapping=form.mapping.to_dict(), preset=preset.name, status=BatchStatus.QUEUED
+            )
+            if claimed:
+                batch.refresh_from_db()
+                import_batch_enqueue(batch)
+        messages.success(request, f"Preset “{preset.name}” saved; the file is being checked.")
+        return redirect("pipeline:import-detail", pk=batch.pk)
+    return render(
+        request, "pipeline/import_mapping.html", {"batch": batch, "form": form, "header": header}
+    )
+
+
+@require("imports.view")
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch.objects.select_related("system", "created_by"), pk=pk)
+    errors = batch.row_errors.all()[:200]
+    earlier = None
+    if batch.file_sha256:
+        earlier = (
+            ImportBatch.objects.filter(
+                file_sha256=batch.file_sha256, system=batch.system, status=BatchStatus.APPLIED
+            )
+            .exclude(pk=batch.pk)
+            .order_by("-created_at")
+            .first()
+        )
+    return render(
+        request,
+        "pipeline/import_detail.html",
+        {
+            "batch": batch,
+            "errors": errors,
+            "earlier": earlier,
+            "may_run": can(request.user, "imports.run"),
+        },
+    )
+
+
+@require("imports.view")
+def import_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """What the batch page's progress bar polls."""
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    return JsonResponse(
+        {
+            "status": batch.status,
+            "status_label": batch.get_status_display(),
+            "phase": batch.phase,
+            "progress": batch.progress,
+            "finished": batch.is_finished or batch.status == BatchStatus.PENDING,
+        }
+    )
+
+
+@require("imports.run")
+@require_POST
+def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    try:
+        with transaction.atomic():
+            import_batch_confirm(batch=batch, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("pipeline:import-detail", pk=batch.pk)
+
+
+@require("imports.view")
+def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    response = HttpResponse(row_errors_csv(batch).getvalue(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-problems.csv"'
+    return response
+
+
+PAGE_SIZE = 50
+
+
+# --- Reconciliation ------------------------------------------------------------------------------
+
+
+def _current_query(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@require("reconciliation.view")
+def reconciliation_run_list(request: HttpRequest) -> HttpResponse:
+    queryset = selectors.reconciliation_run_list()
+    filterset = ReconciliationRunFilter(request.GET or None, queryset=queryset)
+    rows = queryset.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    current = selectors.reconciliation_run_current()
+    return render(
+        request,
+        "pipeline/reconciliation_run_list.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "query": _current_query(request),
+            "current": current,
+            "active": reconciliation.reconciliation_run_active(),
+            "schedule": selectors.reconciliation_schedule_get(),
+            "start_form": RunStartForm(),
+        },
+    )
+
+
+@require("reconciliation.run")
+@require_POST
+def reconciliation_run_start(request: HttpRequest) -> HttpResponse:
+    form = RunStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("pipeline:reconciliation-run-list")
+    try:
+        run = reconciliation.reconciliation_start(
+            by=request.user,
+            trigger=ReconciliationTrigger.BROWSER,
+            weeks=form.cleaned_data["weeks"],
+        )
+    except ValidationError as exc:
+        messages.warning(request, " ".join(exc.messages))
+        return redirect("pipeline:reconciliation-run-list")
+    run.refresh_from_db()
+    if run.status == RunStatus.COMPLETED:
+        messages.success(request, f"Run #{run.pk} completed.")
+    elif run.status in (RunStatus.FAILED, RunStatus.SKIPPED):
+        messages.error(request, f"Run #{run.pk}: {run.message}")
+    else:
+        messages.success(request, f"Run #{run.pk} is queued; this page shows it when it ends.")
+    return redirect("pipeline:reconciliation-run-detail", run_id=run.pk)
+
+
+@require("reconciliation.view")
+def reconciliation_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(selectors.reconciliation_run_list(), pk=run_id)
+    current = selectors.reconciliation_run_current()
+    context: dict = {"run": run, "is_current": current is not None and current.pk == run.pk}
+    if run.status == RunStatus.COMPLETED:
+        context.update(_bridge_context(request, run))
+        context["count_groups"] = _count_groups(run)
+    return render(request, "pipeline/reconciliation_run_detail.html", context)
+
+
+def _count_groups(run: ReconciliationRun) -> list[dict]:
+    """The run's open discrepancies by object type and kind, mismatches split by field."""
+    marketing = run.marketing_system.name if run.marketing_system else "marketing"
+    sales = run.sales_system.name if run.sales_system else "sales"
+    groups = []
+    for object_type, title in ((ObjectType.LEAD, "Leads"), (ObjectType.DEAL, "Deals")):
+        tiles = []
+        for kind, label in (
+            (DiscrepancyKind.MISSING_IN_SALES, f"Missing in {sales}"),
+            (DiscrepancyKind.MISSING_IN_MARKETING, f"Missing in {marketing}"),
+            (DiscrepancyKind.DUPLICATE, "Duplicates"),
+        ):
+            tiles.append(
+                {
+                    "label": label,
+                    "count": run.counts.get(f"{object_type}.{kind}", 0),
+                    "query": urlencode({"object_type": object_type, "kind": kind}),
+                }
+            )
+        fields = [
+            {
+                "label": FIELD_LABELS[field],
+                "count": run.counts.get(f"{object_type}.mismatch.{field}", 0),
+                "query": urlencode(
+                    {"object_type": object_type, "kind": DiscrepancyKind.MISMATCH, "field": field}
+                ),
+            }
+            for field in RECONCILED_FIELDS[object_type]
+        ]
+        tiles.append(
+            {
+                "label": "Field mismatches",
+                "count": sum(f["count"] for f in fields),
+                "fields": [f for f in fields if f["count"]],
+                "query": urlencode({"object_type": object_type, "kind": DiscrepancyKind.MISMATCH}),
+            }
+        )
+        groups.append(
+            {
+                "title": title,
+                "object_type": object_type,
+                "tiles": tiles,
+                "marketing_records": run.compared.get(f"{object_type}.marketing", 0),
+                "sales_records": run.compared.get(f"{object_type}.sales", 0),
+            }
+        )
+    return groups
+
+
+def _bridge_context(request: HttpRequest, run: ReconciliationRun) -> dict:
+    """The chosen metric's weeks, and the chosen week's bridge (default: the latest week with
+    a difference), for the run detail page."""
+    metric = request.GET.get("metric") or "mqls"
+    errors = []
+    if metric not in selectors.RECONCILED_METRICS:
+        errors.append(f"There is no reconciled metric {metric!r}; showing MQLs.")
+        metric = "mqls"
+    weeks = selectors.metric_weeks_for_run(run, metric)
+    chosen = None
+    if request.GET.get("week"):
+        try:
+            week_start = selectors.iso_week_parse(request.GET["week"])
+        except ValueError as exc:
+            errors.append(str(exc))
+        else:
+            chosen = next((w for w in weeks if w.week_start == week_start), None)
+            if chosen is None:
+                errors.append(
+                    f"Run #{run.pk} has no bridge for {selectors.iso_week_label(week_start)}: "
+                    f"it covers {selectors.iso_week_label(run.first_week)} to "
+                    f"{selectors.iso_week_label(run.last_week)}."
+                )
+    if chosen is None and weeks:
+        # The week people meet about is the last complete one; the current week is partial.
+        complete = [w for w in weeks if w.week_start < run.last_week] or weeks
+        differing = [w for w in complete if w.marketing_value != w.sales_value]
+        chosen = (differing or complete)[-1]
+    marketing = run.marketing_system.name if run.marketing_system else "Marketing"
+    sales = run.sales_system.name if run.sales_system else "Sales"
+    steps = []
+    figure = None
+    if chosen is not None:
+        week_label = selectors.iso_week_label(chosen.week_start)
+        for step in chosen.steps.all():
+            link = None
+            if step.reason in DISCREPANCY_OF_REASON:
+                query = {
+                    "status": "",
+                    "run": run.pk,
+                    "object_type": METRIC_OBJECT[metric],
+                    "kind": DISCREPANCY_OF_REASON[step.reason],
+                    "week": week_label,
+                }
+                if step.field and step.field in RECONCILED_FIELDS[METRIC_OBJECT[metric]]:
+                    query["field"] = step.field
+                    if step.reason == BridgeReason.OTHER_WEEK:
+                        query["kind"] = DiscrepancyKind.MISMATCH
+                    link = urlencode(query)
+                elif step.reason != BridgeReason.OTHER_WEEK:
+                    link = urlencode(query)
+            steps.append(
+                {
+                    "label": (
+                        label := charts.step_label(
+                            step.reason, step.field, marketing=marketing, sales=sales
+                        )
+                    ),
+                    # Mid-sentence: "never reached Salesforce", but "MQL date differs".
+                    "sentence": label if label[1:2].isupper() else label[:1].lower() + label[1:],
+                    "value": charts.format_value(metric, step.value, signed=True),
+                    "records": step.records,
+                    "link": link,
+                }
+            )
+        figure = charts.waterfall_figure(
+            chosen, list(chosen.steps.all()), marketing=marketing, sales=sales
+        )
+    return {
+        "metric": metric,
+        "metric_label": selectors.RECONCILED_METRICS[metric],
+        "metrics": list(selectors.RECONCILED_METRICS.items()),
+        "weeks": [
+            {
+                "row": w,
+                "label": selectors.iso_week_label(w.week_start),
+                "marketing": charts.format_value(metric, w.marketing_value),
+                "sales": charts.format_value(metric, w.sales_value),
+                "golden": charts.format_value(metric, w.golden_value),
+                "difference": charts.format_value(metric, w.difference, signed=True),
+                "unexplained": charts.format_value(metric, w.unexplained, signed=True),
+            }
+            for w in reversed(weeks)
+        ],
+        "chosen": chosen,
+        "chosen_label": selectors.iso_week_label(chosen.week_start) if chosen else "",
+        "chosen_values": {
+            "marketing": charts.format_value(metric, chosen.marketing_value),
+            "sales": charts.format_value(metric, chosen.sales_value),
+            "golden": charts.format_value(metric, chosen.golden_value),
+            "unexplained": charts.format_value(metric, chosen.unexplained, signed=True),
+        }
+        if chosen
+        else None,
+        "steps": steps,
+        "figure": figure,
+        "bridge_errors": errors,
+        "marketing_name": marketing,
+        "sales_name": sales,
+    }
+
+
+# A bridge step's discrepancies, for its link to the list.
+DISCREPANCY_OF_REASON = {
+    BridgeReason.MISSING_IN_SALES: DiscrepancyKind.MISSING_IN_SALES,
+    BridgeReason.MISSING_IN_MARKETING: DiscrepancyKind.MISSING_IN_MARKETING,
+    BridgeReason.DUPLICATE: DiscrepancyKind.DUPLICATE,
+    BridgeReason.MISMATCH: DiscrepancyKind.MISMATCH,
+    BridgeReason.OTHER_WEEK: DiscrepancyKind.MISMATCH,
+}
+METRIC_OBJECT = {m.key: m.object_type for m in reconciliation.METRICS}
+
+
+@require("reconciliation.view")
+def reconciliation_bridge(request: HttpRequest) -> HttpResponse:
+    """The bridge of a metric and week in the current run: the scorecard links here."""
+    current = selectors.reconciliation_run_current()
+    if current is None:
+        messages.warning(request, "No reconciliation has completed yet, so there is no bridge.")
+        return redirect("pipeline:reconciliation-run-list")
+    query = urlencode({key: request.GET[key] for key in ("metric", "week") if request.GET.get(key)})
+    url = reverse("pipeline:reconciliation-run-detail", kwargs={"run_id": current.pk})
+    return redirect(f"{url}?{query}#bridge" if query else f"{url}#bridge")
+
+
+def _discrepancy_filter(request: HttpRequest) -> DiscrepancyFilter:
+    # With no filter at all, the list starts at what needs fixing: the open ones.
+    data = request.GET if request.GET else QueryDict("status=open")
+    return DiscrepancyFilter(data, queryset=selectors.discrepancy_list())
+
+
+@require("reconciliation.view")
+def reconciliation_discrepancy_list(request: HttpRequest) -> HttpResponse:
+    filterset = _discrepancy_filter(request)
+    rows = filterset.qs if filterset.is_valid() else Discrepancy.objects.none()
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = _current_query(request) or "status=open"
+    return render(
+        request,
+        "pipeline/discrepancy_list.html",
+        {"filter": filterset, "page": page, "query": query},
+    )
+
+
+@require("reconciliation.view")
+def reconciliation_discrepancy_export(request: HttpRequest) -> HttpResponse:
+    filterset = _discrepancy_filter(request)
+    if not filterset.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items())
+        return HttpResponse(f"Bad filter: {errors}\n", status=400, content_type="text/plain")
+    header = [
+        "id",
+        "status",
+        "records",
+        "kind",
+        "field",
+        "golden_key",
+        "label",
+        "fix_in",
+        "left_system",
+        "left_value",
+        "right_system",
+        "right_value",
+        "week",
+        "other_week",
+        "first_seen_run",
+        "first_seen_at",
+        "last_seen_run",
+        "last_seen_at",
+        "resolved_run",
+        "resolved_at",
+    ]
+    rows = filterset.qs.values_list(
+        "id",
+        "resolved_run_id",
+        "object_type",
+        "kind",
+        "field",
+        "golden_key",
+        "label",
+        "system__name",
+        "left_system__name",
+        "left_value",
+        "right_system__name",
+        "right_value",
+        "week_start",
+        "other_week_start",
+        "first_seen_run_id",
+        "first_seen_at",
+        "last_seen_run_id",
+        "last_seen_at",
+        "resolved_run_id",
+        "resolved_at",
+    )
+
+    def lines():
+        yield header
+        for row in rows.iterator(chunk_size=2000):
+            row = list(row)
+            row[1] = "resolved" if row[1] else "open"
+            for i in (12, 13):
+                row[i] = selectors.iso_week_label(row[i]) if row[i] else ""
+            yield row
+
+    return csv_response(lines(), "discrepancies.csv")
+
+
+@require("reconciliation.view")
+def reconciliation_discrepancy_detail(request: HttpRequest, discrepancy_id: int) -> HttpResponse:
+    discrepancy = get_object_or_404(selectors.discrepancy_list(), pk=discrepancy_id)
+    records = selectors.discrepancy_records(discrepancy)
+    return render(
+        request,
+        "pipeline/discrepancy_detail.html",
+        {
+            "d": discrepancy,
+            "records": records,
+            "field_label": FIELD_LABELS.get(discrepancy.field, discrepancy.field),
+            "week_label": selectors.iso_week_label(discrepancy.week_start)
+            if discrepancy.week_start
+            else "",
+            "other_week_label": selectors.iso_week_label(discrepancy.other_week_start)
+            if discrepancy.other_week_start
+            else "",
+        },
+    )
+
+
+@require("reconciliation.view")
+def reconciliation_run_export(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Every metric and week of one run with its bridge steps, one row per step."""
+    run = get_object_or_404(ReconciliationRun, pk=run_id, status=RunStatus.COMPLETED)
+
+    def lines():
+        yield [
+            "run",
+            "metric",
+            "week",
+            "marketing_value",
+            "sales_value",
+            "golden_value",
+            "step",
+            "reason",
+            "field",
+            "step_value",
+            "records",
+            "unexplained",
+        ]
+        metrics = (
+            run.metrics.prefetch_related(
+                Prefetch("steps", queryset=BridgeStep.objects.order_by("position"))
+            )
+            .order_by("metric_key", "week_start")
+            .iterator(chunk_size=500)
+        )
+        for mw in metrics:
+            base = [
+                run.pk,
+                mw.metric_key,
+                selectors.iso_week_label(mw.week_start),
+                mw.marketing_value,
+                mw.sales_value,
+                mw.golden_value,
+            ]
+            for step in mw.steps.all():
+                yield [*base, step.position, step.reason, step.field, step.value, step.records, ""]
+            yield [*base, "", "unexplained", "", mw.unexplained, "", mw.unexplained]
+
+    return csv_response(lines(), f"reconciliation-run-{run.pk}.csv")
+
+
+@require("reconciliation.schedule")
+def reconciliation_schedule(request: HttpRequest) -> HttpResponse:
+    state = selectors.reconciliation_schedule_get()
+    initial = {
+        "enabled": state.enabled if state.exists else True,
+        "at": state.at or time(2, 0),
+        "days": state.days or list(range(1, 8)),
+        "weeks": state.weeks,
+    }
+    form = ScheduleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            reconciliation.reconciliation_schedule_update(by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Schedule saved.")
+            return redirect("pipeline:reconciliation-run-list")
+    return render(
+        request, "pipeline/reconciliation_schedule.html", {"form": form, "schedule": state}
+    )
