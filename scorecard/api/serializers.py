@@ -1,0 +1,153 @@
+"""Shapes of the scorecard API. Numbers are strings, as DRF writes decimals, so that money
+keeps its cents exactly."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from scorecard.models import Metric, MetricDefinition, MetricTarget, SnapshotValue
+from scorecard.weeks import IsoWeek
+
+
+class MetricTargetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MetricTarget
+        fields = ["starts_on", "period", "value"]
+
+
+class MetricSerializer(serializers.ModelSerializer):
+    current_version = serializers.SerializerMethodField()
+    targets = MetricTargetSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Metric
+        fields = [
+            "key",
+            "name",
+            "team",
+            "unit",
+            "up_is_good",
+            "additive",
+            "kind",
+            "definition",
+            "green_pct",
+            "red_pct",
+            "position",
+            "is_active",
+            "current_version",
+            "targets",
+        ]
+
+    def get_current_version(self, metric: Metric) -> int | None:
+        return self.context["current_versions"].get(metric.id)
+
+
+class MetricDefinitionSerializer(serializers.ModelSerializer):
+    metric = serializers.CharField(source="metric.key")
+    left = serializers.CharField(source="left.key", default=None)
+    right = serializers.CharField(source="right.key", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+    class Meta:
+        model = MetricDefinition
+        fields = [
+            "metric",
+            "version",
+            "builtin",
+            "window_weeks",
+            "operator",
+            "left",
+            "right",
+            "factor",
+            "definition",
+            "note",
+            "created_at",
+            "created_by",
+        ]
+
+
+class WeeklyValueSerializer(serializers.ModelSerializer):
+    metric = serializers.CharField(source="metric.key")
+    week = serializers.SerializerMethodField()
+    definition_version = serializers.IntegerField(source="definition.version")
+
+    class Meta:
+        model = SnapshotValue
+        fields = [
+            "metric",
+            "week",
+            "value",
+            "numerator",
+            "denominator",
+            "target",
+            "rag",
+            "note",
+            "definition_version",
+        ]
+
+    def get_week(self, row: SnapshotValue) -> str:
+        return IsoWeek.of(row.week_start).label
+
+
+class PublishInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    republish = serializers.BooleanField(required=False, default=False)
+
+
+# --- Documentation of the week payload (views build it as a dict, for speed) -----------------
+
+
+class TrustSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["reconciled", "variance", "disputed", "not_reconciled"]
+    )
+    label = serializers.CharField()
+    detail = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+
+
+class MetricLinksSerializer(serializers.Serializer):
+    page = serializers.CharField()
+    records = serializers.CharField()
+    definition = serializers.CharField()
+
+
+class WeekMetricSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    team = serializers.CharField()
+    unit = serializers.CharField()
+    up_is_good = serializers.BooleanField()
+    value = serializers.CharField(allow_null=True, help_text="Plain decimal text.")
+    display = serializers.CharField()
+    target = serializers.CharField(allow_null=True)
+    rag = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    change = serializers.CharField(allow_null=True)
+    numerator = serializers.CharField(allow_null=True)
+    denominator = serializers.CharField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    definition_version = serializers.IntegerField(allow_null=True)
+    live = serializers.BooleanField()
+    trust = TrustSerializer(allow_null=True)
+    links = MetricLinksSerializer()
+
+
+class WeekSectionSerializer(serializers.Serializer):
+    team = serializers.CharField()
+    label = serializers.CharField()
+    metrics = WeekMetricSerializer(many=True)
+
+
+class WeekSerializer(serializers.Serializer):
+    week = serializers.CharField(help_text="ISO week, e.g. 2026-W46.")
+    start = serializers.DateField()
+    end = serializers.DateField()
+    status = serializers.ChoiceField(choices=["published", "live"])
+    in_progress = serializers.BooleanField()
+    revision = serializers.IntegerField(allow_null=True)
+    published_at = serializers.DateTimeField(allow_null=True)
+    published_by = serializers.CharField(allow_null=True)
+    rag_counts = serializers.DictField(child=serializers.IntegerField())
+    top_line = WeekMetricSerializer(many=True)
+    sections = WeekSectionSerializer(many=True)

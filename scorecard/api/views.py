@@ -1,0 +1,204 @@
+"""The scorecard API: the catalog, definition versions, published weekly values and a week's
+scorecard as JSON. Reads for every role; publishing for ops. Thin: selectors and services do
+the work, as for the pages."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.viewsets import ReadOnlyModelViewSet
+
+from revops.api import Cursor
+from revops.permissions import Can
+from scorecard import selectors
+from scorecard.api.serializers import (
+    MetricDefinitionSerializer,
+    MetricSerializer,
+    PublishInputSerializer,
+    WeeklyValueSerializer,
+    WeekSerializer,
+)
+from scorecard.caching import week_cached
+from scorecard.filters import MetricDefinitionFilter, MetricFilter, WeeklyValueFilter
+from scorecard.formatting import format_plain
+from scorecard.models import MetricDefinition, SnapshotValue
+from scorecard.selectors import MetricRow, ScorecardWeek
+from scorecard.services import snapshots
+from scorecard.weeks import IsoWeek
+
+
+class MetricViewSet(ReadOnlyModelViewSet):
+    """The metric catalog: every metric with its current definition version and targets."""
+
+    permission_classes = [Can]
+    permission_action = "scorecard.view"
+    serializer_class = MetricSerializer
+    filterset_class = MetricFilter
+    pagination_class = None  # tens of rows
+    lookup_field = "key"
+
+    def get_queryset(self):
+        return selectors.metric_catalog().prefetch_related("targets")
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        context["current_versions"] = {
+            m: d.version for m, d in selectors.definition_current_map().items()
+        }
+        return context
+
+
+class MetricDefinitionViewSet(ReadOnlyModelViewSet):
+    """Every definition version of every metric, newest first; `?metric=<key>` for one."""
+
+    permission_classes = [Can]
+    permission_action = "scorecard.view"
+    serializer_class = MetricDefinitionSerializer
+    filterset_class = MetricDefinitionFilter
+    pagination_class = None
+
+    def get_queryset(self):
+        return MetricDefinition.objects.select_related(
+            "metric", "left", "right", "created_by"
+        ).order_by("metric__position", "metric__key", "-version")
+
+
+class ValuePagination(Cursor):
+    ordering = ("week_start", "id")
+    page_size = 500
+
+
+class WeeklyValueViewSet(ReadOnlyModelViewSet):
+    """Published weekly values: `?metric=mqls&since=2026-W01&until=2026-W46`."""
+
+    permission_classes = [Can]
+    permission_action = "scorecard.view"
+    serializer_class = WeeklyValueSerializer
+    filterset_class = WeeklyValueFilter
+    pagination_class = ValuePagination
+
+    def get_queryset(self):
+        return SnapshotValue.objects.select_related("metric", "definition")
+
+
+def _row(row: MetricRow, week: IsoWeek) -> dict:
+    cell = row.cell
+    key = row.metric.key
+    trust = row.trust
+    return {
+        "key": key,
+        "name": row.metric.name,
+        "team": row.metric.team,
+        "unit": row.metric.unit,
+        "up_is_good": row.metric.up_is_good,
+        "value": format_plain(cell.value) or None,
+        "display": row.value_display,
+        "target": format_plain(cell.target) or None,
+        "rag": cell.rag,
+        "previous": format_plain(row.previous.value) if row.previous else None,
+        "change": format_plain(row.change) or None,
+        "numerator": format_plain(cell.numerator) or None,
+        "denominator": format_plain(cell.denominator) or None,
+        "note": cell.note,
+        "definition_version": cell.version,
+        "live": cell.live,
+        "trust": None
+        if trust is None
+        else {"state": trust.state, "label": trust.label, "detail": trust.detail, "url": trust.url},
+        "links": {
+            "page": reverse("scorecard:metric-week", args=[week, key]),
+            "records": reverse("scorecard:metric-records", args=[week, key]),
+            "definition": reverse("scorecard:metric-detail", args=[key]),
+        },
+    }
+
+
+def week_payload(card: ScorecardWeek) -> dict:
+    week = card.week
+    snapshot = card.snapshot
+    return {
+        "week": week.label,
+        "start": week.monday.isoformat(),
+        "end": week.sunday.isoformat(),
+        "status": "published" if snapshot else "live",
+        "in_progress": not card.is_complete,
+        "revision": snapshot.revision if snapshot else None,
+        "published_at": snapshot.published_at.isoformat() if snapshot else None,
+        "published_by": snapshot.published_by.username
+        if snapshot and snapshot.published_by
+        else None,
+        "rag_counts": card.rag_counts,
+        "top_line": [_row(row, week) for row in card.top_line],
+        "sections": [
+            {"team": s.team, "label": s.label, "metrics": [_row(row, week) for row in s.rows]}
+            for s in card.sections
+        ],
+    }
+
+
+def _week(label: str) -> IsoWeek:
+    try:
+        week = IsoWeek.parse(label)
+    except ValueError as exc:
+        raise Http404(str(exc)) from None
+    if week > IsoWeek.current():
+        raise Http404("That week has not started yet.")
+    return week
+
+
+class WeekView(APIView):
+    """A week's scorecard: the published snapshot, or live values for a week not published."""
+
+    permission_classes = [Can]
+    permission_action = "scorecard.view"
+
+    @extend_schema(
+        responses={200: WeekSerializer, 404: OpenApiResponse(description="No such week")}
+    )
+    def get(self, request: Request, week: str) -> Response:
+        target = _week(week)
+
+        def build() -> tuple[dict, bool]:
+            card = selectors.scorecard_week(target, trend_weeks=2)
+            return week_payload(card), not card.has_live_values
+
+        # A published week's payload is kept under the stamp of what it shows, as the page is.
+        return Response(week_cached("week-json", target, 2, build))
+
+
+class WeekPublishView(APIView):
+    """Publish a completed week, or republish one on purpose with a reason."""
+
+    permission_classes = [Can]
+    permission_action = "scorecard.publish"
+
+    @extend_schema(
+        request=PublishInputSerializer,
+        responses={
+            200: WeekSerializer,
+            201: WeekSerializer,
+            400: OpenApiResponse(description="The week cannot be published"),
+        },
+    )
+    def post(self, request: Request, week: str) -> Response:
+        target = _week(week)
+        data = PublishInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            snapshot = snapshots.snapshot_publish(
+                week=target,
+                by=request.user,
+                reason=data.validated_data.get("reason", ""),
+                republish=data.validated_data["republish"],
+            )
+        except ValidationError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
+        card = selectors.scorecard_week(target, trend_weeks=2)
+        code = status.HTTP_200_OK if snapshot.revision > 1 else status.HTTP_201_CREATED
+        return Response(week_payload(card), status=code)

@@ -1,0 +1,359 @@
+"""Reads of the scorecard: the catalog, a week's scorecard and a metric's trend.
+
+A week's values come from its published snapshot when there is one, and are computed live
+otherwise (the week in progress, a week nobody published, a metric added after the week was
+published). Live values are marked as such wherever they are shown."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from scorecard.charts import TrendPoint
+from scorecard.choices import Rag, Team, Unit
+from scorecard.compute import Cell, metric_values_compute
+from scorecard.formatting import format_change, format_value
+from scorecard.models import (
+    Metric,
+    MetricDefinition,
+    SnapshotPublication,
+    SnapshotValue,
+    WeeklySnapshot,
+)
+from scorecard.targets import TargetBook, rag_status
+from scorecard.trust import TrustMark, trust_marks_for_week
+from scorecard.weeks import IsoWeek
+
+TEAM_ORDER = [Team.COMPANY, Team.MARKETING, Team.SALES, Team.CUSTOMER_SUCCESS]
+TREND_WEEKS = 13
+
+
+def metric_catalog(*, active_only: bool = False) -> QuerySet[Metric]:
+    """Metrics in scorecard order (by section, then position)."""
+    metrics = Metric.objects.all()
+    if active_only:
+        metrics = metrics.filter(is_active=True)
+    return metrics.order_by("position", "name", "id")
+
+
+def definition_current_map(metric_ids: Iterable[int] | None = None) -> dict[int, MetricDefinition]:
+    """Each metric's newest definition version, keyed by metric id."""
+    definitions = MetricDefinition.objects.select_related("metric").order_by(
+        "metric_id", "-version"
+    )
+    if metric_ids is not None:
+        definitions = definitions.filter(metric_id__in=list(metric_ids))
+    return {d.metric_id: d for d in definitions.distinct("metric_id")}
+
+
+def snapshot_get(week: IsoWeek) -> WeeklySnapshot | None:
+    return (
+        WeeklySnapshot.objects.select_related("published_by").filter(week_start=week.monday).first()
+    )
+
+
+@dataclass(frozen=True)
+class WeekCell:
+    """One metric in one week as the scorecard shows it."""
+
+    value: Decimal | None
+    target: Decimal | None
+    rag: str
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+    note: str = ""
+    version: int | None = None
+    live: bool = False
+
+    @property
+    def rag_label(self) -> str:
+        return Rag(self.rag).label
+
+
+def week_cells(
+    metrics: Sequence[Metric], weeks: Sequence[IsoWeek]
+) -> dict[tuple[int, date], WeekCell]:
+    """Every (metric, week) of `metrics` × `weeks`: from published snapshots where they hold
+    the metric, computed live with the current definitions for the rest."""
+    if not metrics or not weeks:
+        return {}
+    ids = [m.id for m in metrics]
+    rows = SnapshotValue.objects.filter(
+        week_start__gte=min(w.monday for w in weeks),
+        week_start__lte=max(w.monday for w in weeks),
+        metric_id__in=ids,
+    ).values_list(
+        "metric_id",
+        "week_start",
+        "value",
+        "target",
+        "rag",
+        "numerator",
+        "denominator",
+        "note",
+        "definition__version",
+    )
+    cells: dict[tuple[int, date], WeekCell] = {}
+    for metric_id, monday, value, target, rag, num, den, note, version in rows:
+        cells[(metric_id, monday)] = WeekCell(value, target, rag, num, den, note, version)
+
+    missing_weeks = sorted({w for w in weeks for m in ids if (m, w.monday) not in cells})
+    if missing_weeks:
+        missing_ids = {m for m in ids for w in missing_weeks if (m, w.monday) not in cells}
+        definitions = definition_current_map()
+        targets = TargetBook.load()
+        computed = metric_values_compute(
+            weeks=missing_weeks,
+            definitions=[definitions[m] for m in missing_ids],
+            catalog=definitions,
+            targets=targets,
+        )
+        by_id = {m.id: m for m in metrics}
+        for metric_id, by_week in computed.items():
+            metric = by_id[metric_id]
+            for week, cell in by_week.items():
+                if (metric_id, week.monday) in cells:
+                    continue
+                cells[(metric_id, week.monday)] = live_cell(
+                    metric, week, cell, targets, definitions[metric_id].version
+                )
+    return cells
+
+
+def live_cell(
+    metric: Metric, week: IsoWeek, cell: Cell, targets: TargetBook, version: int
+) -> WeekCell:
+    target = targets.for_week(metric.id, week, additive=metric.additive)
+    return WeekCell(
+        value=cell.value,
+        target=target,
+        rag=rag_status(
+            cell.value,
+            target,
+            up_is_good=metric.up_is_good,
+            green_pct=metric.green_pct,
+            red_pct=metric.red_pct,
+        ),
+        numerator=cell.numerator,
+        denominator=cell.denominator,
+        note=cell.note,
+        version=version,
+        live=True,
+    )
+
+
+@dataclass
+class MetricRow:
+    """A metric on the week's scorecard, ready to show."""
+
+    metric: Metric
+    cell: WeekCell
+    previous: WeekCell | None
+    trend: list[TrendPoint]
+    trust: TrustMark | None
+    value_display: str = ""
+    value_compact: str = ""
+    target_display: str = ""
+    change: Decimal | None = None
+    change_display: str = ""
+    change_good: bool | None = None  # None: no change or no direction to judge
+    page_url: str = ""  # set by the view: the metric's week page and its records
+    records_url: str = ""
+
+    def __post_init__(self) -> None:
+        unit = self.metric.unit
+        self.value_display = format_value(self.cell.value, unit)
+        self.value_compact = format_value(self.cell.value, unit, compact=True)
+        self.target_display = format_value(self.cell.target, unit, compact=True)
+        prev = self.previous.value if self.previous else None
+        if self.cell.value is not None and prev is not None:
+            self.change = self.cell.value - prev
+            self.change_display = format_change(self.change, unit)
+            if self.change:
+                self.change_good = (self.change > 0) == self.metric.up_is_good
+        else:
+            self.change_display = "—"
+
+    @property
+    def rag(self) -> str:
+        return self.cell.rag
+
+
+@dataclass
+class Section:
+    team: str
+    label: str
+    rows: list[MetricRow] = field(default_factory=list)
+
+
+@dataclass
+class ScorecardWeek:
+    """Everything the week's scorecard shows."""
+
+    week: IsoWeek
+    snapshot: WeeklySnapshot | None
+    publications: list[SnapshotPublication]
+    top_line: list[MetricRow]
+    sections: list[Section]
+    is_complete: bool
+
+    @property
+    def rows(self) -> list[MetricRow]:
+        return self.top_line + [row for section in self.sections for row in section.rows]
+
+    @property
+    def is_published(self) -> bool:
+        return self.snapshot is not None
+
+    @property
+    def has_live_values(self) -> bool:
+        return any(row.cell.live for row in self.rows)
+
+    def count(self, rag: str) -> int:
+        return sum(row.rag == rag for row in self.rows)
+
+    @property
+    def rag_counts(self) -> dict[str, int]:
+        return {rag: self.count(rag) for rag in (Rag.RED, Rag.AMBER, Rag.GREEN)}
+
+
+def scorecard_week(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> ScorecardWeek:
+    """The scorecard of `week`: the top line (company metrics) and the marketing, sales and
+    customer-success sections, each metric with its value, target, RAG, change from the week
+    before, trend over `trend_weeks` weeks ending with this one, and trust mark."""
+    metrics = list(metric_catalog(active_only=True))
+    weeks = [week.shift(-i) for i in range(trend_weeks - 1, -1, -1)]
+    cells = week_cells(metrics, weeks)
+    marks = trust_marks_for_week(week, [m.key for m in metrics])
+    snapshot = snapshot_get(week)
+    publications = (
+        list(snapshot.publications.select_related("published_by").order_by("-revision"))
+        if snapshot and snapshot.revision > 1
+        else []
+    )
+
+    top_line: list[MetricRow] = []
+    sections = {
+        team: Section(team, Team(team).label) for team in TEAM_ORDER if team != Team.COMPANY
+    }
+    for metric in metrics:
+        trend = [
+            TrendPoint(
+                w.label,
+                w.monday,
+                cells[(metric.id, w.monday)].value,
+                cells[(metric.id, w.monday)].target,
+                cells[(metric.id, w.monday)].rag,
+            )
+            for w in weeks
+        ]
+        row = MetricRow(
+            metric=metric,
+            cell=cells[(metric.id, week.monday)],
+            previous=cells.get((metric.id, weeks[-2].monday)) if len(weeks) > 1 else None,
+            trend=trend,
+            trust=marks.get(metric.key),
+        )
+        if metric.team == Team.COMPANY:
+            top_line.append(row)
+        else:
+            sections[metric.team].rows.append(row)
+    return ScorecardWeek(
+        week=week,
+        snapshot=snapshot,
+        publications=publications,
+        top_line=top_line,
+        sections=[s for s in sections.values() if s.rows],
+        is_complete=week.is_complete(),
+    )
+
+
+def scorecard_week_stamp(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> str | None:
+    """A fingerprint of everything a week's scorecard shows when every week of its trend is
+    published: the active catalog as last edited, the revision of each published week, the
+    trust marks and the current week (which decides the "next week" link). Two equal stamps
+    mean the same scorecard, so it may be served from a cache; None when some week is not
+    published (its values are live and change as data arrives)."""
+    first = week.shift(-(trend_weeks - 1))
+    # One round trip: this runs on every request for a published week.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT
+                (SELECT coalesce(json_agg(json_build_array(week_start, revision, published_at)
+                                          ORDER BY week_start), '[]')
+                 FROM scorecard_weeklysnapshot WHERE week_start BETWEEN %s AND %s),
+                (SELECT coalesce(json_agg(json_build_array(id, key, updated_at) ORDER BY id), '[]')
+                 FROM scorecard_metric WHERE is_active)
+            """,
+            [first.monday, week.monday],
+        )
+        snapshots, catalog = cursor.fetchone()
+    if len(snapshots) < trend_weeks:
+        return None
+    marks = trust_marks_for_week(week, [key for _, key, _ in catalog])
+    fingerprint = repr(
+        (week.label, IsoWeek.current().label, snapshots, catalog, sorted(marks.items()))
+    )
+    return hashlib.sha256(fingerprint.encode()).hexdigest()
+
+
+def metric_trend(metric: Metric, week: IsoWeek, *, weeks: int) -> list[TrendPoint]:
+    """The metric's values over `weeks` weeks ending with `week`."""
+    span = [week.shift(-i) for i in range(weeks - 1, -1, -1)]
+    cells = week_cells([metric], span)
+    return [
+        TrendPoint(
+            w.label,
+            w.monday,
+            cells[(metric.id, w.monday)].value,
+            cells[(metric.id, w.monday)].target,
+            cells[(metric.id, w.monday)].rag,
+        )
+        for w in span
+    ]
+
+
+def metric_week_cell(metric: Metric, week: IsoWeek) -> WeekCell:
+    return week_cells([metric], [week])[(metric.id, week.monday)]
+
+
+def unit_label(unit: str) -> str:
+    return Unit(unit).label
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The home page's pointer to the scorecard: last week's top line, if published."""
+
+    week: IsoWeek
+    snapshot: WeeklySnapshot | None
+    top_line: list[tuple[Metric, str, str]]  # metric, value as shown, RAG
+    rag_counts: dict[str, int]
+
+
+def scorecard_headline() -> Headline:
+    """Last week's published top line and RAG counts, read from its snapshot only (never
+    computed live, so the home page stays fast); empty when the week is not published."""
+    week = IsoWeek.last_completed()
+    snapshot = snapshot_get(week)
+    if snapshot is None:
+        return Headline(week, None, [], {})
+    rows = list(
+        SnapshotValue.objects.filter(snapshot=snapshot, metric__is_active=True)
+        .select_related("metric")
+        .order_by("metric__position", "metric__name")
+    )
+    counts = {rag: sum(r.rag == rag for r in rows) for rag in (Rag.RED, Rag.AMBER, Rag.GREEN)}
+    top = [
+        (r.metric, format_value(r.value, r.metric.unit, compact=True), r.rag)
+        for r in rows
+        if r.metric.team == Team.COMPANY
+    ]
+    return Headline(week, snapshot, top, counts)

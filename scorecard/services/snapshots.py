@@ -1,0 +1,226 @@
+"""Publishing weeks: freezing a week's values into a snapshot, republishing one on purpose,
+the Monday schedule and the backfill of history.
+
+Every path that writes snapshots takes the same transaction-scoped advisory lock, so the
+schedule, a button press and a backfill never interleave; the lock is released with the
+transaction, even when the process dies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from scorecard.choices import PublicationSource
+from scorecard.compute import Cell, metric_values_compute
+from scorecard.formatting import format_plain
+from scorecard.models import Metric, SnapshotPublication, SnapshotValue, WeeklySnapshot
+from scorecard.selectors import definition_current_map, metric_catalog
+from scorecard.targets import TargetBook, rag_status
+from scorecard.weeks import IsoWeek, week_range
+
+# pg_advisory_xact_lock key: "scorecard publish" as a number nobody else uses.
+_PUBLISH_LOCK = 5_205_001
+
+
+def _lock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PUBLISH_LOCK])
+
+
+def _values(
+    snapshot: WeeklySnapshot,
+    week: IsoWeek,
+    metrics: list[Metric],
+    computed: dict[int, dict[IsoWeek, Cell]],
+    definitions: dict,
+    targets: TargetBook,
+) -> list[SnapshotValue]:
+    rows = []
+    for metric in metrics:
+        cell = computed[metric.id][week]
+        target = targets.for_week(metric.id, week, additive=metric.additive)
+        rows.append(
+            SnapshotValue(
+                snapshot=snapshot,
+                metric=metric,
+                definition=definitions[metric.id],
+                week_start=week.monday,
+                value=cell.value,
+                numerator=cell.numerator,
+                denominator=cell.denominator,
+                target=target,
+                rag=rag_status(
+                    cell.value,
+                    target,
+                    up_is_good=metric.up_is_good,
+                    green_pct=metric.green_pct,
+                    red_pct=metric.red_pct,
+                ),
+                note=cell.note[:200],
+            )
+        )
+    return rows
+
+
+def _compute(weeks: list[IsoWeek]):
+    metrics = list(metric_catalog(active_only=True))
+    definitions = definition_current_map()
+    targets = TargetBook.load()
+    computed = metric_values_compute(
+        weeks=weeks,
+        definitions=[definitions[m.id] for m in metrics],
+        catalog=definitions,
+        targets=targets,
+    )
+    return metrics, definitions, targets, computed
+
+
+@transaction.atomic
+def snapshot_publish(
+    *,
+    week: IsoWeek,
+    by: AbstractBaseUser | None,
+    source: str = PublicationSource.MANUAL,
+    reason: str = "",
+    republish: bool = False,
+    send_digest: bool = True,
+) -> WeeklySnapshot:
+    """Freeze `week`'s values of every metric on the scorecard, computed now with each metric's
+    current definition, target and thresholds.
+
+    A week still in progress cannot be published. A published week changes only through
+    `republish=True` with a reason; the new revision records what changed. The first
+    publication of a week sends the executives' digest once the transaction commits."""
+    if not week.is_complete():
+        raise ValidationError(
+            f"{week.label} is still in progress; it can be published from "
+            f"{week.end:%A %-d %B %H:%M} ({week.end.tzname()})."
+        )
+    reason = reason.strip()
+    _lock()
+    existing = WeeklySnapshot.objects.filter(week_start=week.monday).first()
+    if existing and not republish:
+        raise ValidationError(
+            f"{week.label} is already published (revision {existing.revision}). Republish it "
+            "on purpose, with a reason, to change it."
+        )
+    if existing and not reason:
+        raise ValidationError("Say why the week is being republished; the reason is recorded.")
+
+    metrics, definitions, targets, computed = _compute([week])
+    now = timezone.now()
+    changes: dict[str, dict[str, str]] = {}
+    if existing:
+        old = dict(existing.values.values_list("metric__key", "value"))
+        snapshot = existing
+        snapshot.revision += 1
+        snapshot.source = source
+        snapshot.published_at = now
+        snapshot.published_by = by
+        snapshot.save(update_fields=["revision", "source", "published_at", "published_by"])
+        snapshot.values.all().delete()
+    else:
+        old = {}
+        snapshot = WeeklySnapshot.objects.create(
+            week_start=week.monday, source=source, published_at=now, published_by=by
+        )
+    rows = _values(snapshot, week, metrics, computed, definitions, targets)
+    SnapshotValue.objects.bulk_create(rows)
+    if existing:
+        for row in rows:
+            before = old.pop(row.metric.key, None)
+            if before != row.value:
+                changes[row.metric.key] = {
+                    "old": format_plain(before),
+                    "new": format_plain(row.value),
+                }
+        for key, before in old.items():  # metrics taken off the scorecard since
+            changes[key] = {"old": format_plain(before), "new": ""}
+    SnapshotPublication.objects.create(
+        snapshot=snapshot,
+        revision=snapshot.revision,
+        source=source,
+        published_at=now,
+        published_by=by,
+        reason=reason,
+        changes=changes,
+    )
+    if send_digest and not existing:
+        from scorecard.tasks import digest_send_task
+
+        label = week.label
+        transaction.on_commit(lambda: digest_send_task.delay(label))
+    return snapshot
+
+
+def snapshot_publish_due(*, now=None) -> WeeklySnapshot | None:
+    """The Monday schedule: publish the week that just ended unless someone already has.
+    Running it twice publishes once."""
+    week = IsoWeek.containing(now or timezone.now()).shift(-1)
+    if WeeklySnapshot.objects.filter(week_start=week.monday).exists():
+        return None
+    try:
+        return snapshot_publish(week=week, by=None, source=PublicationSource.SCHEDULE)
+    except ValidationError:
+        # Published by someone else between our check and our lock: nothing left to do.
+        if WeeklySnapshot.objects.filter(week_start=week.monday).exists():
+            return None
+        raise
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    published: list[IsoWeek]
+    skipped: list[IsoWeek]  # already published: left exactly as they were
+
+
+@transaction.atomic
+def scorecard_backfill(*, weeks: int, by: AbstractBaseUser | None = None) -> BackfillResult:
+    """Publish the `weeks` completed weeks up to last week that have no snapshot yet, computed
+    together in one pass over the golden records. Published weeks are never touched; sends no
+    digests."""
+    if not 1 <= weeks <= 520:
+        raise ValidationError("Backfill between 1 and 520 weeks.")
+    last = IsoWeek.last_completed()
+    span = week_range(last.shift(-(weeks - 1)), last)
+    _lock()
+    published = set(
+        WeeklySnapshot.objects.filter(
+            week_start__gte=span[0].monday, week_start__lte=span[-1].monday
+        ).values_list("week_start", flat=True)
+    )
+    todo = [w for w in span if w.monday not in published]
+    skipped = [w for w in span if w.monday in published]
+    if not todo:
+        return BackfillResult([], skipped)
+    metrics, definitions, targets, computed = _compute(todo)
+    now = timezone.now()
+    snapshots = WeeklySnapshot.objects.bulk_create(
+        WeeklySnapshot(
+            week_start=w.monday,
+            source=PublicationSource.BACKFILL,
+            published_at=now,
+            published_by=by,
+        )
+        for w in todo
+    )
+    values = []
+    for week, snapshot in zip(todo, snapshots, strict=True):
+        values.extend(_values(snapshot, week, metrics, computed, definitions, targets))
+    SnapshotValue.objects.bulk_create(values, batch_size=5000)
+    SnapshotPublication.objects.bulk_create(
+        SnapshotPublication(
+            snapshot=snapshot,
+            revision=1,
+            source=PublicationSource.BACKFILL,
+            published_at=now,
+            published_by=by,
+            reason="Backfill of history",
+        )
+        for snapshot in snapshots
+    )
+    return BackfillResult(todo, skipped)

@@ -1,0 +1,111 @@
+"""Targets and RAG status: which target holds a metric in a given week, and what colour its
+value earns against it. Pure functions over rows already read."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from scorecard.choices import Rag, TargetPeriod
+from scorecard.weeks import IsoWeek, month_bounds, quarter_bounds
+
+FOUR_PLACES = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    metric_id: int
+    starts_on: date
+    period: str
+    value: Decimal
+
+
+def period_bounds(period: str, day: date) -> tuple[date, date]:
+    """The target period (week, month or quarter) that contains `day`: [start, end)."""
+    if period == TargetPeriod.QUARTER:
+        return quarter_bounds(day)
+    if period == TargetPeriod.MONTH:
+        return month_bounds(day)
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=7)
+
+
+class TargetBook:
+    """Every metric's targets, so that the target of any week is a lookup, not a query.
+
+    A week is held to the target in force on its Sunday. For an additive metric (a count or an
+    amount) a monthly or quarterly target is spread evenly over its days, so a week of a
+    91-day quarter gets 7/91 of the quarterly target; for any other metric (a rate, a median,
+    a level such as ARR) the target is the level itself, whatever its period."""
+
+    def __init__(self, rows: Iterable[TargetRow]) -> None:
+        self._by_metric: dict[int, list[TargetRow]] = defaultdict(list)
+        for row in sorted(rows, key=lambda r: (r.metric_id, r.starts_on)):
+            self._by_metric[row.metric_id].append(row)
+        self._starts = {m: [r.starts_on for r in rows] for m, rows in self._by_metric.items()}
+
+    @classmethod
+    def load(cls) -> TargetBook:
+        from scorecard.models import MetricTarget
+
+        return cls(
+            TargetRow(*values)
+            for values in MetricTarget.objects.values_list(
+                "metric_id", "starts_on", "period", "value"
+            )
+        )
+
+    def row_on(self, metric_id: int, day: date) -> TargetRow | None:
+        """The target in force on `day`: the latest one that started on or before it."""
+        starts = self._starts.get(metric_id)
+        if not starts:
+            return None
+        i = bisect.bisect_right(starts, day)
+        return self._by_metric[metric_id][i - 1] if i else None
+
+    def amount_for(self, metric_id: int, start: date, end: date, *, additive: bool):
+        """The target for the days [start, end), judged by the target in force on the last of
+        them; None when the metric has no target then."""
+        row = self.row_on(metric_id, end - timedelta(days=1))
+        if row is None:
+            return None
+        if not additive:
+            return row.value
+        period_start, period_end = period_bounds(row.period, end - timedelta(days=1))
+        days = Decimal((end - start).days)
+        return (row.value * days / Decimal((period_end - period_start).days)).quantize(FOUR_PLACES)
+
+    def for_week(self, metric_id: int, week: IsoWeek, *, additive: bool) -> Decimal | None:
+        return self.amount_for(
+            metric_id, week.monday, week.monday + timedelta(days=7), additive=additive
+        )
+
+
+def rag_status(
+    value: Decimal | None,
+    target: Decimal | None,
+    *,
+    up_is_good: bool,
+    green_pct: Decimal,
+    red_pct: Decimal,
+) -> str:
+    """Green, amber or red for `value` against `target`, with thresholds in percent of target.
+
+    Up is good: green at or above green_pct% of target, red below red_pct%, amber between.
+    Down is good: green at or below green_pct%, red above red_pct%, amber between.
+    No value or no target: no status."""
+    if value is None or target is None:
+        return Rag.NONE
+    green_line = target * green_pct / 100
+    red_line = target * red_pct / 100
+    if up_is_good:
+        if value >= green_line:
+            return Rag.GREEN
+        return Rag.RED if value < red_line else Rag.AMBER
+    if value <= green_line:
+        return Rag.GREEN
+    return Rag.RED if value > red_line else Rag.AMBER

@@ -1,0 +1,22 @@
+"""Celery tasks of the scorecard: thin wrappers around the services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def snapshot_publish_due_task() -> None:
+    """Monday 06:00 (a beat schedule ops can change): publish the week that just ended."""
+    from scorecard.services import snapshots  # in-body import avoids the services<->tasks cycle
+
+    snapshots.snapshot_publish_due()
+
+
+@shared_task(acks_late=True)
+def digest_send_task(week_label: str) -> None:
+    """Email the digest of a published week to executives, once."""
+    from scorecard.services import digest
+    from scorecard.weeks import IsoWeek
+
+    digest.digest_send(week=IsoWeek.parse(week_label))

@@ -1,0 +1,108 @@
+"""Trust marks: how far a number on the scorecard can be trusted this week.
+
+- disputed: someone has an open dispute against the number (links to it);
+- variance: marketing's and sales' systems give different values (the percentage, linking to
+  the reconciliation bridge);
+- reconciled: both systems agree;
+- not reconciled: a metric reconciliation compares, for a week it has not compared yet.
+Metrics that only one system measures get no mark.
+
+Each kind of evidence is a *source*: a function from a week and the metric keys on show to the
+marks it has an opinion on. `TRUST_SOURCES` lists them strongest first, and the first source
+with a mark for a metric wins, so an open dispute outranks a reconciled result. Disputes
+(issue 7) plug in by adding one function to the front of that list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.urls import reverse
+
+from pipeline import selectors as pipeline_selectors
+from pipeline.selectors import RECONCILED_METRICS, MetricReconciliation
+from scorecard.weeks import IsoWeek
+
+RECONCILED = "reconciled"
+VARIANCE = "variance"
+DISPUTED = "disputed"
+NOT_RECONCILED = "not_reconciled"
+
+
+@dataclass(frozen=True)
+class TrustMark:
+    state: str
+    label: str
+    detail: str = ""
+    url: str | None = None
+    variance_pct: Decimal | None = None
+
+
+TrustSource = Callable[[IsoWeek, frozenset[str]], dict[str, TrustMark]]
+
+
+def _bridge_url(key: str, week: IsoWeek) -> str:
+    """Reconciliation's bridge of the metric and week: why marketing's number is not sales'."""
+    return f"{reverse('pipeline:reconciliation-bridge')}?metric={key}&week={week.label}"
+
+
+def reconciliation_mark(result: MetricReconciliation, week: IsoWeek) -> TrustMark:
+    """The mark one reconciliation result earns."""
+    marketing, sales = result.marketing_value, result.sales_value
+    if result.agrees:
+        return TrustMark(
+            RECONCILED,
+            "Reconciled",
+            f"Marketing and sales systems agree: {_plain(sales)}",
+        )
+    pct = result.variance_pct
+    sign = "+" if pct is not None and pct >= 0 else "−"
+    label = f"Variance {sign}{abs(pct):.1f}%" if pct is not None else "Variance"
+    return TrustMark(
+        VARIANCE,
+        label,
+        f"Marketing's system says {_plain(marketing)}, sales' system {_plain(sales)}",
+        url=_bridge_url(result.metric_key, week),
+        variance_pct=pct,
+    )
+
+
+def _plain(value: Decimal) -> str:
+    return f"{value.normalize():,f}"
+
+
+def reconciliation_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, TrustMark]:
+    """Marks from the current reconciliation run: reconciled or variance where it compared the
+    metric this week, `not reconciled` for a reconciled metric it has no result for."""
+    wanted = keys & RECONCILED_METRICS.keys()
+    if not wanted:
+        return {}
+    results = pipeline_selectors.metric_reconciliation_for_week(week.monday)
+    marks = {}
+    for key in wanted:
+        if key in results:
+            marks[key] = reconciliation_mark(results[key], week)
+        else:
+            marks[key] = TrustMark(
+                NOT_RECONCILED,
+                "Not reconciled",
+                "No reconciliation has compared this number for this week yet",
+            )
+    return marks
+
+
+# Strongest evidence first. Disputes (issue 7) go in front of reconciliation.
+TRUST_SOURCES: list[TrustSource] = [reconciliation_marks]
+
+
+def trust_marks_for_week(
+    week: IsoWeek, keys: Iterable[str], sources: list[TrustSource] | None = None
+) -> dict[str, TrustMark]:
+    """The mark of every metric in `keys` that has one, the strongest source winning."""
+    keys = frozenset(keys)
+    marks: dict[str, TrustMark] = {}
+    for source in reversed(sources if sources is not None else TRUST_SOURCES):
+        marks.update(source(week, keys))
+    return marks

@@ -1,0 +1,551 @@
+"""Pages of the scorecard: the executive view of a week, a metric's trend and records, the
+print version, and the catalog ops edit. Every view checks its action in revops.permissions."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Sum
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from pipeline.choices import AccountHealth, DealStage, LeadStage
+from revops.hooks import footer_notes
+from revops.permissions import can, require
+from scorecard import selectors
+from scorecard.caching import week_cached
+from scorecard.charts import trend_figure
+from scorecard.choices import MetricKind, Rag, Team
+from scorecard.drilldown import Drilldown, drilldown_for
+from scorecard.formatting import format_value
+from scorecard.forms import (
+    MetricCreateForm,
+    MetricEditForm,
+    PublishForm,
+    SeriesImportForm,
+    TargetForm,
+)
+from scorecard.models import Metric, MetricTarget, SeriesValue
+from scorecard.series_csv import MAX_BYTES
+from scorecard.services import catalog as catalog_services
+from scorecard.services import snapshots
+from scorecard.targets import TargetBook
+from scorecard.trust import trust_marks_for_week
+from scorecard.weeks import IsoWeek, company_tz
+
+RECORDS_PAGE_SIZE = 50
+TREND_CHOICES = (13, 26, 52)
+
+
+def _week_or_404(week: IsoWeek) -> IsoWeek:
+    if week > IsoWeek.current():
+        raise Http404("That week has not started yet.")
+    return week
+
+
+def _metric_or_404(key: str) -> Metric:
+    return get_object_or_404(Metric, key=key)
+
+
+@require("scorecard.view")
+def scorecard_latest(request: HttpRequest) -> HttpResponse:
+    """The week the Monday meeting discusses: the one that ended most recently."""
+    return redirect("scorecard:week", IsoWeek.last_completed())
+
+
+def link_rows(card: selectors.ScorecardWeek) -> None:
+    """Each row's links, built from one reverse() rather than two per row."""
+    base = reverse("scorecard:week", args=[card.week])
+    for row in card.rows:
+        row.page_url = f"{base}{row.metric.key}/"
+        row.records_url = f"{base}{row.metric.key}/records/"
+
+
+@require("scorecard.view")
+def scorecard_week(request: HttpRequest, week: IsoWeek) -> HttpResponse:
+    week = _week_or_404(week)
+    can_publish = can(request.user, "scorecard.publish")
+
+    def build() -> tuple[str, bool]:
+        card = selectors.scorecard_week(week)
+        link_rows(card)
+        current = IsoWeek.current()
+        charts = {r.metric.key: trend_figure(r.trend, unit=r.metric.unit) for r in card.rows}
+        body = render_to_string(
+            "scorecard/_week_body.html",
+            {
+                "card": card,
+                "charts": charts,
+                "previous_week": week.shift(-1),
+                "next_week": week.shift(1) if week < current else None,
+                "latest_week": IsoWeek.last_completed(),
+                "can_publish": can_publish,
+                "publish_form": PublishForm(),
+            },
+            request=request,
+        )
+        return body, not card.has_live_values
+
+    if can_publish:
+        body, _ = build()
+    else:
+        body = week_cached("week-page", week, selectors.TREND_WEEKS, build)
+    # Our own template's output, escaped where it was rendered (the cache keeps a plain str).
+    # The footer is rendered outside the cached body: what other apps note there (overdue
+    # mechanisms) changes without the week's stamp changing.
+    return render(
+        request,
+        "scorecard/scorecard_week.html",
+        {
+            "week": week,
+            "body": mark_safe(body),
+            "footer_notes": footer_notes("scorecard.week", request),
+        },
+    )
+
+
+@require("scorecard.view")
+def scorecard_print(request: HttpRequest, week: IsoWeek) -> HttpResponse:
+    week = _week_or_404(week)
+    card = selectors.scorecard_week(week, trend_weeks=2)
+    return render(
+        request, "scorecard/scorecard_print.html", {"card": card, "printed_at": timezone.now()}
+    )
+
+
+@require_POST
+@require("scorecard.publish")
+def scorecard_publish(request: HttpRequest, week: IsoWeek) -> HttpResponse:
+    form = PublishForm(request.POST)
+    form.is_valid()
+    republish = request.POST.get("republish") == "1"
+    try:
+        snapshot = snapshots.snapshot_publish(
+            week=week,
+            by=request.user,
+            reason=form.cleaned_data.get("reason", ""),
+            republish=republish,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        verb = "Republished" if snapshot.revision > 1 else "Published"
+        messages.success(
+            request, f"{verb} {week.label} (revision {snapshot.revision}); its values are frozen."
+        )
+    return redirect("scorecard:week", week)
+
+
+def _trend_weeks(request: HttpRequest) -> int:
+    try:
+        weeks = int(request.GET.get("weeks", 13))
+    except ValueError:
+        return 13
+    return weeks if weeks in TREND_CHOICES else 13
+
+
+@require("scorecard.view")
+def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
+    """One metric in one week: its value and how it came about, its trend, its definition and
+    the way to the records behind it."""
+    week = _week_or_404(week)
+    metric = _metric_or_404(key)
+    weeks = _trend_weeks(request)
+    trend = selectors.metric_trend(metric, week, weeks=weeks)
+    cell = selectors.metric_week_cell(metric, week)
+    definitions = list(metric.definitions.select_related("left", "right", "created_by"))
+    used = next((d for d in definitions if d.version == cell.version), definitions[0])
+    marks = trust_marks_for_week(week, [metric.key])
+    return render(
+        request,
+        "scorecard/metric_week.html",
+        {
+            "metric": metric,
+            "week": week,
+            "cell": cell,
+            "value_display": format_value(cell.value, metric.unit),
+            "target_display": format_value(cell.target, metric.unit),
+            "numerator_display": format_value(cell.numerator, _part_unit(metric)),
+            "denominator_display": format_value(cell.denominator, _part_unit(metric)),
+            "definition_used": used,
+            "is_current_version": used.version == definitions[0].version,
+            "trust": marks.get(metric.key),
+            "charts": {"trend": trend_figure(trend, unit=metric.unit, compact=False)},
+            "trend": [
+                {
+                    "label": p.label,
+                    "value": format_value(p.value, metric.unit),
+                    "target": format_value(p.target, metric.unit),
+                    "rag": p.rag,
+                    "rag_label": Rag(p.rag).label,
+                }
+                for p in reversed(trend)
+            ],
+            "weeks": weeks,
+            "trend_choices": TREND_CHOICES,
+            "has_records": metric.kind != MetricKind.SERIES,
+            "previous_week": week.shift(-1),
+            "next_week": week.shift(1) if week < IsoWeek.current() else None,
+        },
+    )
+
+
+def _part_unit(metric: Metric) -> str:
+    """The unit of a metric's numerator and denominator (amounts for money ratios)."""
+    if metric.key in {"nrr", "grr", "pipeline_coverage"}:
+        return "currency"
+    if metric.key == "avg_deal_size":
+        return "count"
+    return "count" if metric.unit in ("percent", "hours", "days") else metric.unit
+
+
+def _csv_safe(value: object) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _cell(row: object, attr: str) -> object:
+    value = row
+    for part in attr.split("."):
+        value = getattr(value, part, None) if value is not None else None
+        if callable(value):
+            value = value()
+    return value
+
+
+_STAGE_LABELS = {**dict(LeadStage.choices), **dict(DealStage.choices)}
+_HEALTH_LABELS = dict(AccountHealth.choices)
+
+
+def _display(value: object, kind: str) -> dict:
+    """A records-table cell: its text, its CSS class and, for stages and health, its chip."""
+    if value is None or value == "":
+        return {"text": "—", "cls": "muted"}
+    if kind == "datetime":
+        local = timezone.localtime(value, company_tz())
+        return {"text": local.strftime("%Y-%m-%d %H:%M"), "cls": "nowrap"}
+    if kind == "date":
+        return {"text": value.isoformat(), "cls": "nowrap"}
+    if kind == "money":
+        return {"text": format_value(Decimal(value), "currency"), "cls": "num"}
+    if kind == "number":
+        return {"text": f"{Decimal(value):,.1f}", "cls": "num"}
+    if kind == "flag":
+        return {"text": "yes" if value else "no"}
+    if kind == "stage":
+        return {"text": _STAGE_LABELS.get(value, value), "chip": f"stage stage-{value}"}
+    if kind == "health":
+        return {"text": _HEALTH_LABELS.get(value, value), "chip": f"health health-{value}"}
+    return {"text": str(value)}
+
+
+def _csv_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return timezone.localtime(value, company_tz()).isoformat(timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return _csv_safe(value)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_rows(drilldown: Drilldown, rows) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow([c.label for c in drilldown.columns])
+    for row in rows.iterator(chunk_size=2000):
+        yield writer.writerow([_csv_value(_cell(row, c.attr)) for c in drilldown.columns])
+
+
+@require("scorecard.view")
+def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
+    """The records a number counted, filterable, paginated and exportable as CSV."""
+    week = _week_or_404(week)
+    metric = _metric_or_404(key)
+    definition = selectors.definition_current_map([metric.id])[metric.id]
+    cell = selectors.metric_week_cell(metric, week)
+    if metric.kind == MetricKind.FORMULA:
+        return render(
+            request,
+            "scorecard/metric_records_formula.html",
+            {"metric": metric, "week": week, "definition": definition},
+        )
+    if metric.kind == MetricKind.SERIES:
+        values = SeriesValue.objects.filter(metric=metric).select_related("batch")
+        return render(
+            request,
+            "scorecard/metric_records_series.html",
+            {"metric": metric, "week": week, "values": values.order_by("-week_start")[:200]},
+        )
+    drilldown = drilldown_for(definition.builtin, week, definition.window_weeks)
+    if drilldown is None:
+        raise Http404("This metric has no records to show.")
+    base = drilldown.queryset
+    part = request.GET.get("part", "")
+    if drilldown.numerator is not None and part == "numerator":
+        base = base.filter(drilldown.numerator)
+    params = request.GET.copy()
+    for name in ("part", "page", "format"):
+        params.pop(name, None)
+    filterset = drilldown.filterset_class(params or None, queryset=base)
+    rows = base.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
+
+    if request.GET.get("format") == "csv":
+        response = StreamingHttpResponse(_csv_rows(drilldown, rows), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{metric.key}-{week.label}{"-" + part if part else ""}.csv"'
+        )
+        return response
+
+    page = Paginator(rows, RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
+    total = None
+    if drilldown.sum_attr and not filterset.is_bound:
+        total = rows.aggregate(total=Sum(drilldown.sum_attr))["total"]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "scorecard/metric_records.html",
+        {
+            "metric": metric,
+            "week": week,
+            "cell": cell,
+            "value_display": format_value(cell.value, metric.unit),
+            "drilldown": drilldown,
+            "filter": filterset,
+            "page": page,
+            "rows": [[_display(_cell(r, c.attr), c.kind) for c in drilldown.columns] for r in page],
+            "query": query.urlencode(),
+            "part": part if drilldown.numerator is not None else "",
+            "total": total,
+            "is_published_value": not cell.live,
+        },
+    )
+
+
+@require("scorecard.view")
+def metric_catalog(request: HttpRequest) -> HttpResponse:
+    metrics = list(selectors.metric_catalog())
+    definitions = selectors.definition_current_map()
+    targets = TargetBook.load()
+    today = timezone.localdate()
+    groups = []
+    for team in selectors.TEAM_ORDER:
+        rows = []
+        for m in metrics:
+            if m.team != team:
+                continue
+            target = targets.row_on(m.id, today)
+            rows.append(
+                {
+                    "metric": m,
+                    "definition": definitions.get(m.id),
+                    "target": format_value(target.value, m.unit, compact=True) if target else "",
+                    "target_period": target.period if target and m.additive else "",
+                }
+            )
+        if rows:
+            groups.append((Team(team).label, rows))
+    return render(
+        request,
+        "scorecard/metric_catalog.html",
+        {"groups": groups, "can_edit": can(request.user, "scorecard.edit_metrics")},
+    )
+
+
+@require("scorecard.view")
+def metric_detail(request: HttpRequest, key: str) -> HttpResponse:
+    metric = _metric_or_404(key)
+    definitions = list(metric.definitions.select_related("left", "right", "created_by"))
+    can_edit = can(request.user, "scorecard.edit_metrics")
+    return render(
+        request,
+        "scorecard/metric_detail.html",
+        {
+            "metric": metric,
+            "definitions": definitions,
+            "current": definitions[0],
+            "targets": [
+                (t, format_value(t.value, metric.unit))
+                for t in metric.targets.select_related("created_by")
+            ],
+            "imports": metric.imports.select_related("created_by")[:20],
+            "can_edit": can_edit,
+            "target_form": TargetForm(metric=metric) if can_edit else None,
+            "import_form": SeriesImportForm() if can_edit else None,
+            "latest_week": IsoWeek.last_completed(),
+        },
+    )
+
+
+@require("scorecard.edit_metrics")
+def metric_new(request: HttpRequest) -> HttpResponse:
+    form = MetricCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            metric = catalog_services.metric_create(
+                by=request.user,
+                key=data["key"],
+                name=data["name"],
+                team=data["team"],
+                unit=data["unit"],
+                up_is_good=data["up_is_good"],
+                kind=data["kind"],
+                definition=data["definition"],
+                additive=data.get("additive", False),
+                formula=form.formula() if data["kind"] == MetricKind.FORMULA else None,
+                green_pct=data["green_pct"],
+                red_pct=data.get("red_pct"),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{metric.name} is in the catalog.")
+            return redirect("scorecard:metric-detail", metric.key)
+    return render(request, "scorecard/metric_form.html", {"form": form, "metric": None})
+
+
+@require("scorecard.edit_metrics")
+def metric_edit(request: HttpRequest, key: str) -> HttpResponse:
+    metric = _metric_or_404(key)
+    current = metric.definitions.order_by("-version").first()
+    form = MetricEditForm(request.POST or None, metric=metric, current=current)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = catalog_services.metric_update(
+                metric=metric,
+                by=request.user,
+                name=data["name"],
+                team=data["team"],
+                definition=data["definition"],
+                green_pct=data["green_pct"],
+                red_pct=data["red_pct"],
+                position=data["position"],
+                is_active=data["is_active"],
+                unit=data.get("unit") or None,
+                up_is_good=data.get("up_is_good") if "up_is_good" in form.fields else None,
+                additive=data.get("additive") if "additive" in form.fields else None,
+                window_weeks=data.get("window_weeks"),
+                formula=form.formula() if "operator" in form.fields else None,
+                note=data.get("note", ""),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if result.new_version:
+                messages.success(
+                    request,
+                    f"Saved. How {metric.name} is computed changed: this is definition version "
+                    f"{result.new_version.version}; published weeks keep the version they used.",
+                )
+            else:
+                messages.success(request, f"Saved {metric.name}.")
+            return redirect("scorecard:metric-detail", metric.key)
+    return render(
+        request,
+        "scorecard/metric_form.html",
+        {"form": form, "metric": metric, "current": current},
+    )
+
+
+@require_POST
+@require("scorecard.edit_metrics")
+def metric_target_add(request: HttpRequest, key: str) -> HttpResponse:
+    metric = _metric_or_404(key)
+    form = TargetForm(request.POST, metric=metric)
+    if form.is_valid():
+        try:
+            target = catalog_services.target_set(
+                metric=metric,
+                by=request.user,
+                starts_on=form.cleaned_data["starts_on"],
+                value=form.cleaned_data["value"],
+                period=form.cleaned_data.get("period", "week"),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"Target {format_value(target.value, metric.unit)} "
+                f"{target.get_period_display()} from {target.starts_on:%-d %b %Y} saved.",
+            )
+    else:
+        errors = "; ".join(
+            f"{form.fields[f].label or f}: {' '.join(e)}" if f in form.fields else " ".join(e)
+            for f, e in form.errors.items()
+        )
+        messages.error(request, f"The target was not saved. {errors}")
+    return redirect(reverse("scorecard:metric-detail", args=[metric.key]) + "#targets")
+
+
+@require_POST
+@require("scorecard.edit_metrics")
+def metric_target_delete(request: HttpRequest, key: str, target_id: int) -> HttpResponse:
+    metric = _metric_or_404(key)
+    target = get_object_or_404(MetricTarget, pk=target_id, metric=metric)
+    catalog_services.target_delete(target=target)
+    messages.success(request, f"Target from {target.starts_on:%-d %b %Y} removed.")
+    return redirect(reverse("scorecard:metric-detail", args=[metric.key]) + "#targets")
+
+
+@require_POST
+@require("scorecard.edit_metrics")
+def metric_series_import(request: HttpRequest, key: str) -> HttpResponse:
+    metric = _metric_or_404(key)
+    form = SeriesImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a CSV file to import.")
+        return redirect("scorecard:metric-detail", metric.key)
+    upload = form.cleaned_data["file"]
+    try:
+        batch = catalog_services.series_import(
+            metric=metric,
+            by=request.user,
+            data=upload.read(MAX_BYTES + 1),
+            file_name=upload.name,
+        )
+    except catalog_services.SeriesImportError as exc:
+        return render(
+            request,
+            "scorecard/series_import_errors.html",
+            {"metric": metric, "errors": exc.row_errors, "file_name": upload.name},
+            status=400,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"Imported {batch.rows_created + batch.rows_updated} weeks from {batch.file_name}: "
+            f"{batch.rows_created} new, {batch.rows_updated} replaced.",
+        )
+    return redirect("scorecard:metric-detail", metric.key)
