@@ -1,0 +1,137 @@
+"""Markdown in mechanisms: cleaned when saved, sanitised whenever it is shown.
+
+Two layers, because Python-Markdown passes `<script>`, `onerror=` and `javascript:` links
+straight through (NOTES.md):
+
+- `source_clean` runs on save (and again on the way out of the API). Raw HTML is not part of
+  our Markdown: the `<` that opens a tag is written as `&lt;`, so every Markdown renderer shows
+  it as text; a link or image whose destination has a scheme other than http, https or mailto
+  (after decoding entities, as renderers do) points at `#` instead. Code spans and fenced code
+  blocks are left as typed: their content is text to every renderer. What a person typed is
+  otherwise kept, so the edit form shows their words.
+- `render` turns Markdown into HTML and cleans it with nh3 against an explicit allow-list of
+  tags, attributes and URL schemes. This is the boundary: every page, preview and API field
+  that shows HTML goes through it, whatever is stored.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import markdown as python_markdown
+import nh3
+from django.utils.safestring import SafeString, mark_safe
+
+ALLOWED_TAGS = frozenset(
+    {
+        "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6",
+        "strong", "em", "b", "i", "del", "s", "sup", "sub", "code", "pre", "blockquote",
+        "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
+    }
+)  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}, "ol": {"start"}}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+MAX_CHARS = 20_000
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n.*?^ {0,3}\1[`~]*[ \t]*$", re.M | re.S)
+_BACKTICKS = re.compile(r"`+")
+# An autolink the renderer may keep, or the `<` that opens raw HTML (a tag, a closing tag,
+# a comment, a declaration or a processing instruction).
+_ANGLE = re.compile(
+    r"<(?P<auto>(?:https?://|mailto:)[^\s<>]*|[^\s<>@/]+@[^\s<>@]+\.[^\s<>@]+)>"
+    r"|<(?=[A-Za-z/!?])"
+)
+# Inline link or image destinations: `](dest` and reference definitions: `[label]: dest`.
+# A destination may hold balanced parentheses: [x](javascript:alert(1)) is one destination.
+_INLINE_DEST = re.compile(r"(\]\(\s*)(<[^>\n]*>|(?:[^\s()]|\([^\s()]*\))+)")
+_REFERENCE_DEST = re.compile(r"^( {0,3}\[[^\]\n]+\]:[ \t]*)(<[^>\n]*>|\S+)", re.M)
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.I)
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+
+
+def _unsafe_destination(dest: str) -> bool:
+    """Would a browser, after the renderer decodes entities, follow `dest` to a scheme that is
+    not http, https or mailto? (`java&#115;cript:`, ` javascript:`, `JAVASCRIPT:` all do.)"""
+    url = html.unescape(html.unescape(dest.strip("<>")))
+    url = _INVISIBLE.sub("", url)
+    match = _SCHEME.match(url)
+    return match is not None and match.group(1).lower() not in URL_SCHEMES
+
+
+def _clean_destinations(text: str) -> str:
+    def fix(match: re.Match) -> str:
+        dest = match.group(2)
+        return match.group(1) + ("#" if _unsafe_destination(dest) else dest)
+
+    return _REFERENCE_DEST.sub(fix, _INLINE_DEST.sub(fix, text))
+
+
+def _escape_raw_html(text: str) -> str:
+    def fix(match: re.Match) -> str:
+        if match.group("auto") is not None:
+            return match.group(0)
+        return "&lt;"
+
+    return _ANGLE.sub(fix, text)
+
+
+def _clean_prose(text: str) -> str:
+    """Clean text that is not a fenced code block, leaving its code spans as typed."""
+    out: list[str] = []
+    pos = 0
+    search_from = 0
+    while True:
+        opening = _BACKTICKS.search(text, search_from)
+        if opening is None:
+            break
+        run = opening.group(0)
+        # A code span closes with a run of exactly as many backticks (CommonMark).
+        closing = re.compile(rf"(?<!`){run}(?!`)").search(text, opening.end())
+        if closing is None:
+            search_from = opening.end()
+            continue
+        out.append(_escape_raw_html(_clean_destinations(text[pos : opening.start()])))
+        out.append(text[opening.start() : closing.end()])
+        pos = search_from = closing.end()
+    out.append(_escape_raw_html(_clean_destinations(text[pos:])))
+    return "".join(out)
+
+
+def source_clean(text: str) -> str:
+    """Markdown as typed, less raw HTML and unsafe links; line endings made `\\n`."""
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    out: list[str] = []
+    pos = 0
+    for fence in _FENCE.finditer(text):
+        out.append(_clean_prose(text[pos : fence.start()]))
+        out.append(fence.group(0))
+        pos = fence.end()
+    out.append(_clean_prose(text[pos:]))
+    return "".join(out)
+
+
+def sanitise_html(fragment: str) -> str:
+    """HTML cut down to the allow-list: no scripts, styles, event handlers, SVG, iframes or
+    forms, and links only to http, https and mailto (opened without the page's referrer)."""
+    return nh3.clean(
+        fragment,
+        tags=set(ALLOWED_TAGS),
+        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def render(text: str) -> SafeString:
+    """Markdown → sanitised HTML, safe to put in a page as it is."""
+    if not text or not text.strip():
+        return mark_safe("")
+    produced = python_markdown.markdown(
+        source_clean(text),
+        extensions=["tables", "fenced_code", "sane_lists"],
+        extension_configs={"tables": {"use_align_attribute": True}},
+        output_format="html",
+    )
+    return mark_safe(sanitise_html(produced))  # noqa: S308 - nh3 output, allow-list only
