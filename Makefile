@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 export DEBUG ?= 1
 
 .PHONY: demo test install install-test serve worker beat migrate seed lint check db-stop clean help \
-	bench-import bench-reconcile bench-scorecard
+	bench-import bench-reconcile bench-scorecard bench-load test-fuzz
 
 help:
 	@echo "make demo    install, start the embedded PostgreSQL, migrate, seed and serve on :8000"
@@ -19,6 +19,8 @@ help:
 	@echo "make db-stop stop the embedded PostgreSQL"
 	@echo "make bench-reconcile [N=1000000]  reconciliation against datacompy (pandas, polars)"
 	@echo "make bench-scorecard  seed scale 50 into a bench database, time the scorecard, load-test it"
+	@echo "make bench-load  locust against gunicorn at demo scale 10: 50 users, then a surge of 200"
+	@echo "make test-fuzz   schemathesis against the OpenAPI schema, FUZZ_EXAMPLES (200) per operation"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -94,3 +96,22 @@ clean:
 
 bench-import: install
 	$(PY) manage.py bench_import $(if $(ROWS),--rows $(ROWS))
+
+# API fuzzing with a large budget; `make test` runs the same test with a small one.
+FUZZ_EXAMPLES ?= 200
+test-fuzz: install-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -m fuzz
+
+# Load and surge: locust in its own venv (its gevent pins stay out of the app's), gunicorn in
+# production settings, demo scale 10 in a dedicated database.
+LOAD_VENV := .venv-load
+BENCH_LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/revops_bench_load
+
+$(LOAD_VENV)/.installed:
+	test -x $(LOAD_VENV)/bin/python || $(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOAD_VENV)/bin/pip install --quiet "locust>=2.37,<3"
+	touch $@
+
+bench-load: install $(LOAD_VENV)/.installed
+	DATABASE_URL=$(BENCH_LOAD_DATABASE_URL) $(PY) manage.py bench_load $(BENCH_ARGS)

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from mechanisms import graph, markdown, selectors, versions
 from mechanisms.charts import goal_figure
@@ -46,6 +46,7 @@ def _form_errors(form, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
+@require_safe
 @require("mechanisms.view")
 def mechanism_list(request: HttpRequest) -> HttpResponse:
     filterset = MechanismFilter(request.GET or None, queryset=selectors.mechanism_list())
@@ -81,6 +82,7 @@ def mechanism_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_safe
 @require("mechanisms.view")
 def mechanism_map(request: HttpRequest) -> HttpResponse:
     include_retired = request.GET.get("retired") == "1"
@@ -194,6 +196,7 @@ def _detail_context(request: HttpRequest, mechanism: Mechanism) -> dict:
     }
 
 
+@require_safe
 @require("mechanisms.view")
 def mechanism_detail(request: HttpRequest, slug: str) -> HttpResponse:
     mechanism = _mechanism_or_404(slug)
@@ -275,6 +278,7 @@ def markdown_preview(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"html": str(markdown.render(form.cleaned_data["text"]))})
 
 
+@require_safe
 @require("mechanisms.view")
 def mechanism_history(request: HttpRequest, slug: str) -> HttpResponse:
     mechanism = _mechanism_or_404(slug)
@@ -297,6 +301,7 @@ def _number(raw: str | None) -> int | None:
         return None
 
 
+@require_safe
 @require("mechanisms.view")
 def mechanism_compare(request: HttpRequest, slug: str) -> HttpResponse:
     """Two versions side by side: `?a=3&b=7` (the older one is always shown on the left)."""
@@ -487,6 +492,7 @@ def action_delete(request: HttpRequest, slug: str, action_id: int) -> HttpRespon
     return redirect(reverse("mechanisms:mechanism-detail", args=[mechanism.slug]) + "#actions")
 
 
+@require_safe
 @require("mechanisms.view")
 def my_actions(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "open")

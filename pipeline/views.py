@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_filters import FilterSet
 
 from pipeline import charts, selectors
@@ -87,16 +87,19 @@ def _filtered_page(
     )
 
 
+@require_safe
 @require("records.view")
 def lead_list(request: HttpRequest) -> HttpResponse:
     return _filtered_page(request, LeadFilter, selectors.lead_list(), "pipeline/lead_list.html")
 
 
+@require_safe
 @require("records.view")
 def deal_list(request: HttpRequest) -> HttpResponse:
     return _filtered_page(request, DealFilter, selectors.deal_list(), "pipeline/deal_list.html")
 
 
+@require_safe
 @require("records.view")
 def account_list(request: HttpRequest) -> HttpResponse:
     return _filtered_page(
@@ -107,6 +110,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 # --- Record pages ----------------------------------------------------------------------------
 
 
+@require_safe
 @require("records.view")
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(Lead.objects.select_related("account"), pk=pk)
@@ -122,6 +126,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_safe
 @require("records.view")
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deal = get_object_or_404(Deal.objects.select_related("account", "lead"), pk=pk)
@@ -137,6 +142,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_safe
 @require("records.view")
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(Account, pk=pk)
@@ -194,6 +200,7 @@ def authority(request: HttpRequest) -> HttpResponse:
 # --- Imports ---------------------------------------------------------------------------------
 
 
+@require_safe
 @require("imports.view")
 def import_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.import_batch_list(), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -275,6 +282,7 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_safe
 @require("imports.view")
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(ImportBatch.objects.select_related("system", "created_by"), pk=pk)
@@ -301,6 +309,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_safe
 @require("imports.view")
 def import_status(request: HttpRequest, pk: int) -> JsonResponse:
     """What the batch page's progress bar polls."""
@@ -328,6 +337,7 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("pipeline:import-detail", pk=batch.pk)
 
 
+@require_safe
 @require("imports.view")
 def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(ImportBatch, pk=pk)
@@ -348,6 +358,7 @@ def _current_query(request: HttpRequest) -> str:
     return query.urlencode()
 
 
+@require_safe
 @require("reconciliation.view")
 def reconciliation_run_list(request: HttpRequest) -> HttpResponse:
     queryset = selectors.reconciliation_run_list()
@@ -396,6 +407,7 @@ def reconciliation_run_start(request: HttpRequest) -> HttpResponse:
     return redirect("pipeline:reconciliation-run-detail", run_id=run.pk)
 
 
+@require_safe
 @require("reconciliation.view")
 def reconciliation_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(selectors.reconciliation_run_list(), pk=run_id)
@@ -569,6 +581,7 @@ DISCREPANCY_OF_REASON = {
 METRIC_OBJECT = {m.key: m.object_type for m in reconciliation.METRICS}
 
 
+@require_safe
 @require("reconciliation.view")
 def reconciliation_bridge(request: HttpRequest) -> HttpResponse:
     """The bridge of a metric and week in the current run: the scorecard links here."""
@@ -587,6 +600,7 @@ def _discrepancy_filter(request: HttpRequest) -> DiscrepancyFilter:
     return DiscrepancyFilter(data, queryset=selectors.discrepancy_list())
 
 
+@require_safe
 @require("reconciliation.view")
 def reconciliation_discrepancy_list(request: HttpRequest) -> HttpResponse:
     filterset = _discrepancy_filter(request)
@@ -600,6 +614,7 @@ def reconciliation_discrepancy_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_safe
 @require("reconciliation.view")
 def reconciliation_discrepancy_export(request: HttpRequest) -> HttpResponse:
     filterset = _discrepancy_filter(request)
@@ -663,6 +678,7 @@ def reconciliation_discrepancy_export(request: HttpRequest) -> HttpResponse:
     return csv_response(lines(), "discrepancies.csv")
 
 
+@require_safe
 @require("reconciliation.view")
 def reconciliation_discrepancy_detail(request: HttpRequest, discrepancy_id: int) -> HttpResponse:
     discrepancy = get_object_or_404(selectors.discrepancy_list(), pk=discrepancy_id)
@@ -684,6 +700,7 @@ def reconciliation_discrepancy_detail(request: HttpRequest, discrepancy_id: int)
     )
 
 
+@require_safe
 @require("reconciliation.view")
 def reconciliation_run_export(request: HttpRequest, run_id: int) -> HttpResponse:
     """Every metric and week of one run with its bridge steps, one row per step."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import django_filters as df
+from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -38,3 +42,36 @@ class NewestFirst(Cursor):
 
 class ById(Cursor):
     ordering = ("id",)
+
+
+class UtcDateTimeField(forms.DateTimeField):
+    """An ISO 8601 instant, kept in UTC. Python accepts offsets PostgreSQL refuses (`+19:29`)
+    and instants that leave the calendar once shifted; both are the caller's mistake (400),
+    never a database error (500)."""
+
+    def to_python(self, value):
+        instant = super().to_python(value)
+        if instant is None:
+            return None
+        try:
+            return instant.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError(
+                "Enter a date and time between the years 1 and 9999.", code="invalid"
+            ) from None
+
+
+class UtcDateTimeFilter(df.IsoDateTimeFilter):
+    """`?updated_after=2026-11-24T09:00:00+01:00`: an ISO 8601 instant, compared in UTC."""
+
+    field_class = UtcDateTimeField
+
+
+class SlugRelatedField(serializers.SlugRelatedField):
+    """DRF's field, refusing what PostgreSQL cannot compare (a NUL byte) as an unknown value
+    instead of letting the lookup fail in the database."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
+        return super().to_internal_value(data)

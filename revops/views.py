@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 from django_otp.plugins.otp_static.models import StaticToken
 
 from pipeline import selectors
@@ -37,6 +37,7 @@ from revops.services import (
 from scorecard import selectors as scorecard_selectors
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     context = {}
     if can(request.user, "scorecard.view"):
@@ -50,6 +51,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 @never_cache
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers and docker-compose: the database answers a query."""
     try:

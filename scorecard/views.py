@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from pipeline.choices import AccountHealth, DealStage, LeadStage
 from revops.hooks import footer_notes
@@ -58,6 +58,7 @@ def _metric_or_404(key: str) -> Metric:
     return get_object_or_404(Metric, key=key)
 
 
+@require_safe
 @require("scorecard.view")
 def scorecard_latest(request: HttpRequest) -> HttpResponse:
     """The week the Monday meeting discusses: the one that ended most recently."""
@@ -72,6 +73,7 @@ def link_rows(card: selectors.ScorecardWeek) -> None:
         row.records_url = f"{base}{row.metric.key}/records/"
 
 
+@require_safe
 @require("scorecard.view")
 def scorecard_week(request: HttpRequest, week: IsoWeek) -> HttpResponse:
     week = _week_or_404(week)
@@ -115,6 +117,7 @@ def scorecard_week(request: HttpRequest, week: IsoWeek) -> HttpResponse:
     )
 
 
+@require_safe
 @require("scorecard.view")
 def scorecard_print(request: HttpRequest, week: IsoWeek) -> HttpResponse:
     week = _week_or_404(week)
@@ -155,6 +158,7 @@ def _trend_weeks(request: HttpRequest) -> int:
     return weeks if weeks in TREND_CHOICES else 13
 
 
+@require_safe
 @require("scorecard.view")
 def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
     """One metric in one week: its value and how it came about, its trend, its definition and
@@ -283,6 +287,7 @@ def _csv_rows(drilldown: Drilldown, rows) -> Iterator[str]:
         yield writer.writerow([_csv_value(_cell(row, c.attr)) for c in drilldown.columns])
 
 
+@require_safe
 @require("scorecard.view")
 def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
     """The records a number counted, filterable, paginated and exportable as CSV."""
@@ -349,6 +354,7 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
     )
 
 
+@require_safe
 @require("scorecard.view")
 def metric_catalog(request: HttpRequest) -> HttpResponse:
     metrics = list(selectors.metric_catalog())
@@ -379,6 +385,7 @@ def metric_catalog(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_safe
 @require("scorecard.view")
 def metric_detail(request: HttpRequest, key: str) -> HttpResponse:
     metric = _metric_or_404(key)

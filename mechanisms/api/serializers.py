@@ -12,6 +12,7 @@ from mechanisms.choices import PART_FIELDS, Cadence, Direction, GoalKind, Status
 from mechanisms.models import MAX_TAGS, MAX_TENETS, Action, Link, LogEntry, Mechanism
 from mechanisms.selectors import GoalStatus
 from mechanisms.versions import Snapshot
+from revops.api import SlugRelatedField
 from scorecard.formatting import format_plain
 from scorecard.models import Metric
 
@@ -123,7 +124,7 @@ class MechanismDetailSerializer(MechanismSerializer):
 
 class GoalInputSerializer(serializers.Serializer):
     statement = serializers.CharField(max_length=200)
-    metric = serializers.SlugRelatedField(slug_field="key", queryset=Metric.objects.all())
+    metric = SlugRelatedField(slug_field="key", queryset=Metric.objects.all())
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
     target = serializers.DecimalField(max_digits=19, decimal_places=4)
     due_on = serializers.DateField()
@@ -145,7 +146,7 @@ class MechanismInputSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False, min_value=1)
     name = serializers.CharField(max_length=120)
     summary = serializers.CharField(max_length=280, required=False, allow_blank=True)
-    owner = serializers.SlugRelatedField(
+    owner = SlugRelatedField(
         slug_field="username",
         queryset=get_user_model().objects.filter(is_active=True),
         required=False,
@@ -220,8 +221,8 @@ class RestoreInputSerializer(serializers.Serializer):
 
 
 class LinkSerializer(serializers.ModelSerializer):
-    source = serializers.SlugRelatedField(slug_field="slug", queryset=Mechanism.objects.all())
-    target = serializers.SlugRelatedField(slug_field="slug", queryset=Mechanism.objects.all())
+    source = SlugRelatedField(slug_field="slug", queryset=Mechanism.objects.all())
+    target = SlugRelatedField(slug_field="slug", queryset=Mechanism.objects.all())
     created_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -235,7 +236,7 @@ class LinkSerializer(serializers.ModelSerializer):
 
 
 class LogEntrySerializer(serializers.ModelSerializer):
-    mechanism = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    mechanism = SlugRelatedField(slug_field="slug", read_only=True)
     inspected_by = serializers.SerializerMethodField()
     found = serializers.SerializerMethodField()
     changed = serializers.SerializerMethodField()
@@ -263,9 +264,9 @@ class LogEntrySerializer(serializers.ModelSerializer):
 
 
 class LogEntryInputSerializer(serializers.Serializer):
-    mechanism = serializers.SlugRelatedField(slug_field="slug", queryset=Mechanism.objects.all())
+    mechanism = SlugRelatedField(slug_field="slug", queryset=Mechanism.objects.all())
     inspected_on = serializers.DateField()
-    inspected_by = serializers.SlugRelatedField(
+    inspected_by = SlugRelatedField(
         slug_field="username",
         queryset=get_user_model().objects.filter(is_active=True),
         required=False,
@@ -278,7 +279,7 @@ class LogEntryInputSerializer(serializers.Serializer):
 
 
 class ActionSerializer(serializers.ModelSerializer):
-    mechanism = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    mechanism = SlugRelatedField(slug_field="slug", read_only=True)
     assignee = serializers.SerializerMethodField()
     done_by = serializers.SerializerMethodField()
 

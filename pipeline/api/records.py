@@ -22,7 +22,7 @@ from pipeline.models import (
     SourceLead,
     SourceSystem,
 )
-from revops.api import ById
+from revops.api import ById, UtcDateTimeFilter
 from revops.permissions import Can
 
 SOURCE_COMMON = ["id", "system", "external_id", "batch", "batch_row", "first_seen_at", "updated_at"]
@@ -142,7 +142,9 @@ class SourceSystemSerializer(serializers.ModelSerializer):
 
 class FieldAuthoritySerializer(serializers.ModelSerializer):
     system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = FieldAuthority
@@ -175,7 +177,7 @@ def source_filter(model, golden: str) -> type[df.FilterSet]:
             "external_id": df.CharFilter(),
             "batch": df.NumberFilter(field_name="batch_id"),
             golden: df.NumberFilter(field_name=f"{golden}_id"),
-            "updated_after": df.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte"),
+            "updated_after": UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte"),
         },
     )
 

@@ -20,11 +20,12 @@ from pipeline.models import (
 )
 from pipeline.selectors import iso_week_label
 from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
+from revops.api import SlugRelatedField
 
 
 class ImportBatchSerializer(serializers.ModelSerializer):
-    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    system = SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.HyperlinkedIdentityField(view_name="api:import-detail")
     errors_url = serializers.HyperlinkedIdentityField(view_name="api:import-errors")
 
@@ -69,7 +70,7 @@ class ImportRowErrorSerializer(serializers.ModelSerializer):
 
 
 class ImportCreateSerializer(serializers.Serializer):
-    system = serializers.SlugRelatedField(slug_field="slug", queryset=SourceSystem.objects.all())
+    system = SlugRelatedField(slug_field="slug", queryset=SourceSystem.objects.all())
     object_type = serializers.ChoiceField(choices=ObjectType.choices)
     file = serializers.FileField()
     preset = serializers.CharField(required=False)
@@ -104,8 +105,8 @@ class PresetSerializer(serializers.Serializer):
 
 class RunSerializer(serializers.ModelSerializer):
     started_by = serializers.SerializerMethodField()
-    marketing_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    sales_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    marketing_system = SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    sales_system = SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = ReconciliationRun
@@ -140,9 +141,9 @@ class RunStartInputSerializer(serializers.Serializer):
 
 class DiscrepancySerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
-    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    left_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    right_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    system = SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    left_system = SlugRelatedField(slug_field="slug", read_only=True)
+    right_system = SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Discrepancy

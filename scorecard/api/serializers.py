@@ -44,9 +44,9 @@ class MetricSerializer(serializers.ModelSerializer):
 
 class MetricDefinitionSerializer(serializers.ModelSerializer):
     metric = serializers.CharField(source="metric.key")
-    left = serializers.CharField(source="left.key", default=None)
-    right = serializers.CharField(source="right.key", default=None)
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    left = serializers.CharField(source="left.key", default=None, allow_null=True)
+    right = serializers.CharField(source="right.key", default=None, allow_null=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = MetricDefinition
