@@ -95,3 +95,34 @@ def test_records_are_read_only_and_closed_to_strangers(client, client_as, two_sy
     lead = Lead.objects.first()
     assert ops.delete(reverse("api:lead-detail", args=[lead.pk])).status_code == 405
     assert ops.get(reverse("api:lead-list"), {"stage": "nonsense"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [
+        ("2000-01-01T00:00:00+01:00", 5),  # every record was updated after 2000
+        ("9999-12-31T10:00:00-01:00", 0),  # still a real instant
+        ("2000-01-01T00:00:00+19:29", 5),  # an offset PostgreSQL itself would refuse
+    ],
+)
+def test_updated_after_takes_any_iso_instant_and_compares_it_in_utc(
+    client_as, two_systems, value, count
+):
+    response = client_as(Role.OPS).get(reverse("api:source-lead-list"), {"updated_after": value})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == count
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-12-31T23:00:00-05:00",  # past the year 9999 once in UTC
+        "yesterday",
+    ],
+)
+def test_an_instant_the_database_cannot_hold_is_a_400_naming_the_filter(
+    client_as, two_systems, value
+):
+    response = client_as(Role.OPS).get(reverse("api:source-lead-list"), {"updated_after": value})
+    assert response.status_code == 400
+    assert "updated_after" in response.json()
