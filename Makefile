@@ -85,7 +85,9 @@ bench-reconcile: $(BENCH_VENV)/.installed
 BENCH_SCORECARD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/revops_bench_scorecard
 
 bench-scorecard: install
-	@command -v wrk >/dev/null || { echo "wrk is not installed (Debian: apt-get install wrk)."; exit 2; }
+	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get install -y -qq wrk >/dev/null; } || \
+		{ echo "wrk is not installed (Debian: apt-get install wrk)."; exit 2; }
 	DATABASE_URL=$(BENCH_SCORECARD_DATABASE_URL) $(PY) manage.py scorecard_bench $(BENCH_ARGS)
 
 db-stop: install
