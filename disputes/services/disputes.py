@@ -232,8 +232,9 @@ def dispute_file(
 
 
 def _locked(dispute: Dispute) -> Dispute:
+    # Only the dispute row is locked (`of=("self",)`): the assignee is an outer join.
     return (
-        Dispute.objects.select_for_update()
+        Dispute.objects.select_for_update(of=("self",))
         .select_related("filed_by", "assignee", "metric")
         .get(pk=dispute.pk)
     )

@@ -415,8 +415,9 @@ def _overrides(object_type: str) -> tuple[dict[str, str], str]:
     the override where the record has one, else `{column}` as authority picked it; the join
     giving the overrides as columns `ov.has_<field>`, `ov.v_<field>`). One query finds which
     fields have any override; with none, nothing is added to the resolution's SQL."""
-    fields = sorted(
+    fields = list(
         FieldOverride.objects.filter(object_type=object_type)
+        .order_by("field")
         .values_list("field", flat=True)
         .distinct()
     )
