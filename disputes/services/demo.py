@@ -76,12 +76,16 @@ def disputes_demo_ensure() -> DemoDisputes:
 
     # Accepted with a correction: a lead whose MQL date marketing automation lost. The override
     # counts it as an MQL two weeks ago, and that published week is republished naming it.
+    # Found again by what it is: once corrected, the lead no longer lacks its MQL date.
     lead = (
         Lead.objects.filter(mql_at__isnull=True, created_at__lt=last.shift(-1).start)
         .order_by("id")
         .first()
     )
-    if lead is not None:
+    seeded = Dispute.objects.filter(filed_by=marketing, object_type=ObjectType.LEAD).exists()
+    if seeded:
+        result.skipped.append("lead MQL date")
+    elif lead is not None:
         subject = services.subject_record(object_type=ObjectType.LEAD, record_id=lead.pk)
         dispute = _file(
             result,
