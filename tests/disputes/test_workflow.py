@@ -40,7 +40,8 @@ def test_accepting_a_dispute_with_an_override_republishes_the_week_naming_it(
     assert dispute.status == DisputeStatus.OPEN
     assert dispute.shown_value == "3"
     assert dispute.claimed_number == 2
-    assert dispute.evidence["value"] == "3" and dispute.evidence["published"] is True
+    assert dispute.evidence["value"] == "3"
+    assert dispute.evidence["published"] is True
     mark = trust_marks_for_week(W10, ["leads_created"])["leads_created"]
     assert (mark.state, mark.url) == (DISPUTED, f"/disputes/{dispute.pk}/")
 
@@ -121,9 +122,7 @@ def test_a_failing_correction_changes_nothing(published, sales, ops):
     assert leads_created_w10() == 3
 
 
-def test_evidence_stays_as_filed_when_later_imports_change_the_number(
-    published, sales, imported
-):
+def test_evidence_stays_as_filed_when_later_imports_change_the_number(published, sales, imported):
     dispute = file_leads_created(sales)
     run_import(imported, leads_file(*(lead_row(i) for i in range(3, 6))), name="more.csv")
     assert Lead.objects.count() == 6
@@ -141,12 +140,11 @@ def test_record_evidence_freezes_each_systems_version(imported, sales, tmp_path)
     dispute = services.dispute_file(
         by=sales, subject=subject, claimed_value="Owner should be Kim", explanation="Reassigned"
     )
-    run_import(
-        imported, leads_file(lead_row(1, FirstName="Anabel")), name="rename.csv"
-    )
+    run_import(imported, leads_file(lead_row(1, FirstName="Anabel")), name="rename.csv")
     dispute.refresh_from_db()
     first_name = next(f for f in dispute.evidence["fields"] if f["name"] == "first_name")
-    assert first_name["golden"] == "Ana" and first_name["values"] == ["Ana"]
+    assert first_name["golden"] == "Ana"
+    assert first_name["values"] == ["Ana"]
     assert Lead.objects.get(pk=lead.pk).first_name == "Anabel"
 
 
