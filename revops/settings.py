@@ -270,6 +270,7 @@ SPECTACULAR_SETTINGS = {
         "MechanismTeamEnum": "mechanisms.choices.Team",
         "MechanismStatusEnum": "mechanisms.choices.Status",
         "DisputeStatusEnum": "disputes.choices.DisputeStatus",
+        "CorrectionKindEnum": "disputes.choices.CorrectionKind",
     },
     "SWAGGER_UI_DIST": "SIDECAR",  # Swagger UI from our own static files, never a CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

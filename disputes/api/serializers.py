@@ -57,8 +57,8 @@ class DisputeInputSerializer(serializers.Serializer):
 
     metric = serializers.CharField(required=False, allow_blank=True)
     week = serializers.CharField(required=False, allow_blank=True, help_text="e.g. 2026-W46")
-    object_type = serializers.ChoiceField(
-        choices=[(t, t) for t in OVERRIDABLE_TYPES], required=False, allow_blank=True
+    object_type = serializers.CharField(
+        required=False, allow_blank=True, help_text=f"One of {', '.join(OVERRIDABLE_TYPES)}"
     )
     record = serializers.IntegerField(required=False, min_value=1)
     discrepancy = serializers.IntegerField(required=False, min_value=1)
