@@ -4,9 +4,11 @@ and its mark change. Screenshots of the filing form, the timeline and the disput
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 
 from pipeline.choices import SystemRole
 from pipeline.services.identity import golden_resolve
@@ -15,6 +17,8 @@ from scorecard.weeks import IsoWeek
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.factories import SourceLeadFactory, SourceSystemFactory
+
+standard_metrics = importlib.import_module("scorecard.migrations.0002_standard_metrics")
 
 pytestmark = [
     pytest.mark.browser,
@@ -27,6 +31,8 @@ def shot(page, name: str) -> None:
 
 
 def test_sales_lead_disputes_a_number_and_ops_accept_it(live_server, page, make_user):
+    # An earlier transactional test may have flushed the catalog its migration made.
+    standard_metrics.create_catalog(django_apps, None)
     week = IsoWeek.last_completed()
     crm = SourceSystemFactory(slug="salesforce", name="Salesforce", role=SystemRole.SALES)
     for i in range(3):
