@@ -223,3 +223,16 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
     list_filter = ["object_type", "kind", "field", "system"]
     search_fields = ["golden_key", "label"]
     list_select_related = ["system"]
+
+
+@admin.register(models.LeadAlias)
+class LeadAliasAdmin(ReadOnlyAdmin):
+    list_display = ["alias_key", "canonical_key", "created_at", "created_by"]
+    search_fields = ["alias_key", "canonical_key", "reason"]
+
+
+@admin.register(models.FieldOverride)
+class FieldOverrideAdmin(ReadOnlyAdmin):
+    list_display = ["object_type", "record_key", "field", "value", "created_at", "created_by"]
+    list_filter = ["object_type", "field"]
+    search_fields = ["record_key", "reason"]

@@ -32,6 +32,7 @@ NAV: tuple[NavItem, ...] = (
     ),
     NavItem("Mechanisms", "mechanisms:mechanism-list", "mechanisms.view", "mechanisms:mechanism"),
     NavItem("My actions", "mechanisms:my-actions", "mechanisms.view", "mechanisms:my-actions"),
+    NavItem("Disputes", "disputes:dispute-list", "disputes.view", "disputes:"),
     NavItem("Imports", "pipeline:import-list", "imports.view", "pipeline:import"),
     NavItem("Admin", "admin:index", "admin.use", "admin:"),
 )

@@ -27,6 +27,7 @@ class Role(models.TextChoices):
 
 EVERYONE = frozenset(Role)
 OPS = frozenset({Role.OPS})
+FILERS = frozenset({Role.OPS, Role.SALES_LEAD, Role.MARKETING_LEAD})
 
 RULES: dict[str, frozenset[Role]] = {
     # Golden records and their source versions: every role reads them.
@@ -55,6 +56,17 @@ RULES: dict[str, frozenset[Role]] = {
     "mechanisms.edit": OPS,
     # Whoever is given an action may tick it off (or reopen it), whatever their role.
     "mechanisms.tick_own_actions": EVERYONE,
+    # Data disputes: every role reads them; sales and marketing leads (and ops staff) file
+    # them, and comment on and withdraw their own (the services check whose it is); ops staff
+    # triage (take into review, assign), resolve (accept with the correction, reject with the
+    # reason) and set the response SLA.
+    "disputes.view": EVERYONE,
+    "disputes.file": FILERS,
+    "disputes.comment": FILERS,
+    "disputes.withdraw_own": FILERS,
+    "disputes.triage": OPS,
+    "disputes.resolve": OPS,
+    "disputes.settings": OPS,
 }
 
 User = AbstractBaseUser | AnonymousUser

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "pipeline",
     "scorecard",
     "mechanisms",
+    "disputes",
 ]
 
 MIDDLEWARE = [
@@ -268,6 +269,8 @@ SPECTACULAR_SETTINGS = {
         "MetricTeamEnum": "scorecard.choices.Team",
         "MechanismTeamEnum": "mechanisms.choices.Team",
         "MechanismStatusEnum": "mechanisms.choices.Status",
+        "DisputeStatusEnum": "disputes.choices.DisputeStatus",
+        "CorrectionKindEnum": "disputes.choices.CorrectionKind",
     },
     "SWAGGER_UI_DIST": "SIDECAR",  # Swagger UI from our own static files, never a CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

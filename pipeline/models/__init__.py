@@ -1,3 +1,4 @@
+from pipeline.models.corrections import OVERRIDABLE_TYPES, FieldOverride, LeadAlias
 from pipeline.models.golden import (
     Account,
     ArrChange,
@@ -29,6 +30,7 @@ from pipeline.models.systems import (
 )
 
 __all__ = [
+    "OVERRIDABLE_TYPES",
     "SOURCE_MODELS",
     "source_fields",
     "Account",
@@ -38,10 +40,12 @@ __all__ = [
     "DealStageChange",
     "Discrepancy",
     "FieldAuthority",
+    "FieldOverride",
     "ImportBatch",
     "ImportPreset",
     "ImportRowError",
     "Lead",
+    "LeadAlias",
     "LeadStageChange",
     "ReconciledMetricWeek",
     "ReconciliationRun",

@@ -35,7 +35,9 @@ from pipeline.models import (
     Deal,
     DealStageChange,
     FieldAuthority,
+    FieldOverride,
     Lead,
+    LeadAlias,
     LeadStageChange,
     SourceSystem,
     source_fields,
@@ -118,8 +120,18 @@ _SPECS: dict[str, _Spec] = {
 
 
 def golden_key_sql(object_type: str) -> str:
-    """SQL for a source row's golden key, over the row `s` and its SourceSystem row `ss`."""
-    return _SPECS[object_type].key_sql
+    """SQL for a source row's golden key, over the row `s` and its SourceSystem row `ss`.
+
+    A lead's email key that ops marked as the same person as another (a LeadAlias) resolves to
+    that other lead. The lookup is only written into the SQL when an alias exists, so imports
+    pay nothing for a table they do not use."""
+    key_sql = _SPECS[object_type].key_sql
+    if object_type == ObjectType.LEAD and LeadAlias.objects.exists():
+        return (
+            "COALESCE((SELECT la.canonical_key FROM pipeline_leadalias la "
+            f"WHERE la.alias_key = s.email_key), {key_sql})"
+        )
+    return key_sql
 
 
 @transaction.atomic
@@ -142,6 +154,56 @@ def golden_resolve(
         _scope_from_sources(object_type, batch_id)
         _resolve_scope(object_type, systems, result)
     if wanted & {ObjectType.ARR, ObjectType.ACCOUNT}:
+        account_arr_rollup()
+    return result
+
+
+@transaction.atomic
+def golden_resolve_keys(*, object_type: str, keys: list[str]) -> ResolveResult:
+    """Re-resolve the golden records of `keys` (golden keys, or for leads also email keys whose
+    rows now resolve elsewhere) after a manual correction: an alias, an override. Set-based like
+    every resolution; for leads, the deals converted from or linked to them follow."""
+    table = SOURCE_MODELS[object_type]._meta.db_table
+    key_sql = golden_key_sql(object_type)
+    match = "s.golden_key = ANY(%s)"
+    params: list = [keys]
+    if object_type == ObjectType.LEAD:
+        match = "(s.golden_key = ANY(%s) OR s.email_key = ANY(%s))"
+        params = [keys, keys]
+    systems = _system_order()
+    result = ResolveResult()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} s SET golden_key = {key_sql} FROM pipeline_sourcesystem ss "
+            f"WHERE ss.id = s.system_id AND {match} "
+            f"AND s.golden_key IS DISTINCT FROM ({key_sql})",
+            params,
+        )
+        cursor.execute("DROP TABLE IF EXISTS _scope")
+        cursor.execute(
+            f"CREATE TEMP TABLE _scope ON COMMIT DROP AS SELECT DISTINCT golden_key FROM "
+            f"(SELECT unnest(%s::text[]) AS golden_key UNION SELECT s.golden_key FROM {table} s "
+            f"WHERE {match}) k",
+            [keys, *params],
+        )
+    _resolve_scope(object_type, systems, result)
+    if object_type == ObjectType.LEAD:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT DISTINCT d.golden_key FROM pipeline_sourcedeal d
+                JOIN pipeline_sourcelead l ON l.system_id = d.system_id
+                 AND (l.external_id = d.lead_external_id
+                      OR l.converted_deal_external_id = d.external_id)
+                WHERE l.golden_key = ANY(%s) OR l.email_key = ANY(%s)
+                """,
+                [keys, keys],
+            )
+            deal_keys = [k for (k,) in cursor.fetchall()]
+        if deal_keys:
+            deals = golden_resolve_keys(object_type=ObjectType.DEAL, keys=deal_keys)
+            result.updated.update(deals.updated)
+    if object_type == ObjectType.ACCOUNT:
         account_arr_rollup()
     return result
 
@@ -305,7 +367,7 @@ def _first_non_null(column: str, order: list[int]) -> str:
 
 def _assign_keys(object_type: str, batch_id: int | None) -> None:
     table = SOURCE_MODELS[object_type]._meta.db_table
-    key_sql = _SPECS[object_type].key_sql
+    key_sql = golden_key_sql(object_type)
     only_batch = "AND s.batch_id = %s" if batch_id is not None else ""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -348,6 +410,37 @@ def _scope_from_sources(object_type: str, batch_id: int | None) -> None:
         cursor.execute("ANALYZE _scope")
 
 
+def _overrides(object_type: str) -> tuple[dict[str, str], str]:
+    """Manual field overrides, applied after field authority: (golden column → SQL that takes
+    the override where the record has one, else `{column}` as authority picked it; the join
+    giving the overrides as columns `ov.has_<field>`, `ov.v_<field>`). One query finds which
+    fields have any override; with none, nothing is added to the resolution's SQL."""
+    fields = list(
+        FieldOverride.objects.filter(object_type=object_type)
+        .order_by("field")
+        .values_list("field", flat=True)
+        .distinct()
+    )
+    if not fields:
+        return {}, ""
+    golden = _SPECS[object_type].golden
+    pivot, wrap = [], {}
+    for name in fields:
+        db_type = golden._meta.get_field(name).db_type(connection)
+        cast = "text" if db_type.startswith("varchar") else db_type
+        pivot.append(
+            f"bool_or(field = '{name}') AS has_{name}, "
+            f"max(value) FILTER (WHERE field = '{name}') AS v_{name}"
+        )
+        wrap[name] = f"CASE WHEN ov.has_{name} THEN CAST(ov.v_{name} AS {cast}) ELSE {{}} END"
+    join = (
+        f"LEFT JOIN (SELECT record_key, {', '.join(pivot)} FROM pipeline_fieldoverride "
+        f"WHERE object_type = '{object_type}' GROUP BY record_key) ov "
+        "ON ov.record_key = k.golden_key"
+    )
+    return wrap, join
+
+
 def _golden_columns(object_type: str, systems: list[int]) -> dict[str, str]:
     """Golden column → SQL expression over the per-system rows r<id>."""
     orders = _field_order(object_type, systems)
@@ -387,11 +480,16 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
     if not systems:
         return 0, 0
     columns = _golden_columns(object_type, systems)
+    wrap, override_join = _overrides(object_type)
+    for name, template in wrap.items():
+        columns[name] = template.format(columns[name])
     names = list(columns)
     joins = " ".join(
         f"LEFT JOIN rep r{sid} ON r{sid}.golden_key = k.golden_key AND r{sid}.system_id = {sid}"
         for sid in systems
     )
+    if override_join:
+        joins += " " + override_join
     if object_type == ObjectType.LEAD:
         # A lead no source links to an account joins the account of its email's domain.
         joins += (

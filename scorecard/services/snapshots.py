@@ -224,3 +224,44 @@ def scorecard_backfill(*, weeks: int, by: AbstractBaseUser | None = None) -> Bac
         for snapshot in snapshots
     )
     return BackfillResult(todo, skipped)
+
+
+@transaction.atomic
+def snapshots_republish_changed(
+    *, by: AbstractBaseUser | None, reason: str, weeks: int = 104
+) -> list[IsoWeek]:
+    """After a correction of the data: recompute every published week of the last `weeks` in
+    one pass and republish, with `reason`, each week where a metric it froze now has another
+    value. Weeks whose values did not move keep their revision. Returns the republished weeks."""
+    if not reason.strip():
+        raise ValidationError("Say why the weeks are being republished; the reason is recorded.")
+    last = IsoWeek.last_completed()
+    first = last.shift(-(weeks - 1))
+    _lock()
+    published = sorted(
+        WeeklySnapshot.objects.filter(
+            week_start__gte=first.monday, week_start__lte=last.monday
+        ).values_list("week_start", flat=True)
+    )
+    if not published:
+        return []
+    span = [IsoWeek.of(monday) for monday in published]
+    metrics, _, _, computed = _compute(span)
+    stored = {
+        (metric_id, monday): value
+        for metric_id, monday, value in SnapshotValue.objects.filter(
+            week_start__in=published
+        ).values_list("metric_id", "week_start", "value")
+    }
+    changed = [
+        week
+        for week in span
+        if any(
+            (m.id, week.monday) in stored
+            and computed[m.id][week].value != stored[(m.id, week.monday)]
+            for m in metrics
+        )
+    ]
+    for week in changed:
+        snapshot_publish(week=week, by=by, reason=reason, republish=True)
+    return changed

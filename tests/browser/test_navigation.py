@@ -24,6 +24,7 @@ EVERYONE = [
     "Reconciliation",
     "Mechanisms",
     "My actions",
+    "Disputes",
 ]
 
 

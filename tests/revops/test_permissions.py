@@ -27,6 +27,13 @@ EXPECTED = {
     "mechanisms.view": ALL,
     "mechanisms.edit": {Role.OPS},
     "mechanisms.tick_own_actions": ALL,
+    "disputes.view": ALL,
+    "disputes.file": {Role.OPS, Role.SALES_LEAD, Role.MARKETING_LEAD},
+    "disputes.comment": {Role.OPS, Role.SALES_LEAD, Role.MARKETING_LEAD},
+    "disputes.withdraw_own": {Role.OPS, Role.SALES_LEAD, Role.MARKETING_LEAD},
+    "disputes.triage": {Role.OPS},
+    "disputes.resolve": {Role.OPS},
+    "disputes.settings": {Role.OPS},
 }
 
 

@@ -87,6 +87,7 @@ EVERYONE = [
     "Reconciliation",
     "Mechanisms",
     "My actions",
+    "Disputes",
 ]
 
 

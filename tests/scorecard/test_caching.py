@@ -37,10 +37,11 @@ def page_html(client) -> str:
 def test_a_second_look_at_a_published_week_reads_no_values(reader, django_assert_num_queries):
     url = reverse("scorecard:week", args=[LAST])
     reader.get(url)
-    # Session, user, roles, one stamp query and the week's reconciliation (part of the trust
-    # marks); the values and the template come from the cache. The sixth query is the footer's
-    # count of mechanisms overdue for inspection (revops.hooks), rendered outside the cache.
-    with django_assert_num_queries(6):
+    # Session, user, roles, one stamp query, and the trust marks' two (the open disputes of the
+    # week's metrics, the week's reconciliation); the values and the template come from the
+    # cache. Outside the cache, the footer (revops.hooks) counts mechanisms overdue for
+    # inspection and open and overdue disputes: one query each.
+    with django_assert_num_queries(8):
         assert reader.get(url).status_code == 200
 
 
@@ -83,7 +84,7 @@ def test_a_week_with_live_values_is_not_cached(reader):
     with CaptureQueriesContext(connection) as queries:
         page = reader.get(url)
     assert "Webinars held" in page.text
-    assert len(queries) > 6  # read the values and computed the live one again
+    assert len(queries) > 8  # read the values and computed the live one again
 
 
 def test_ops_see_the_publish_form_which_is_never_cached(reader, client_as):

@@ -1,5 +1,5 @@
 """python manage.py demo: migrate, seed the demo, reconcile it, publish its scorecard history,
-seed its mechanisms and serve it — what `make demo` runs.
+seed its mechanisms and disputes and serve it — what `make demo` runs.
 
 Holds an exclusive lock for as long as it serves, so a second `make demo` says one is already
 running instead of migrating and seeding under the first one's feet."""
@@ -50,6 +50,8 @@ class Command(BaseCommand):
         call_command("scorecard_demo", scale=scale, weeks=104)
         # The company's documented processes, their goals on those metrics and their links.
         call_command("mechanisms_demo")
+        # Disputes in every state, one open on last week's MQLs so the disputed mark shows.
+        call_command("disputes_demo")
         if no_serve:
             return
         self.stdout.write(self.style.SUCCESS(f"Serving on http://{addrport}/ — Ctrl-C to stop."))

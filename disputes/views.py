@@ -1,0 +1,284 @@
+"""Pages of disputes: the list, filing one from where the number is seen, a dispute with its
+evidence, thread and timeline, each workflow step, and the SLA setting. Every view checks its
+action; the services check ownership and the workflow."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from disputes import selectors
+from disputes.choices import UNRESOLVED, DisputeStatus
+from disputes.filters import DisputeFilter
+from disputes.forms import (
+    AcceptForm,
+    AssignForm,
+    CommentForm,
+    DisputeForm,
+    RejectForm,
+    ReviewForm,
+    SettingsForm,
+    WithdrawForm,
+    add_errors,
+)
+from disputes.models import Dispute
+from disputes.services import disputes as services
+from revops.permissions import can, require
+
+PAGE_SIZE = 50
+
+
+def _get(pk: int) -> Dispute:
+    dispute = selectors.dispute_get(pk)
+    if dispute is None:
+        raise Http404("No such dispute.")
+    return dispute
+
+
+@require("disputes.view")
+def dispute_list(request: HttpRequest) -> HttpResponse:
+    filterset = DisputeFilter(request.GET or None, queryset=selectors.dispute_list())
+    invalid = filterset.is_bound and not filterset.is_valid()
+    rows = selectors.dispute_list().none() if invalid else filterset.qs
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "disputes/dispute_list.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "query": query.urlencode(),
+            "counts": selectors.dispute_counts(),
+            "can_settings": can(request.user, "disputes.settings"),
+        },
+    )
+
+
+def _subject(request: HttpRequest) -> services.Subject:
+    """What the filing form is about, from its query string (`?metric=mqls&week=2026-W46`,
+    `?object_type=lead&record=12`, `?discrepancy=7`)."""
+    params = request.GET
+    try:
+        if params.get("metric") or params.get("week"):
+            return services.subject_metric(
+                metric_key=params.get("metric", ""), week_label=params.get("week", "")
+            )
+        if params.get("discrepancy"):
+            return services.subject_discrepancy(discrepancy_id=int(params["discrepancy"]))
+        if params.get("record"):
+            return services.subject_record(
+                object_type=params.get("object_type", ""), record_id=int(params["record"])
+            )
+    except ValueError:
+        raise ValidationError("That is not a record number.") from None
+    raise ValidationError(
+        "Open the number or the record you dispute and choose “Dispute this” there."
+    )
+
+
+@require("disputes.file")
+def dispute_new(request: HttpRequest) -> HttpResponse:
+    try:
+        subject = _subject(request)
+    except ValidationError as exc:
+        return render(
+            request, "disputes/dispute_bad_subject.html", {"errors": exc.messages}, status=400
+        )
+    form = DisputeForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dispute = services.dispute_file(
+                by=request.user,
+                subject=subject,
+                claimed_value=form.cleaned_data["claimed_value"],
+                explanation=form.cleaned_data["explanation"],
+                attachment=form.cleaned_data.get("attachment"),
+            )
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, f"Dispute #{dispute.pk} filed; ops will respond by "
+                             f"{dispute.due_at:%a %-d %b %H:%M}.")  # fmt: skip
+            return redirect("disputes:dispute-detail", dispute.pk)
+    return render(
+        request,
+        "disputes/dispute_form.html",
+        {"form": form, "subject": subject, "evidence": subject.evidence},
+        status=400 if form.errors else 200,
+    )
+
+
+@require("disputes.view")
+def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = _get(pk)
+    user = request.user
+    unresolved = dispute.status in UNRESOLVED
+    is_filer = dispute.filed_by_id == user.pk
+    can_triage = can(user, "disputes.triage")
+    return render(
+        request,
+        "disputes/dispute_detail.html",
+        {
+            "dispute": dispute,
+            "evidence": dispute.evidence,
+            "overdue": dispute.is_overdue(),
+            "transitions": dispute.transitions.select_related("by"),
+            "comments": dispute.comments.select_related("author"),
+            "comment_form": CommentForm()
+            if can(user, "disputes.comment") and (is_filer or can_triage)
+            else None,
+            "review_form": ReviewForm(initial={"assignee": dispute.assignee_id or user.pk})
+            if can_triage and dispute.status == DisputeStatus.OPEN
+            else None,
+            "assign_form": AssignForm(initial={"assignee": dispute.assignee_id})
+            if can_triage and unresolved
+            else None,
+            "accept_form": AcceptForm(initial={"object_type": dispute.object_type or ""})
+            if can(user, "disputes.resolve") and dispute.status == DisputeStatus.IN_REVIEW
+            else None,
+            "reject_form": RejectForm()
+            if can(user, "disputes.resolve") and dispute.status == DisputeStatus.IN_REVIEW
+            else None,
+            "can_withdraw": unresolved and is_filer and can(user, "disputes.withdraw_own"),
+        },
+    )
+
+
+@require("disputes.view")
+def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = _get(pk)
+    if not dispute.attachment:
+        raise Http404("This dispute has no attachment.")
+    return FileResponse(
+        dispute.attachment.open("rb"),
+        as_attachment=True,
+        filename=dispute.attachment_name or "attachment.csv",
+        content_type="text/csv",
+    )
+
+
+def _step(request: HttpRequest, pk: int, form_class, run, done: str) -> HttpResponse:
+    """Run one workflow step from a posted form: its errors, or the workflow's refusal, as a
+    message on the dispute's page; nothing changes unless the step succeeds."""
+    dispute = _get(pk)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(
+            f"{form.fields[f].label or f}: {' '.join(e)}" if f in form.fields else " ".join(e)
+            for f, e in form.errors.items()
+        )
+        messages.error(request, f"Nothing was changed. {errors}")
+    else:
+        try:
+            run(dispute, form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, "Nothing was changed. " + " ".join(exc.messages))
+        else:
+            messages.success(request, done)
+    return redirect("disputes:dispute-detail", pk)
+
+
+@require_POST
+@require("disputes.comment")
+def dispute_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    def run(dispute, data):
+        services.dispute_comment_add(dispute=dispute, by=request.user, body=data["body"])
+
+    return _step(request, pk, CommentForm, run, "Comment added.")
+
+
+@require_POST
+@require("disputes.triage")
+def dispute_review(request: HttpRequest, pk: int) -> HttpResponse:
+    def run(dispute, data):
+        assignee = data.get("assignee")
+        services.dispute_review(
+            dispute=dispute,
+            by=request.user,
+            assignee_id=assignee.pk if assignee else None,
+            note=data.get("note", ""),
+        )
+
+    return _step(request, pk, ReviewForm, run, "In review.")
+
+
+@require_POST
+@require("disputes.triage")
+def dispute_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    def run(dispute, data):
+        services.dispute_assign(dispute=dispute, by=request.user, assignee_id=data["assignee"].pk)
+
+    return _step(request, pk, AssignForm, run, "Assigned.")
+
+
+def correction_from(data: dict) -> services.Correction:
+    return services.Correction(
+        kind=data.get("kind") or "none",
+        object_type=data.get("object_type") or "",
+        field=(data.get("field") or "").strip(),
+        system=data.get("system") or "",
+        record_key=(data.get("record_key") or "").strip(),
+        value=data.get("value"),
+        alias_email=(data.get("alias_email") or "").strip(),
+        canonical_email=(data.get("canonical_email") or "").strip(),
+    )
+
+
+@require_POST
+@require("disputes.resolve")
+def dispute_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    def run(dispute, data):
+        result = services.dispute_accept(
+            dispute=dispute,
+            by=request.user,
+            resolution=data["resolution"],
+            correction=correction_from(data),
+        )
+        if result.republished_weeks:
+            messages.info(request, "Republished " + ", ".join(result.republished_weeks) + ".")
+
+    return _step(request, pk, AcceptForm, run, "Accepted.")
+
+
+@require_POST
+@require("disputes.resolve")
+def dispute_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    def run(dispute, data):
+        services.dispute_reject(dispute=dispute, by=request.user, reason=data["reason"])
+
+    return _step(request, pk, RejectForm, run, "Rejected.")
+
+
+@require_POST
+@require("disputes.withdraw_own")
+def dispute_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    def run(dispute, data):
+        services.dispute_withdraw(dispute=dispute, by=request.user, note=data.get("note", ""))
+
+    return _step(request, pk, WithdrawForm, run, "Withdrawn.")
+
+
+@require("disputes.settings")
+def dispute_settings(request: HttpRequest) -> HttpResponse:
+    form = SettingsForm(
+        request.POST or None,
+        initial={"response_business_days": selectors.response_business_days()},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.dispute_settings_update(
+                by=request.user,
+                response_business_days=form.cleaned_data["response_business_days"],
+            )
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, "Saved. Disputes filed from now on are due accordingly.")
+            return redirect("disputes:dispute-settings")
+    return render(request, "disputes/dispute_settings.html", {"form": form})
