@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from disputes import selectors
 from disputes.choices import UNRESOLVED, DisputeStatus
@@ -39,6 +39,7 @@ def _get(pk: int) -> Dispute:
     return dispute
 
 
+@require_safe
 @require("disputes.view")
 def dispute_list(request: HttpRequest) -> HttpResponse:
     filterset = DisputeFilter(request.GET or None, queryset=selectors.dispute_list())
@@ -114,6 +115,7 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_safe
 @require("disputes.view")
 def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = _get(pk)
@@ -150,6 +152,7 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_safe
 @require("disputes.view")
 def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = _get(pk)
@@ -163,10 +166,13 @@ def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _step(request: HttpRequest, pk: int, form_class, run, done: str) -> HttpResponse:
+def _step(request: HttpRequest, pk: int, form_class, run, done: str, check=None) -> HttpResponse:
     """Run one workflow step from a posted form: its errors, or the workflow's refusal, as a
-    message on the dispute's page; nothing changes unless the step succeeds."""
+    message on the dispute's page; nothing changes unless the step succeeds. `check(dispute)`
+    refuses a stranger (403) before the form is looked at."""
     dispute = _get(pk)
+    if check is not None:
+        check(dispute)
     form = form_class(request.POST)
     if not form.is_valid():
         errors = "; ".join(
@@ -190,7 +196,10 @@ def dispute_comment(request: HttpRequest, pk: int) -> HttpResponse:
     def run(dispute, data):
         services.dispute_comment_add(dispute=dispute, by=request.user, body=data["body"])
 
-    return _step(request, pk, CommentForm, run, "Comment added.")
+    def check(dispute):
+        services.dispute_comment_check(dispute=dispute, by=request.user)
+
+    return _step(request, pk, CommentForm, run, "Comment added.", check=check)
 
 
 @require_POST

@@ -125,3 +125,5 @@ class SettingsSerializer(serializers.ModelSerializer):
         model = DisputeSettings
         fields = ["response_business_days", "updated_at"]
         read_only_fields = ["updated_at"]
+        # A PUT names the SLA; the model's default is for the row, not for a request.
+        extra_kwargs = {"response_business_days": {"required": True}}

@@ -132,10 +132,12 @@ class CommentListCreate(ListAPIView):
         responses={201: CommentSerializer},
     )
     def post(self, request: Request, pk: int) -> Response:
+        dispute = _dispute(pk)
+        services.dispute_comment_check(dispute=dispute, by=request.user)
         data = CommentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         comment = services.dispute_comment_add(
-            dispute=_dispute(pk), by=request.user, body=data.validated_data["body"]
+            dispute=dispute, by=request.user, body=data.validated_data["body"]
         )
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 

@@ -432,12 +432,18 @@ def dispute_withdraw(*, dispute: Dispute, by, note: str = "") -> Dispute:
     return dispute
 
 
-@transaction.atomic
-def dispute_comment_add(*, dispute: Dispute, by, body: str) -> DisputeComment:
-    """A message in the thread: ops on any dispute, sales and marketing leads on their own."""
+def dispute_comment_check(*, dispute: Dispute, by) -> None:
+    """May `by` write in this dispute's thread? PermissionDenied if not: asked before the
+    message itself is looked at, so a stranger learns nothing from a validation error."""
     _require(by, "disputes.comment")
     if not can(by, "disputes.triage") and dispute.filed_by_id != by.pk:
         raise PermissionDenied("You may comment on your own disputes.")
+
+
+@transaction.atomic
+def dispute_comment_add(*, dispute: Dispute, by, body: str) -> DisputeComment:
+    """A message in the thread: ops on any dispute, sales and marketing leads on their own."""
+    dispute_comment_check(dispute=dispute, by=by)
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write something."})

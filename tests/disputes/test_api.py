@@ -293,3 +293,31 @@ def test_scorecard_footer_counts_open_and_overdue_disputes(dispute, executive):
     Dispute.objects.update(due_at="2026-03-01T00:00:00Z")
     page = client_for(executive).get(reverse("scorecard:week", args=[IsoWeek.last_completed()]))
     assert "1 dispute is open, 1 overdue." in page.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "response_business_days"),
+        ({"response_business_days": "soon"}, "response_business_days"),
+    ],
+)
+def test_the_sla_through_the_api_must_be_named_and_a_number(ops, body, field):
+    client = client_for(ops)
+    url = reverse("api:dispute-settings")
+    response = client.put(url, body, content_type="application/json")
+    assert response.status_code == 400
+    assert field in response.json()
+    ok = client.put(url, {"response_business_days": 4}, content_type="application/json")
+    assert ok.status_code == 200
+    assert client.get(url).json()["response_business_days"] == 4
+
+
+def test_a_lead_commenting_on_someone_elses_dispute_is_refused_before_the_form(dispute, make_user):
+    from revops.permissions import Role
+
+    stranger = client_for(make_user(Role.MARKETING_LEAD, "stranger"))
+    page = stranger.post(reverse("disputes:dispute-comment", args=[dispute.pk]), {})
+    assert page.status_code == 403
+    api = stranger.post(reverse("api:dispute-comments", args=[dispute.pk]), {})
+    assert api.status_code == 403

@@ -77,6 +77,7 @@ def demo_data(db):
     call_command("reconcile", stdout=out)
     call_command("scorecard_demo", scale=0.01, weeks=6, stdout=out)
     call_command("mechanisms_demo", stdout=out)
+    call_command("disputes_demo", stdout=out)
 
 
 def test_no_operation_answers_hostile_input_with_a_server_error_or_off_schema(demo_data, ops_token):

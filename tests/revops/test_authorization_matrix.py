@@ -11,9 +11,9 @@ executive, ops, sales lead, marketing lead) and each method:
 - anonymous gets the sign-in page for pages and 401 for the API;
 - a method the view does not serve is refused (405, or 403 when the role check comes first).
 
-Ids in paths are 1 (the first row of the demo data seeded here) and the first mechanism's slug,
-a real metric key and a real week, so most requests reach an object; permission checks come
-before lookups, so a missing object cannot hide a missing check.
+Ids in paths name real rows of the demo data seeded here (the first of the model the URL is
+about, `SAMPLE_MODELS`), and a real mechanism, metric and week, so requests reach an object and
+object-level rules (a dispute's filer) are exercised too.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ pytestmark = pytest.mark.django_db
 EX, OP, SL, ML = Role.EXECUTIVE, Role.OPS, Role.SALES_LEAD, Role.MARKETING_LEAD
 ALL = frozenset({EX, OP, SL, ML})
 OPS = frozenset({OP})
+FILERS = frozenset({OP, SL, ML})
+# For a step only the object's owner may take: the sample belongs to someone else, so every
+# role is refused here (the owner's side is in tests/disputes).
+NOBODY = frozenset()
 PUBLIC = "public"
 TODAY = date(2026, 11, 24)
 
@@ -86,13 +90,14 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "scorecard:week-publish": {"POST": OPS},
     "scorecard:metric-week": {"GET": ALL},
     "scorecard:metric-records": {"GET": ALL},
-    # Mechanisms: everyone reads, ops write; whoever is given an action ticks it
+    # Mechanisms: everyone reads, ops write
     "mechanisms:mechanism-list": {"GET": ALL},
     "mechanisms:mechanism-map": {"GET": ALL},
     "mechanisms:mechanism-new": {"GET": OPS, "POST": OPS},
     "mechanisms:mechanism-preview": {"POST": OPS},
     "mechanisms:my-actions": {"GET": ALL},
-    "mechanisms:mechanism-action-tick": {"POST": ALL},
+    # The sample action is someone else's: ops may tick any, its assignee their own.
+    "mechanisms:mechanism-action-tick": {"POST": OPS},
     "mechanisms:mechanism-detail": {"GET": ALL},
     "mechanisms:mechanism-edit": {"GET": OPS, "POST": OPS},
     "mechanisms:mechanism-history": {"GET": ALL},
@@ -104,6 +109,19 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "mechanisms:mechanism-log-delete": {"POST": OPS},
     "mechanisms:mechanism-action-add": {"POST": OPS},
     "mechanisms:mechanism-action-delete": {"POST": OPS},
+    # Disputes: everyone reads; leads (and ops) file; ops triage and resolve. The sample dispute
+    # was filed by a demo user: others may comment only as ops, and only its filer withdraws.
+    "disputes:dispute-list": {"GET": ALL},
+    "disputes:dispute-new": {"GET": FILERS, "POST": FILERS},
+    "disputes:dispute-settings": {"GET": OPS, "POST": OPS},
+    "disputes:dispute-detail": {"GET": ALL},
+    "disputes:dispute-attachment": {"GET": ALL},
+    "disputes:dispute-comment": {"POST": OPS},
+    "disputes:dispute-review": {"POST": OPS},
+    "disputes:dispute-assign": {"POST": OPS},
+    "disputes:dispute-accept": {"POST": OPS},
+    "disputes:dispute-reject": {"POST": OPS},
+    "disputes:dispute-withdraw": {"POST": NOBODY},
     # API
     "api:schema": {"GET": ALL},
     "api:docs": {"GET": ALL},
@@ -154,6 +172,16 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "api:mechanism-version-list": {"GET": ALL},
     "api:mechanism-version-detail": {"GET": ALL},
     "api:mechanism-version-restore": {"POST": OPS},
+    "api:dispute-list": {"GET": ALL, "POST": FILERS},
+    "api:dispute-settings": {"GET": ALL, "PUT": OPS},
+    "api:dispute-detail": {"GET": ALL},
+    "api:dispute-comments": {"GET": ALL, "POST": OPS},
+    "api:dispute-transitions": {"GET": ALL},
+    "api:dispute-review": {"POST": OPS},
+    "api:dispute-assign": {"POST": OPS},
+    "api:dispute-accept": {"POST": OPS},
+    "api:dispute-reject": {"POST": OPS},
+    "api:dispute-withdraw": {"POST": NOBODY},
 }
 # The Django admin: its site is open to ops staff only (everyone else is sent to sign in).
 # Inside it, what ops may do table by table is Django's model permissions, which the roles
@@ -198,12 +226,61 @@ def _served_methods(pattern: URLPattern) -> tuple[str, ...]:
     return FUNCTION_VIEW_METHODS
 
 
-def _sample_kwargs(pattern: URLPattern, samples: dict[str, object]) -> dict[str, object]:
+def _sample_models():
+    """The model whose first row stands in for an id: by the id's name where it says (a
+    target, a link…), else by the first word of the URL's name that names a model."""
+    from disputes.models import Dispute
+    from mechanisms.models import Action, Link, LogEntry
+    from pipeline import models as p
+    from scorecard.models import MetricTarget
+
+    by_kwarg = {
+        "target_id": MetricTarget,
+        "link_id": Link,
+        "entry_id": LogEntry,
+        "action_id": Action,
+        "run_id": p.ReconciliationRun,
+        "discrepancy_id": p.Discrepancy,
+    }
+    by_url = [  # most specific first
+        ("source-lead", p.SourceLead),
+        ("source-account", p.SourceAccount),
+        ("source-deal", p.SourceDeal),
+        ("source-arr-change", p.SourceArrChange),
+        ("arr-change", p.ArrChange),
+        ("lead", p.Lead),
+        ("deal", p.Deal),
+        ("account", p.Account),
+        ("import", p.ImportBatch),
+        ("system", p.SourceSystem),
+        ("field-authority", p.FieldAuthority),
+        ("reconciliation-run", p.ReconciliationRun),
+        ("discrepancy", p.Discrepancy),
+        ("bridge", p.ReconciledMetricWeek),
+        ("mechanism-link", Link),
+        ("dispute", Dispute),
+    ]
+    return by_kwarg, by_url
+
+
+def _first_pk(model) -> int:
+    return model.objects.order_by("pk").values_list("pk", flat=True).first() or 1
+
+
+def _sample_kwargs(name: str, pattern: URLPattern, samples: dict[str, object]) -> dict:
+    by_kwarg, by_url = _sample_models()
     kwargs = {}
-    for name in pattern.pattern.converters:
-        kwargs[name] = samples.get(name, 1)
-    for name in pattern.pattern.regex.groupindex:  # DRF routers' regex routes
-        kwargs.setdefault(name, samples.get(name, 1))
+    names = list(pattern.pattern.converters) + list(pattern.pattern.regex.groupindex)
+    for kwarg in names:
+        if kwarg in samples:
+            kwargs[kwarg] = samples[kwarg]
+        elif kwarg in by_kwarg:
+            kwargs[kwarg] = _first_pk(by_kwarg[kwarg])
+        elif kwarg in ("pk", "id"):
+            model = next((m for word, m in by_url if word in (name or "")), None)
+            kwargs[kwarg] = _first_pk(model) if model else 1
+        else:
+            kwargs[kwarg] = 1  # a version number, an admin object id
     return kwargs
 
 
@@ -216,7 +293,7 @@ def _requests(samples):
         if row is None:
             continue  # reported by the completeness test
         try:
-            url = reverse(name, kwargs=_sample_kwargs(pattern, samples))
+            url = reverse(name, kwargs=_sample_kwargs(name, pattern, samples))
         except Exception:  # the admin's catch-all and like patterns that take no sample
             continue
         served = set(_served_methods(pattern))
@@ -233,13 +310,13 @@ def samples(db) -> dict[str, object]:
     call_command("reconcile", stdout=out)
     call_command("scorecard_demo", scale=0.01, weeks=4, stdout=out)
     call_command("mechanisms_demo", stdout=out)
+    call_command("disputes_demo", stdout=out)
     from mechanisms.models import Mechanism
 
     return {
         "slug": Mechanism.objects.order_by("pk").values_list("slug", flat=True).first(),
         "key": "mqls",
         "week": IsoWeek.last_completed(),
-        "object_id": "1",
         "app_label": "pipeline",
     }
 
