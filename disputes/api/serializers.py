@@ -15,7 +15,7 @@ class UserRefSerializer(serializers.Serializer):
 
 
 class DisputeSerializer(serializers.ModelSerializer):
-    metric = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    metric = serializers.SlugRelatedField(slug_field="key", read_only=True, allow_null=True)
     week = serializers.SerializerMethodField()
     filed_by = UserRefSerializer(read_only=True)
     assignee = UserRefSerializer(read_only=True, allow_null=True)
@@ -125,5 +125,9 @@ class SettingsSerializer(serializers.ModelSerializer):
         model = DisputeSettings
         fields = ["response_business_days", "updated_at"]
         read_only_fields = ["updated_at"]
+        # Null until ops first change the SLA (the default has no row).
         # A PUT names the SLA; the model's default is for the row, not for a request.
-        extra_kwargs = {"response_business_days": {"required": True}}
+        extra_kwargs = {
+            "response_business_days": {"required": True},
+            "updated_at": {"allow_null": True},
+        }
