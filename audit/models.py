@@ -24,8 +24,11 @@ fires no event (pghistory's update condition is "any tracked column changed").
 from __future__ import annotations
 
 import pghistory
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import models
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+from pghistory.models import Events
 
 from mechanisms.models import Action, Goal, Link, LogEntry, Mechanism
 from pipeline.models import FieldAuthority, ImportBatch, ImportPreset, SourceSystem
@@ -71,6 +74,10 @@ TRACKED: tuple[tuple[type, tuple[str, ...]], ...] = (
 )
 
 
+# The event model of each tracked table, by the tracked model's label ("pipeline.importbatch").
+EVENT_MODELS: dict[str, type[models.Model]] = {}
+
+
 def _track(model: type, exclude: tuple[str, ...] = (), name: str = "") -> type:
     """Declare `<Name>Audit`, a proxy of `model` in this app, and its event model
     `<Name>Event` whose triggers record every insert, update and delete."""
@@ -87,7 +94,10 @@ def _track(model: type, exclude: tuple[str, ...] = (), name: str = "") -> type:
     # columns of the first model it is set up on.
     pghistory.track(
         pghistory.InsertEvent(trigger_name="audit_insert"),
-        pghistory.UpdateEvent(trigger_name="audit_update"),
+        # A save that only moves an `auto_now` stamp (updated_at) changed nothing anyone wrote.
+        pghistory.UpdateEvent(
+            trigger_name="audit_update", condition=pghistory.AnyChange(exclude_auto=True)
+        ),
         pghistory.DeleteEvent(trigger_name="audit_delete"),
         exclude=list(exclude),
         model_name=f"{name}Event",
@@ -95,6 +105,8 @@ def _track(model: type, exclude: tuple[str, ...] = (), name: str = "") -> type:
         app_label="audit",
     )(proxy)
     globals()[proxy.__name__] = proxy
+    # pghistory put the event model into this module under its name.
+    EVENT_MODELS[model._meta.label_lower] = globals()[f"{name}Event"]
     return proxy
 
 
@@ -104,3 +116,20 @@ for _model, _exclude in TRACKED:
 # Role membership is the many-to-many table auth_user_groups: adding a user to "ops" is an
 # insert there, taking the role away a delete.
 _track(User.groups.through, name="UserGroup")
+
+
+class AuditEvent(Events):
+    """One row of the audit log as ops read it: any event of any tracked table (pghistory's
+    aggregate over every event table), with who made it and where from, read out of the context
+    the middleware, a command or a task attached (`pgh_context`). Keyed by `pgh_slug`
+    ("audit.MechanismEvent:12"). Not a table: a query over the event tables."""
+
+    user = pghistory.ProxyField(
+        "pgh_context__user",
+        models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, null=True),
+    )
+    url = pghistory.ProxyField("pgh_context__url", models.TextField(null=True))
+    source = pghistory.ProxyField("pgh_context__source", models.TextField(null=True))
+
+    class Meta:
+        proxy = True

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("pipeline.api.urls")),
     path("scorecard/", include("scorecard.api.urls")),
     path("mechanisms/", include("mechanisms.api.urls")),
+    path("audit/", include("audit.api.urls")),
 ]

@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Mechanisms", "mechanisms:mechanism-list", "mechanisms.view", "mechanisms:mechanism"),
     NavItem("My actions", "mechanisms:my-actions", "mechanisms.view", "mechanisms:my-actions"),
     NavItem("Imports", "pipeline:import-list", "imports.view", "pipeline:import"),
+    NavItem("Audit", "audit:event-list", "audit.view", "audit:"),
     NavItem("Admin", "admin:index", "admin.use", "admin:"),
 )
 

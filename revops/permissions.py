@@ -55,6 +55,9 @@ RULES: dict[str, frozenset[Role]] = {
     "mechanisms.edit": OPS,
     # Whoever is given an action may tick it off (or reopen it), whatever their role.
     "mechanisms.tick_own_actions": EVERYONE,
+    # The audit log: who changed which data, when, before and after. It shows everyone's
+    # edits (users, roles and tokens too), so only ops staff read it.
+    "audit.view": OPS,
 }
 
 User = AbstractBaseUser | AnonymousUser

@@ -21,6 +21,7 @@ urlpatterns = [
     path("records/", include("pipeline.urls")),
     path("scorecard/", include("scorecard.urls")),
     path("mechanisms/", include("mechanisms.urls")),
+    path("audit/", include("audit.urls")),
     path("api/v1/", include("revops.api_urls")),
     path("admin/", admin.site.urls),
 ]

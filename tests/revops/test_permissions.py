@@ -27,6 +27,7 @@ EXPECTED = {
     "mechanisms.view": ALL,
     "mechanisms.edit": {Role.OPS},
     "mechanisms.tick_own_actions": ALL,
+    "audit.view": {Role.OPS},
 }
 
 
