@@ -101,8 +101,17 @@ def _track(model: type, exclude: tuple[str, ...] = (), name: str = "") -> type:
         pghistory.DeleteEvent(trigger_name="audit_delete"),
         exclude=list(exclude),
         model_name=f"{name}Event",
-        obj_field=pghistory.ObjForeignKey(related_name="+", related_query_name="+"),
+        obj_field=pghistory.ObjForeignKey(related_name="+", related_query_name="+", db_index=False),
         app_label="audit",
+        # The log's diff reads each event's previous event of the same row: (row, event) finds
+        # it in one index probe however many rows' events interleave.
+        meta={
+            "indexes": [
+                models.Index(
+                    fields=["pgh_obj", "pgh_id"], name=f"audit_{name.lower()[:16]}_obj_idx"
+                )
+            ]
+        },
     )(proxy)
     globals()[proxy.__name__] = proxy
     # pghistory put the event model into this module under its name.
