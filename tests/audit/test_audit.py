@@ -310,3 +310,30 @@ def test_every_tracked_table_has_its_triggers_in_the_database():
     tracked = {em.pgh_tracked_model._meta.db_table for em in EVENT_MODELS.values()}
     assert installed == {table: 3 for table in tracked}
     assert AuditEvent._meta.proxy
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_management_command_marks_its_changes_with_its_name():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings = connection.settings_dict
+    host = settings["HOST"] or "127.0.0.1"
+    auth = f"{settings['USER']}:{settings['PASSWORD'] or ''}"
+    url = (  # the embedded PostgreSQL listens on a unix socket folder
+        f"postgres://{auth}@/{settings['NAME']}?host={host}"
+        if host.startswith("/")
+        else f"postgres://{auth}@{host}:{settings['PORT'] or 5432}/{settings['NAME']}"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from pipeline.models import SourceSystem; "
+         "SourceSystem.objects.create(name='From a command', slug='cmd', role='sales')"],
+        cwd=root, env={**os.environ, "DATABASE_URL": url, "DEBUG": "1"}, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    [row] = rows(model="pipeline.sourcesystem", operation="insert")
+    assert (row.object_repr, row.who) == ("From a command", "system · command:shell")
