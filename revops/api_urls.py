@@ -19,4 +19,5 @@ urlpatterns = [
     path("scorecard/", include("scorecard.api.urls")),
     path("mechanisms/", include("mechanisms.api.urls")),
     path("disputes/", include("disputes.api.urls")),
+    path("audit/", include("audit.api.urls")),
 ]

@@ -34,6 +34,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("My actions", "mechanisms:my-actions", "mechanisms.view", "mechanisms:my-actions"),
     NavItem("Disputes", "disputes:dispute-list", "disputes.view", "disputes:"),
     NavItem("Imports", "pipeline:import-list", "imports.view", "pipeline:import"),
+    NavItem("Audit", "audit:event-list", "audit.view", "audit:"),
     NavItem("Admin", "admin:index", "admin.use", "admin:"),
 )
 

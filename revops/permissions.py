@@ -67,6 +67,9 @@ RULES: dict[str, frozenset[Role]] = {
     "disputes.triage": OPS,
     "disputes.resolve": OPS,
     "disputes.settings": OPS,
+    # The audit log: who changed which data, when, before and after. It shows everyone's
+    # edits (users, roles and tokens too), so only ops staff read it.
+    "audit.view": OPS,
 }
 
 User = AbstractBaseUser | AnonymousUser

@@ -62,11 +62,14 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_celery_beat",
     "reversion",
+    "pgtrigger",
+    "pghistory",
     "revops",
     "pipeline",
     "scorecard",
     "mechanisms",
     "disputes",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +82,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Marks the user verified once a one-time code from their authenticator app was accepted.
     "django_otp.middleware.OTPMiddleware",
+    # Tags every database change of a request with its user and URL for the audit log (the
+    # triggers read it). It also follows request.user when DRF sets it from an API token.
+    "pghistory.middleware.HistoryMiddleware",
     # Anonymous users see the login page and nothing else; views opt out with
     # @login_not_required, and the API answers for itself (revops/middleware.py).
     "revops.middleware.LoginRequiredMiddleware",

@@ -32,7 +32,7 @@ EVERYONE = [
     ("username", "role_badge", "nav"),
     [
         ("exec", "Executive", EVERYONE),
-        ("ops", "Ops staff", [*EVERYONE, "Imports", "Admin"]),
+        ("ops", "Ops staff", [*EVERYONE, "Imports", "Audit", "Admin"]),
         ("sales", "Sales lead", EVERYONE),
         ("marketing", "Marketing lead", EVERYONE),
     ],

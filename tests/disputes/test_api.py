@@ -321,3 +321,21 @@ def test_a_lead_commenting_on_someone_elses_dispute_is_refused_before_the_form(d
     assert page.status_code == 403
     api = stranger.post(reverse("api:dispute-comments", args=[dispute.pk]), {})
     assert api.status_code == 403
+
+
+def test_the_audit_log_records_who_moved_a_dispute_and_the_correction_it_made(dispute, ops, ops2):
+    from tests.audit.test_audit import changes, rows
+
+    client = client_for(ops)
+    client.post(reverse("disputes:dispute-review", args=[dispute.pk]), {"assignee": ops2.pk})
+    client.post(
+        reverse("disputes:dispute-accept", args=[dispute.pk]),
+        {"resolution": "Moved person2", "kind": "override", "object_type": "lead",
+         "field": "created_at", "record_key": "person2@acme.com", "value": "2026-03-10"},
+    )  # fmt: skip
+    updates = rows(model="disputes.dispute", operation="update")
+    assert {row.username for row in updates} == {"olga"}
+    statuses = [changes(row)["status"] for row in reversed(updates) if "status" in changes(row)]
+    assert statuses == [("open", "in_review"), ("in_review", "accepted")]
+    [override] = rows(model="pipeline.fieldoverride", operation="insert")
+    assert override.username == "olga"

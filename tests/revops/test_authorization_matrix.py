@@ -122,6 +122,8 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "disputes:dispute-accept": {"POST": OPS},
     "disputes:dispute-reject": {"POST": OPS},
     "disputes:dispute-withdraw": {"POST": NOBODY},
+    # The audit log: ops only
+    "audit:event-list": {"GET": OPS},
     # API
     "api:schema": {"GET": ALL},
     "api:docs": {"GET": ALL},
@@ -182,6 +184,7 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "api:dispute-accept": {"POST": OPS},
     "api:dispute-reject": {"POST": OPS},
     "api:dispute-withdraw": {"POST": NOBODY},
+    "api:audit-event-list": {"GET": OPS},
 }
 # The Django admin: its site is open to ops staff only (everyone else is sent to sign in).
 # Inside it, what ops may do table by table is Django's model permissions, which the roles

@@ -34,6 +34,7 @@ EXPECTED = {
     "disputes.triage": {Role.OPS},
     "disputes.resolve": {Role.OPS},
     "disputes.settings": {Role.OPS},
+    "audit.view": {Role.OPS},
 }
 
 

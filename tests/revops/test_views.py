@@ -101,7 +101,7 @@ def nav_labels(client) -> list[str]:
         (Role.EXECUTIVE, EVERYONE),
         (Role.SALES_LEAD, EVERYONE),
         (Role.MARKETING_LEAD, EVERYONE),
-        (Role.OPS, [*EVERYONE, "Imports", "Admin"]),
+        (Role.OPS, [*EVERYONE, "Imports", "Audit", "Admin"]),
         (None, ["Home"]),
     ],
 )
