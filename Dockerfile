@@ -8,6 +8,7 @@ COPY revops revops
 COPY pipeline pipeline
 COPY scorecard scorecard
 COPY mechanisms mechanisms
+COPY disputes disputes
 COPY audit audit
 RUN pip install --upgrade pip && pip install .
 
