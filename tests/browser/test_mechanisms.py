@@ -113,6 +113,9 @@ def test_ops_create_edit_link_inspect_compare_and_restore_a_mechanism(
     page.fill("#id_action-due_on", "2026-12-15")
     page.click("#actions form.mx-form button[type=submit]")
     action = page.locator(".mx-action", has_text="Brief the partner team")
+    action.wait_for()
+    # The box submits through static/js/app.js, a deferred script: let it run first.
+    page.wait_for_load_state("load")
     with page.expect_navigation():  # ticking the box saves it: the page posts and reloads
         action.locator("input[type=checkbox]").check()
     done = page.locator(".mx-action.mx-done", has_text="Brief the partner team")
