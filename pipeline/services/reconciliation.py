@@ -42,7 +42,10 @@ from pipeline.choices import (
     SystemRole,
 )
 from pipeline.models import (
+    BridgeStep,
+    Discrepancy,
     FieldAuthority,
+    ReconciledMetricWeek,
     ReconciliationRun,
     SourceSystem,
 )
@@ -289,7 +292,21 @@ def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
         except Exception as exc:
             logger.exception("Reconciliation run %s failed", run_id)
             return _fail(run, f"{type(exc).__name__}: {exc}")
+        _analyze_results()
         return ReconciliationRun.objects.get(pk=run_id)
+
+
+def _analyze_results() -> None:
+    """Fresh planner statistics for what a run just wrote. A run inserts or resolves tens of
+    thousands of discrepancies at once, before autovacuum notices; with stale statistics the
+    open-discrepancy list (newest first, a page at a time) joined every open row and sorted
+    them: 100 ms instead of 0.5 ms at demo scale 10."""
+    tables = ", ".join(
+        connection.ops.quote_name(model._meta.db_table)
+        for model in (Discrepancy, ReconciledMetricWeek, BridgeStep)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
 
 
 def _fail(run: ReconciliationRun, message: str) -> ReconciliationRun:
