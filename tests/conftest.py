@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.test import Client
 
 from revops.permissions import Role
@@ -73,3 +76,16 @@ def media_root(settings, tmp_path_factory):
     """Uploaded files land in a temporary folder, never in the project's var/."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def small_demo(db) -> None:
+    """The whole demo chain of `make demo` at a small scale (about 200 leads): records,
+    a reconciliation run, published weeks, mechanisms and disputes, so every page and endpoint
+    has real rows to show. Transactional when the test's marker says so."""
+    out = io.StringIO()
+    call_command("seed_demo", scale=0.01, today=date(2026, 11, 24), stdout=out)
+    call_command("reconcile", stdout=out)
+    call_command("scorecard_demo", scale=0.01, weeks=6, stdout=out)
+    call_command("mechanisms_demo", stdout=out)
+    call_command("disputes_demo", stdout=out)

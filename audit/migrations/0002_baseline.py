@@ -6,11 +6,14 @@ changes: the log pages leave them out."""
 from django.db import migrations
 
 
-def baseline(apps, schema_editor):
+def baseline(apps, schema_editor, only=None):
+    """`only`: the names of the event models to fill (a later migration's new tables)."""
     connection = schema_editor.connection
     quote = connection.ops.quote_name
     for event_model in apps.get_app_config("audit").get_models():
         if event_model._meta.proxy or not event_model.__name__.endswith("Event"):
+            continue
+        if only is not None and event_model.__name__ not in only:
             continue
         tracked = event_model._meta.get_field("pgh_obj").related_model._meta.concrete_model
         pk = tracked._meta.pk.column

@@ -300,11 +300,4 @@ NEW = {"DisputeEvent", "DisputeCommentEvent", "DisputeSettingsEvent", "LeadAlias
 def _baseline(apps, schema_editor):
     """Rows that existed before these tables were tracked, as baselines (see 0002)."""
     earlier = importlib.import_module("audit.migrations.0002_baseline")
-
-    class Only:
-        def get_app_config(self, label):
-            config = apps.get_app_config(label)
-            return type("C", (), {"get_models": lambda _self: [
-                m for m in config.get_models() if m.__name__ in NEW]})()
-
-    earlier.baseline(Only(), schema_editor)
+    earlier.baseline(apps, schema_editor, only=NEW)

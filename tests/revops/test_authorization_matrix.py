@@ -18,11 +18,9 @@ object-level rules (a dispute's filer) are exercised too.
 
 from __future__ import annotations
 
-import io
-from datetime import date
+import functools
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -39,7 +37,6 @@ FILERS = frozenset({OP, SL, ML})
 # role is refused here (the owner's side is in tests/disputes).
 NOBODY = frozenset()
 PUBLIC = "public"
-TODAY = date(2026, 11, 24)
 
 # The one table. Keep it in URL order; a row per URL name, a key per method it serves.
 MATRIX: dict[str, dict[str, frozenset | str]] = {
@@ -229,6 +226,7 @@ def _served_methods(pattern: URLPattern) -> tuple[str, ...]:
     return FUNCTION_VIEW_METHODS
 
 
+@functools.cache
 def _sample_models():
     """The model whose first row stands in for an id: by the id's name where it says (a
     target, a link…), else by the first word of the URL's name that names a model."""
@@ -307,13 +305,7 @@ def _requests(samples):
 
 
 @pytest.fixture
-def samples(db) -> dict[str, object]:
-    out = io.StringIO()
-    call_command("seed_demo", scale=0.01, today=TODAY, stdout=out)
-    call_command("reconcile", stdout=out)
-    call_command("scorecard_demo", scale=0.01, weeks=4, stdout=out)
-    call_command("mechanisms_demo", stdout=out)
-    call_command("disputes_demo", stdout=out)
+def samples(small_demo) -> dict[str, object]:
     from mechanisms.models import Mechanism
 
     return {
