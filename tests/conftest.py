@@ -10,11 +10,21 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 
 from revops.permissions import Role
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Users are made with a cheap hasher: the production one costs about 0.3 s a password on
+    this hardware, on purpose, and the suite makes over a thousand users. No test is about the
+    hash's strength; sign-in, lock-out and two-factor behave the same with either."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -78,14 +88,35 @@ def media_root(settings, tmp_path_factory):
     return settings.MEDIA_ROOT
 
 
-@pytest.fixture
-def small_demo(db) -> None:
-    """The whole demo chain of `make demo` at a small scale (about 200 leads): records,
-    a reconciliation run, published weeks, mechanisms and disputes, so every page and endpoint
-    has real rows to show. Transactional when the test's marker says so."""
+def _seed_small_demo() -> None:
+    """The whole demo chain of `make demo` at a small scale (about 200 leads): records, a
+    reconciliation run, published weeks, mechanisms and disputes."""
     out = io.StringIO()
     call_command("seed_demo", scale=0.01, today=date(2026, 11, 24), stdout=out)
     call_command("reconcile", stdout=out)
     call_command("scorecard_demo", scale=0.01, weeks=6, stdout=out)
     call_command("mechanisms_demo", stdout=out)
     call_command("disputes_demo", stdout=out)
+
+
+@pytest.fixture(scope="module")
+def _small_demo_for_module(django_db_setup, django_db_blocker):
+    """The small demo, seeded once for a module inside a transaction that is rolled back after
+    its last test. Each test runs in a savepoint of that transaction (pytest-django's `db`), so
+    what one test writes is gone before the next, and the demo stays as seeded."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        _seed_small_demo()
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def small_demo(_small_demo_for_module, db) -> None:
+    """Every page and endpoint has real rows to show: the small demo, seeded once per module.
+    For a test that runs in a transaction of its own, use `small_demo_transactional`."""
+
+
+@pytest.fixture
+def small_demo_transactional(transactional_db) -> None:
+    """The small demo for a transactional test (committed, flushed after the test)."""
+    _seed_small_demo()

@@ -227,7 +227,8 @@ class RunStartView(APIView):
             )
         except ValidationError as exc:
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
-        run = selectors.reconciliation_run_list().get(pk=run.pk)
+        # The run as this request left it (queued): reading it again could race a worker
+        # that has already picked it up.
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -35,7 +35,7 @@ from revops.services import api_token_create
 
 # Each request commits or rolls back on its own, as in production: one refused request must not
 # poison the next one's transaction.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fuzz]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fuzz, pytest.mark.slow]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 CHECKS = [
@@ -67,7 +67,7 @@ def ops_token(make_user, monkeypatch) -> str:
 
 
 def test_no_operation_answers_hostile_input_with_a_server_error_or_off_schema(
-    small_demo, ops_token
+    small_demo_transactional, ops_token
 ):
     schema = _schema()
     headers = {"Authorization": f"Token {ops_token}"}

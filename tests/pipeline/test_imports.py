@@ -410,6 +410,7 @@ def test_an_email_change_moves_the_record_to_a_new_lead_and_retires_the_old(tmp_
     assert list(Lead.objects.values_list("email_key", flat=True)) == ["new@acme.com"]
 
 
+@pytest.mark.slow
 def test_one_bad_row_at_the_end_of_a_large_file_leaves_nothing_written(tmp_path):
     rows = [lead_row(i) for i in range(1, 1_000_000)]
     rows[-1]["CreatedDate"] = "2026-02-30T00:00:00Z"  # row 999,999 of the data, file row 1,000,000

@@ -10,8 +10,10 @@
 - `worker`: the three together with a transactional database, so the worker sees committed
   rows. Usage: `def test_x(worker): …; worker.wait_until(lambda: …)`.
 
-The broker is $TEST_REDIS_URL (CI sets it), else redis://127.0.0.1:6379/15. Workers connect
-to the test database (test_<name>) through DATABASE_URL.
+The broker is $TEST_REDIS_URL (CI sets it), else redis://127.0.0.1:6379/15. Under
+pytest-xdist each test process takes a Redis database of its own (15, 14, … for gw0, gw1, …):
+a worker started by one process must never take a task meant for another's test database.
+Workers connect to the test database (test_<name>, test_<name>_gw<n>) through DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -24,12 +26,24 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+
+
+def _redis_url_for_this_process() -> str:
+    base = urlsplit(os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15")
+    xdist = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … or unset
+    if not xdist:
+        return base.geturl()
+    db = int(base.path.strip("/") or 0) - int(xdist.removeprefix("gw"))
+    assert db >= 0, f"{xdist}: no Redis database left below {base.path} for this process"
+    return base._replace(path=f"/{db}").geturl()
+
+
+TEST_REDIS_URL = _redis_url_for_this_process()
 
 
 def pytest_collection_modifyitems(items) -> None:

@@ -3,7 +3,6 @@ the digest it enqueues on commit goes out through the same worker."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
@@ -16,6 +15,7 @@ from revops.permissions import Role
 from scorecard.models import WeeklySnapshot
 from scorecard.tasks import snapshot_publish_due_task
 from scorecard.weeks import IsoWeek
+from tests.worker.conftest import TEST_REDIS_URL
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +34,7 @@ def redis_app():
     """The Celery app pointed at the test Redis database, with eager mode off."""
     saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
     app.conf.update(
-        broker_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        broker_url=TEST_REDIS_URL,
         task_always_eager=False,
     )
     _drop_connections()  # no connection to the old broker may be reused
