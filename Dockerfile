@@ -10,6 +10,7 @@ COPY scorecard scorecard
 COPY mechanisms mechanisms
 COPY disputes disputes
 COPY audit audit
+COPY home home
 RUN pip install --upgrade pip && pip install .
 
 COPY manage.py ./
