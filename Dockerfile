@@ -4,6 +4,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
+# The product's packages only: demo/ and bench/ stay in the repository.
 COPY revops revops
 COPY pipeline pipeline
 COPY scorecard scorecard

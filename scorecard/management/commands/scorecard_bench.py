@@ -136,7 +136,7 @@ class Command(BaseCommand):
         return {"leads": Lead.objects.count(), "deals": Deal.objects.count()}
 
     def _setup_scorecard(self, scale: float) -> None:
-        from scorecard.services.demo import demo_email_metrics_ensure, demo_targets_ensure
+        from demo.scorecard import demo_email_metrics_ensure, demo_targets_ensure
 
         demo_email_metrics_ensure(scale=scale, weeks=105)
         demo_targets_ensure(scale=scale, today=timezone.localdate())
