@@ -4,12 +4,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
+# The product's packages only: demo/ and bench/ stay in the repository.
 COPY revops revops
 COPY pipeline pipeline
 COPY scorecard scorecard
 COPY mechanisms mechanisms
 COPY disputes disputes
 COPY audit audit
+COPY home home
 RUN pip install --upgrade pip && pip install .
 
 COPY manage.py ./

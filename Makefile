@@ -72,6 +72,8 @@ lint: install-test
 	DEBUG=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') ALLOWED_HOSTS=revops.example.com \
 		$(PY) manage.py check --deploy --fail-level WARNING
 
+# Benchmarks live in bench/: its manage.py commands (bench_import, scorecard_bench, bench_load)
+# and bench/reconcile.py, a script.
 # The benchmark's peers live in their own venv: datacompy caps pandas below the app's version.
 BENCH_VENV := .venv-bench
 N ?= 1000000

@@ -6,6 +6,7 @@ not by a second settings file.
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -70,7 +71,11 @@ INSTALLED_APPS = [
     "mechanisms",
     "disputes",
     "audit",
+    "home",
 ]
+# Demo data and benchmarks live beside the product, not in it: the Docker image carries only the
+# product, so these join when the repository's checkout has them.
+INSTALLED_APPS += [app for app in ("demo", "bench") if importlib.util.find_spec(app)]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

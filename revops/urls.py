@@ -7,7 +7,7 @@ from django.urls import include, path
 from revops import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("home.urls")),
     path("healthz", views.healthz, name="healthz"),
     path(
         "accounts/login/",

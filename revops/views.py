@@ -1,4 +1,6 @@
-"""Pages that belong to no single app: the home page and the health check."""
+"""Pages that belong to no single app: the health check, the profile and two-factor sign-in.
+
+The home page reads from the apps, so it lives above them, in home/."""
 
 from __future__ import annotations
 
@@ -19,9 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 from django_otp.plugins.otp_static.models import StaticToken
 
-from pipeline import selectors
 from revops.models import ApiToken
-from revops.permissions import can
 from revops.services import (
     api_token_create,
     api_token_revoke,
@@ -34,19 +34,6 @@ from revops.services import (
     two_factor_required,
     two_factor_verify,
 )
-from scorecard import selectors as scorecard_selectors
-
-
-@require_safe
-def home(request: HttpRequest) -> HttpResponse:
-    context = {}
-    if can(request.user, "scorecard.view"):
-        # Executives come for the scorecard: last week's top line leads the page.
-        context["headline"] = scorecard_selectors.scorecard_headline()
-    if can(request.user, "records.view"):
-        context["overview"] = selectors.pipeline_overview()
-        context["batches"] = selectors.import_batch_recent()
-    return render(request, "home.html", context)
 
 
 @login_not_required

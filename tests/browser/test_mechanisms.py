@@ -10,8 +10,8 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.management import call_command
 
+from demo.mechanisms import mechanisms_demo_ensure
 from mechanisms.models import Mechanism
-from mechanisms.services.demo import mechanisms_demo_ensure
 from tests.browser.conftest import sign_in
 
 standard_metrics = importlib.import_module("scorecard.migrations.0002_standard_metrics")

@@ -8,11 +8,11 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 
+from demo.mechanisms import mechanisms_demo_ensure
+from demo.pipeline import demo_users_ensure
 from mechanisms.models import Action, Goal, Link, LogEntry, Mechanism
 from mechanisms.selectors import overdue_inspection_count
-from mechanisms.services.demo import mechanisms_demo_ensure
 from mechanisms.versions import snapshot_list
-from pipeline.services.demo import demo_users_ensure
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from pipeline import demo
+from demo import northwind
 from pipeline.choices import DealSource, DealStage, ObjectType, SystemRole
 from pipeline.models import (
     BridgeStep,
@@ -292,8 +292,8 @@ def test_bridge_parts_add_up_to_the_difference_and_the_rest_is_unexplained(mkt, 
 
 
 def test_every_week_of_every_metric_adds_up(mkt, crm, tmp_path):
-    data = demo.generate(scale=0.02, seed=3, today=timezone.localdate())
-    from pipeline.services.demo import demo_load
+    data = northwind.generate(scale=0.02, seed=3, today=timezone.localdate())
+    from demo.pipeline import demo_load
 
     demo_load(scale=0.02, seed=3, today=timezone.localdate(), directory=tmp_path)
     r = run(weeks=104)
@@ -472,7 +472,7 @@ def test_reconcile_command_prints_the_counts(mkt, crm):
 
 def test_reconciling_the_demo_finds_exactly_what_it_injected():
     today = timezone.localdate()
-    injected = demo.generate(scale=0.05, seed=7, today=today).injected
+    injected = northwind.generate(scale=0.05, seed=7, today=today).injected
     call_command("seed_demo", scale=0.05, today=today, stdout=io.StringIO())
     r = run(weeks=104)
     expected = {

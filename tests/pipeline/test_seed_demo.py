@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import RequestFactory
 
-from pipeline import demo
+from demo import northwind
 from pipeline.models import Account, ArrChange, Deal, DealStageChange, Lead, SourceLead
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +95,7 @@ def test_demo_has_the_promised_shape_at_scale_one_per_twenty():
 
 
 def test_systems_disagree_exactly_as_the_generator_injected():
-    injected = demo.generate(scale=SCALE, seed=7, today=TODAY).injected
+    injected = northwind.generate(scale=SCALE, seed=7, today=TODAY).injected
     seed()
     only_marketing = Lead.objects.exclude(source_records__system__slug="salesforce").count()
     only_sales = Lead.objects.exclude(source_records__system__slug="hubspot").count()

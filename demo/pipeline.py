@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
-from pipeline import demo
+from demo import northwind
 from pipeline.choices import BatchStatus, ObjectType
 from pipeline.models import FieldAuthority, ImportBatch, ImportPreset, SourceSystem
 from pipeline.services.imports import import_batch_create, import_batch_run, mapping_for
@@ -72,7 +72,7 @@ class DemoLoadError(Exception):
 
 def demo_systems_ensure() -> dict[str, SourceSystem]:
     systems = {}
-    for slug, (name, role, vendor) in demo.SYSTEMS.items():
+    for slug, (name, role, vendor) in northwind.SYSTEMS.items():
         systems[slug], _ = SourceSystem.objects.get_or_create(
             slug=slug, defaults={"name": name, "role": role, "vendor": vendor}
         )
@@ -91,7 +91,7 @@ def demo_authority_ensure(systems: dict[str, SourceSystem]) -> None:
 
 def demo_presets_ensure() -> None:
     """The customer-success exports have no built-in preset: save theirs, as ops would."""
-    for name, mapping in demo.GAINSIGHT_PRESETS.items():
+    for name, mapping in northwind.GAINSIGHT_PRESETS.items():
         ImportPreset.objects.get_or_create(
             name=name, defaults={"object_type": mapping["object"], "mapping": mapping}
         )
@@ -123,14 +123,14 @@ def demo_load(
     """Generate the demo, write each system's export as the CSV file it would produce, and
     import every file through the importer, as a user would. Each file applies whole or not
     at all; a file the importer refuses stops the demo with its first problems."""
-    data = demo.generate(scale=scale, seed=seed, today=today)
+    data = northwind.generate(scale=scale, seed=seed, today=today)
     systems = demo_systems_ensure()
     demo_authority_ensure(systems)
     demo_presets_ensure()
-    files = demo.export_frames(data)
+    files = northwind.export_frames(data)
     directory.mkdir(parents=True, exist_ok=True)
     batches = []
-    for slug, object_type, name, preset in demo.EXPORTS:
+    for slug, object_type, name, preset in northwind.EXPORTS:
         path = directory / name
         files[name].to_csv(path, index=False)
         mapping, preset_name = mapping_for(object_type=object_type, preset=preset)
@@ -157,7 +157,7 @@ def demo_load(
     return DemoResult(batches=batches, injected=data.injected)
 
 
-def _deal_history_load(data: demo.DemoData, crm_id: int) -> None:
+def _deal_history_load(data: northwind.DemoData, crm_id: int) -> None:
     """The CRM's opportunity history, attached to the golden deals."""
     import io
 

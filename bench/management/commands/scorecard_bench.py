@@ -17,13 +17,10 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -33,9 +30,19 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
 
-WRK_SCRIPT = Path(__file__).with_name("wrk_report.lua")
+from bench.helpers import (
+    BENCH_DIR,
+    bench_database_ensure,
+    bench_demo_seed,
+    free_port,
+    http_get,
+    wait_until_up,
+)
+from demo.scorecard import demo_email_metrics_ensure, demo_targets_ensure
 
-# The goals of issue 5 on this 2-core machine at 1M leads.
+WRK_SCRIPT = BENCH_DIR / "wrk_report.lua"
+
+# The scorecard's goals on this 2-core machine at 1M leads.
 GOALS = {
     "week_compute_s": ("<", 0.25),
     "backfill_s": ("<", 3.0),
@@ -67,11 +74,11 @@ class Command(BaseCommand):
             )
         if not shutil.which("wrk"):
             raise CommandError("wrk is not installed (Debian: apt-get install wrk).")
-        self._ensure_database(name)
+        bench_database_ensure(name, say=self._say)
         call_command("migrate", interactive=False, verbosity=0)
 
         figures: dict[str, object] = {}
-        figures.update(self._seed(scale))
+        figures.update(bench_demo_seed(scale, say=self._say))
         self._setup_scorecard(scale)
         figures.update(self._compute(repeat))
         figures.update(self._backfill(weeks))
@@ -89,55 +96,7 @@ class Command(BaseCommand):
         self.stdout.write(text)
         self.stdout.flush()
 
-    def _ensure_database(self, name: str) -> None:
-        import psycopg
-        from psycopg import sql
-
-        db = settings.DATABASES["default"]
-        params = {
-            "host": db.get("HOST") or None,
-            "port": db.get("PORT") or None,
-            "user": db.get("USER") or None,
-            "password": db.get("PASSWORD") or None,
-            "dbname": "postgres",
-        }
-        with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                self._say(f"Created database {name}.")
-
-    def _seed(self, scale: float) -> dict:
-        from pipeline.models import Deal, Lead
-
-        wanted = int(scale * 20_000)
-        leads = Lead.objects.count()
-        if leads < wanted * 0.98:
-            # The history ends with last week, so that week is complete and publishable.
-            monday = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
-            self._say(f"Seeding the demo at scale {scale:g} (about {wanted:,} leads)…")
-            started = time.monotonic()
-            call_command("seed_demo", scale=scale, today=monday, verbosity=0, stdout=_Null())
-            self._say(f"  seeded in {time.monotonic() - started:.1f} s")
-        else:
-            self._say(f"Demo data already there ({leads:,} leads); not seeding again.")
-        # A bulk load leaves the planner without statistics until autovacuum comes round, and
-        # index-only scans need the visibility map: give both now, as a deployment would after
-        # its first import.
-        started = time.monotonic()
-        with connection.cursor() as cursor:
-            for table in (
-                "pipeline_lead",
-                "pipeline_deal",
-                "pipeline_account",
-                "pipeline_arrchange",
-            ):
-                cursor.execute(f"VACUUM ANALYZE {table}")
-        self._say(f"  VACUUM ANALYZE of the golden tables: {time.monotonic() - started:.1f} s")
-        return {"leads": Lead.objects.count(), "deals": Deal.objects.count()}
-
     def _setup_scorecard(self, scale: float) -> None:
-        from scorecard.services.demo import demo_email_metrics_ensure, demo_targets_ensure
-
         demo_email_metrics_ensure(scale=scale, weeks=105)
         demo_targets_ensure(scale=scale, today=timezone.localdate())
 
@@ -215,7 +174,7 @@ class Command(BaseCommand):
             client = Client()
             client.force_login(get_user_model().objects.get(username="exec"))
             cookie = f"sessionid={client.cookies['sessionid'].value}"
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
             [
@@ -232,17 +191,17 @@ class Command(BaseCommand):
             env=env,
         )
         try:
-            _wait_until_up(f"{base}/healthz")
+            wait_until_up(f"{base}/healthz")
             page = f"{base}/scorecard/{week.label}/"
             api = f"{base}/api/v1/scorecard/weeks/{week.label}/"
-            body = _get(page, cookie)
+            body = http_get(page, cookie)
             if "Published" not in body or 'class="sc-row ' not in body:
                 raise CommandError(f"{page} is not the published scorecard; is the week published?")
-            if json.loads(_get(api, cookie))["status"] != "published":
+            if json.loads(http_get(api, cookie))["status"] != "published":
                 raise CommandError(f"{api} does not serve the published week")
             for url in (page, api):  # every worker renders once before the clock starts
                 for _ in range(workers * 10):
-                    _get(url, cookie)
+                    http_get(url, cookie)
             results = {}
             for name, url, headers in (
                 ("page", page, cookie),
@@ -259,7 +218,7 @@ class Command(BaseCommand):
                 )
                 if run["non200"] or run["errors"]:
                     raise CommandError(f"{url}: answers other than 200 under load")
-                _get(url, headers)  # still 200 after the run: the session held throughout
+                http_get(url, headers)  # still 200 after the run: the session held throughout
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -275,14 +234,6 @@ class Command(BaseCommand):
         }
 
 
-class _Null:
-    def write(self, text: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-
 def _timed(work) -> float:
     started = time.perf_counter()
     work()
@@ -290,8 +241,8 @@ def _timed(work) -> float:
 
 
 def _reference_query() -> None:
-    """The reference of the issue and NOTES.md: 20 metrics as FILTER aggregates grouped by week
-    over every lead, in one statement."""
+    """The reference the backfill is timed against: 20 metrics as FILTER aggregates grouped by
+    week over every lead, in one statement."""
     stages = ["new", "mql", "sal", "sql", "opportunity", "customer", "disqualified"]
     parts = [f"count(*) FILTER (WHERE stage = '{s}')" for s in stages]
     parts += [f"count(*) FILTER (WHERE mql_at IS NOT NULL AND stage = '{s}')" for s in stages]
@@ -309,31 +260,6 @@ def _reference_query() -> None:
             "FROM pipeline_lead GROUP BY 1"
         )
         cursor.fetchall()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str, cookie: str | None) -> str:
-    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-        if response.status != 200 or response.url != url:
-            raise CommandError(f"{url} answered {response.status} at {response.url}")
-        return response.read().decode()
-
-
-def _wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            _get(url, None)
-            return
-        except (OSError, CommandError):
-            time.sleep(0.2)
-    raise CommandError("gunicorn did not start within 30 s")
 
 
 def _wrk(url: str, cookie: str | None, duration: int, connections: int) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from disputes.services.demo import disputes_demo_ensure
+from demo.disputes import disputes_demo_ensure
 
 
 class Command(BaseCommand):

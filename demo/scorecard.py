@@ -1,8 +1,9 @@
 """The scorecard side of the demo: a plan of targets sized to the demo company, an imported
 email series with a click-through-rate formula over it, and the published history.
 
-Like pipeline's demo it is idempotent, and it never overwrites what ops changed: targets are
-created with get_or_create on (metric, start date), metrics only when their key is free."""
+Like the records' demo (demo/pipeline.py) it is idempotent, and it never overwrites what ops
+changed: targets are created with get_or_create on (metric, start date), metrics only when their
+key is free."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from mechanisms.services.demo import mechanisms_demo_ensure
+from demo.mechanisms import mechanisms_demo_ensure
 
 
 class Command(BaseCommand):

@@ -19,10 +19,10 @@ import pandas as pd
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from bench.helpers import scratch_database
 from pipeline.choices import BatchStatus, SystemRole
 from pipeline.models import SourceSystem
 from pipeline.services.imports import import_batch_create, import_batch_run, mapping_for
-from revops.benchdb import scratch_database
 
 STATUSES = [
     "Open - Not Contacted",

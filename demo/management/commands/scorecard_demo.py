@@ -7,7 +7,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scorecard.services.demo import scorecard_demo_ensure
+from demo.scorecard import scorecard_demo_ensure
 
 
 class Command(BaseCommand):

@@ -32,20 +32,22 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test import Client, override_settings
 from django.urls import reverse
 
+from bench.helpers import (
+    BENCH_DIR,
+    NullOutput,
+    bench_database_ensure,
+    bench_demo_seed,
+    free_port,
+    http_get,
+    wait_until_up,
+)
 from revops.models import ApiToken
 from revops.services import api_token_create
-from scorecard.management.commands.scorecard_bench import Command as ScorecardBench
-from scorecard.management.commands.scorecard_bench import (
-    _free_port,
-    _get,
-    _Null,
-    _wait_until_up,
-)
 
-LOCUSTFILE = Path(settings.BASE_DIR) / "bench" / "locustfile.py"
+LOCUSTFILE = BENCH_DIR / "locustfile.py"
 LOCUST = Path(settings.BASE_DIR) / ".venv-load" / "bin" / "locust"
 TOKEN_PREFIX = "bench-load-"
-# The goals of issue 8: p95 per endpoint, and no errors at all.
+# The load goals: p95 per endpoint, and no errors at all.
 P95_GOAL_MS = {50: 150.0, 200: 500.0}
 
 
@@ -74,10 +76,9 @@ class Command(BaseCommand):
             )
         if not shutil.which(locust):
             raise CommandError(f"locust is not at {locust}; `make bench-load` installs it.")
-        helper = ScorecardBench(stdout=self.stdout, stderr=self.stderr)
-        helper._ensure_database(name)
+        bench_database_ensure(name, say=self._say)
         call_command("migrate", interactive=False, verbosity=0)
-        self._seed(helper, scale)
+        self._seed(scale)
         people = max(users, surge)
 
         env = {
@@ -94,7 +95,7 @@ class Command(BaseCommand):
         )  # fmt: skip
         sessions, tokens = self._credentials(env["SECRET_KEY"], people)
         endpoints = self._endpoints()
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("gunicorn")), "revops.wsgi",
@@ -104,7 +105,7 @@ class Command(BaseCommand):
         )  # fmt: skip
         phases = []
         try:
-            _wait_until_up(f"{base}/healthz")
+            wait_until_up(f"{base}/healthz")
             for endpoint in endpoints:  # each answers 200 before the clock starts
                 cookie = f"sessionid={sessions[0]}" if endpoint["auth"] == "session" else None
                 self._check(base, endpoint, cookie, tokens[0])
@@ -139,17 +140,17 @@ class Command(BaseCommand):
         self.stdout.write(text)
         self.stdout.flush()
 
-    def _seed(self, helper: ScorecardBench, scale: float) -> None:
+    def _seed(self, scale: float) -> None:
         from pipeline.models import ReconciliationRun
         from scorecard.models import WeeklySnapshot
 
-        helper._seed(scale)  # seeds once; VACUUM ANALYZE each time
+        bench_demo_seed(scale, say=self._say)  # seeds once; VACUUM ANALYZE each time
         if not ReconciliationRun.objects.filter(status="completed").exists():
             self._say("Reconciling…")
-            call_command("reconcile", stdout=_Null())
+            call_command("reconcile", stdout=NullOutput())
         if not WeeklySnapshot.objects.exists():
             self._say("Publishing 14 weeks of scorecard…")
-            call_command("scorecard_demo", scale=scale, weeks=14, stdout=_Null())
+            call_command("scorecard_demo", scale=scale, weeks=14, stdout=NullOutput())
 
     def _credentials(self, secret_key: str, people: int) -> tuple[list[str], list[str]]:
         """A session (signed with the key gunicorn runs with) and a token per person."""
@@ -204,7 +205,7 @@ class Command(BaseCommand):
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
             if response.status != 200 or response.url != base + endpoint["path"]:
                 raise CommandError(f"{endpoint['path']} answered {response.status}")
-        _get(f"{base}/healthz", None)
+        http_get(f"{base}/healthz", None)
 
     # --- Running ---------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from demo.pipeline import DemoLoadError, demo_load, demo_users_ensure
 from pipeline.models import Account, ArrChange, Deal, Lead
-from pipeline.services.demo import DemoLoadError, demo_load, demo_users_ensure
 
 DEMO_PASSWORD = "revops-demo"
 

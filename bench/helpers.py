@@ -1,0 +1,154 @@
+"""What the benchmark commands share: their databases, the demo they measure, and gunicorn on
+loopback.
+
+A benchmark never touches real data: bench_import works in a scratch database created beside
+the configured one and dropped afterwards; scorecard_bench and bench_load refuse a database
+whose name does not say "bench" and seed the demo there once."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
+
+# The folder of the scripts the commands hand to wrk and locust.
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+class NullOutput:
+    """A stdout for commands whose own output would drown the benchmark's."""
+
+    def write(self, text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+# --- Databases ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch_database(suffix: str, *, keep: bool = False) -> Iterator[str]:
+    """A scratch database for benchmarks: created beside the configured one, migrated, used by
+    this process only, dropped afterwards, so a benchmark never touches real or demo data."""
+    import psycopg
+    from psycopg import sql
+
+    settings_dict = connection.settings_dict
+    name = f"{settings_dict['NAME']}_{suffix}"
+    params = {
+        "host": settings_dict["HOST"] or None,
+        "port": settings_dict["PORT"] or None,
+        "user": settings_dict["USER"] or None,
+        "password": settings_dict["PASSWORD"] or None,
+    }
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    original = settings_dict["NAME"]
+    connection.close()
+    settings_dict["NAME"] = name
+    try:
+        call_command("migrate", verbosity=0, interactive=False)
+        yield name
+    finally:
+        connection.close()
+        settings_dict["NAME"] = original
+        if not keep:
+            with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+def bench_database_ensure(name: str, *, say: Callable[[str], None]) -> None:
+    """Create the configured database when its server does not have it yet."""
+    import psycopg
+    from psycopg import sql
+
+    db = settings.DATABASES["default"]
+    params = {
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "dbname": "postgres",
+    }
+    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            say(f"Created database {name}.")
+
+
+def bench_demo_seed(scale: float, *, say: Callable[[str], None]) -> dict:
+    """Seed the demo at `scale` unless the database already holds it, then give the planner
+    fresh statistics. Returns the golden lead and deal counts."""
+    from pipeline.models import Deal, Lead
+
+    wanted = int(scale * 20_000)
+    leads = Lead.objects.count()
+    if leads < wanted * 0.98:
+        # The history ends with last week, so that week is complete and publishable.
+        monday = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
+        say(f"Seeding the demo at scale {scale:g} (about {wanted:,} leads)…")
+        started = time.monotonic()
+        call_command("seed_demo", scale=scale, today=monday, verbosity=0, stdout=NullOutput())
+        say(f"  seeded in {time.monotonic() - started:.1f} s")
+    else:
+        say(f"Demo data already there ({leads:,} leads); not seeding again.")
+    # A bulk load leaves the planner without statistics until autovacuum comes round, and
+    # index-only scans need the visibility map: give both now, as a deployment would after
+    # its first import.
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        for table in (
+            "pipeline_lead",
+            "pipeline_deal",
+            "pipeline_account",
+            "pipeline_arrchange",
+        ):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    say(f"  VACUUM ANALYZE of the golden tables: {time.monotonic() - started:.1f} s")
+    return {"leads": Lead.objects.count(), "deals": Deal.objects.count()}
+
+
+# --- Serving --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, cookie: str | None) -> str:
+    """The body of a 200 answered at `url` itself: a redirect (to the login page) fails."""
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        if response.status != 200 or response.url != url:
+            raise CommandError(f"{url} answered {response.status} at {response.url}")
+        return response.read().decode()
+
+
+def wait_until_up(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            http_get(url, None)
+            return
+        except (OSError, CommandError):
+            time.sleep(0.2)
+    raise CommandError("gunicorn did not start within 30 s")
