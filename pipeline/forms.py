@@ -188,8 +188,9 @@ class AuthorityForm(forms.Form):
                 initial=str(current.get(name, "")),
             )
 
-    def rules(self) -> dict[str, int | None]:
-        return {name: int(v) if v else None for name, v in self.cleaned_data.items()}
+    def rules(self) -> dict[str, SourceSystem | None]:
+        systems = SourceSystem.objects.in_bulk([int(v) for v in self.cleaned_data.values() if v])
+        return {name: systems[int(v)] if v else None for name, v in self.cleaned_data.items()}
 
 
 WEEKDAYS = [

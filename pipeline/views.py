@@ -57,7 +57,7 @@ from pipeline.models import (
     ReconciliationRun,
 )
 from pipeline.services import reconciliation
-from pipeline.services.authority import field_authority_update
+from pipeline.services.authority import field_authority_set
 from pipeline.services.imports import (
     ImportRejected,
     import_batch_confirm,
@@ -180,19 +180,23 @@ def authority(request: HttpRequest) -> HttpResponse:
     if object_type:
         form = forms_by_type[object_type]
         if form.is_valid():
-            changed = field_authority_update(
-                object_type=object_type, rules=form.rules(), user=request.user
-            )
-            label = ObjectType(object_type).label.lower()
-            if changed:
-                messages.success(
-                    request,
-                    f"Rules for {label}s saved ({', '.join(changed)}); "
-                    f"golden {label}s are rebuilt to match.",
+            try:
+                changed = field_authority_set(
+                    object_type=object_type, rules=form.rules(), by=request.user
                 )
+            except ValidationError as exc:
+                form.add_error(None, exc)
             else:
-                messages.info(request, f"No rule for {label}s changed.")
-            return redirect("pipeline:authority")
+                label = ObjectType(object_type).label.lower()
+                if changed:
+                    messages.success(
+                        request,
+                        f"Rules for {label}s saved ({', '.join(changed)}); "
+                        f"golden {label}s are rebuilt to match.",
+                    )
+                else:
+                    messages.info(request, f"No rule for {label}s changed.")
+                return redirect("pipeline:authority")
     sections = [(ObjectType(kind).label, kind, form) for kind, form in forms_by_type.items()]
     return render(request, "pipeline/authority.html", {"sections": sections, "may_edit": may_edit})
 
