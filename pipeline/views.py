@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_filters import FilterSet
 
@@ -52,20 +49,20 @@ from pipeline.models import (
     Discrepancy,
     FieldAuthority,
     ImportBatch,
-    ImportPreset,
     Lead,
     ReconciliationRun,
 )
 from pipeline.services import reconciliation
 from pipeline.services.authority import field_authority_set
 from pipeline.services.imports import (
-    ImportRejected,
     import_batch_confirm,
     import_batch_create,
+    import_batch_draft_create,
+    import_batch_draft_header,
+    import_batch_draft_map,
     import_batch_enqueue,
     mapping_for,
     row_errors_csv,
-    sniff_file,
 )
 from revops.csv import csv_response
 from revops.permissions import can, require
@@ -217,32 +214,28 @@ def import_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         upload = data["file"]
-        if data["preset"] == NEW_MAPPING:
-            # Stored without a mapping; the mapping page builds one from the file's header.
-            batch = ImportBatch(
-                system=data["system"],
-                object_type=data["object_type"],
-                file_name=upload.name[:255],
-                created_by=request.user,
-                status=BatchStatus.DRAFT,
-            )
-            batch.file.save(upload.name, upload, save=False)
-            batch.file_size = upload.size
-            batch.save()
-            return redirect("pipeline:import-mapping", pk=batch.pk)
         try:
-            mapping, preset = mapping_for(object_type=data["object_type"], preset=data["preset"])
-            with transaction.atomic():
-                batch = import_batch_create(
+            if data["preset"] == NEW_MAPPING:
+                # Stored without a mapping; the mapping page builds one from the file's header.
+                batch = import_batch_draft_create(
                     system=data["system"],
                     object_type=data["object_type"],
-                    mapping=mapping,
-                    preset=preset,
-                    user=request.user,
+                    by=request.user,
                     file_name=upload.name,
                     content=upload,
                 )
-                import_batch_enqueue(batch)
+                return redirect("pipeline:import-mapping", pk=batch.pk)
+            mapping, preset = mapping_for(object_type=data["object_type"], preset=data["preset"])
+            batch = import_batch_create(
+                system=data["system"],
+                object_type=data["object_type"],
+                mapping=mapping,
+                preset=preset,
+                by=request.user,
+                file_name=upload.name,
+                content=upload,
+            )
+            import_batch_enqueue(batch)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -257,30 +250,24 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "This import already has its mapping.")
         return redirect("pipeline:import-detail", pk=batch.pk)
     try:
-        header = sniff_file(Path(batch.file.path)).header
-    except ImportRejected as exc:
-        batch.status, batch.message = BatchStatus.REJECTED, f"{exc.message} Nothing was imported."
-        batch.finished_at = timezone.now()
-        batch.save(update_fields=["status", "message", "finished_at"])
-        messages.error(request, exc.message)
+        header = import_batch_draft_header(batch=batch)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
         return redirect("pipeline:import-detail", pk=batch.pk)
     form = MappingForm(request.POST or None, object_type=batch.object_type, header=header)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            preset = ImportPreset.objects.create(
-                name=form.cleaned_data["name"],
-                object_type=batch.object_type,
-                mapping=form.mapping.to_dict(),
-                created_by=request.user,
+        try:
+            preset = import_batch_draft_map(
+                batch=batch,
+                preset_name=form.cleaned_data["name"],
+                mapping=form.mapping,
+                by=request.user,
             )
-            claimed = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.DRAFT).update(
-                mapping=form.mapping.to_dict(), preset=preset.name, status=BatchStatus.QUEUED
-            )
-            if claimed:
-                batch.refresh_from_db()
-                import_batch_enqueue(batch)
-        messages.success(request, f"Preset “{preset.name}” saved; the file is being checked.")
-        return redirect("pipeline:import-detail", pk=batch.pk)
+        except ValidationError as exc:
+            form.add_error(None, exc)  # a name in use shows next to the name
+        else:
+            messages.success(request, f"Preset “{preset.name}” saved; the file is being checked.")
+            return redirect("pipeline:import-detail", pk=batch.pk)
     return render(
         request, "pipeline/import_mapping.html", {"batch": batch, "form": form, "header": header}
     )
@@ -289,7 +276,9 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 @require("imports.view")
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = get_object_or_404(ImportBatch.objects.select_related("system", "created_by"), pk=pk)
+    batch = get_object_or_404(
+        ImportBatch.objects.select_related("system", "created_by", "confirmed_by"), pk=pk
+    )
     errors = batch.row_errors.all()[:200]
     earlier = None
     if batch.file_sha256:
@@ -334,8 +323,7 @@ def import_status(request: HttpRequest, pk: int) -> JsonResponse:
 def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(ImportBatch, pk=pk)
     try:
-        with transaction.atomic():
-            import_batch_confirm(batch=batch, user=request.user)
+        import_batch_confirm(batch=batch, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("pipeline:import-detail", pk=batch.pk)
