@@ -46,7 +46,6 @@ from pipeline.models import (
     Account,
     BridgeStep,
     Deal,
-    Discrepancy,
     FieldAuthority,
     ImportBatch,
     Lead,
@@ -65,41 +64,35 @@ from pipeline.services.imports import (
     row_errors_csv,
 )
 from revops.csv import csv_response
+from revops.lists import filtered_page
 from revops.permissions import can, require
 
 PAGE_SIZE = 50
 
 
-def _filtered_page(
+def _record_list(
     request: HttpRequest, filterset_class: type[FilterSet], queryset: QuerySet, template: str
 ) -> HttpResponse:
-    filterset = filterset_class(request.GET or None, queryset=queryset)
-    # An invalid filter (a date like 2024-13-40) shows its error above an empty table.
-    rows = queryset.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request, template, {"filter": filterset, "page": page, "query": query.urlencode()}
-    )
+    listing = filtered_page(request, filterset_class, queryset, PAGE_SIZE)
+    return render(request, template, listing.context)
 
 
 @require_safe
 @require("records.view")
 def lead_list(request: HttpRequest) -> HttpResponse:
-    return _filtered_page(request, LeadFilter, selectors.lead_list(), "pipeline/lead_list.html")
+    return _record_list(request, LeadFilter, selectors.lead_list(), "pipeline/lead_list.html")
 
 
 @require_safe
 @require("records.view")
 def deal_list(request: HttpRequest) -> HttpResponse:
-    return _filtered_page(request, DealFilter, selectors.deal_list(), "pipeline/deal_list.html")
+    return _record_list(request, DealFilter, selectors.deal_list(), "pipeline/deal_list.html")
 
 
 @require_safe
 @require("records.view")
 def account_list(request: HttpRequest) -> HttpResponse:
-    return _filtered_page(
+    return _record_list(
         request, AccountFilter, selectors.account_list(), "pipeline/account_list.html"
     )
 
@@ -338,33 +331,21 @@ def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-PAGE_SIZE = 50
-
-
 # --- Reconciliation ------------------------------------------------------------------------------
-
-
-def _current_query(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 @require_safe
 @require("reconciliation.view")
 def reconciliation_run_list(request: HttpRequest) -> HttpResponse:
-    queryset = selectors.reconciliation_run_list()
-    filterset = ReconciliationRunFilter(request.GET or None, queryset=queryset)
-    rows = queryset.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    listing = filtered_page(
+        request, ReconciliationRunFilter, selectors.reconciliation_run_list(), PAGE_SIZE
+    )
     current = selectors.reconciliation_run_current()
     return render(
         request,
         "pipeline/reconciliation_run_list.html",
         {
-            "filter": filterset,
-            "page": page,
-            "query": _current_query(request),
+            **listing.context,
             "current": current,
             "active": reconciliation.reconciliation_run_active(),
             "schedule": selectors.reconciliation_schedule_get(),
@@ -586,23 +567,31 @@ def reconciliation_bridge(request: HttpRequest) -> HttpResponse:
     return redirect(f"{url}?{query}#bridge" if query else f"{url}#bridge")
 
 
-def _discrepancy_filter(request: HttpRequest) -> DiscrepancyFilter:
+def _discrepancy_filter_data(request: HttpRequest) -> QueryDict:
     # With no filter at all, the list starts at what needs fixing: the open ones.
-    data = request.GET if request.GET else QueryDict("status=open")
-    return DiscrepancyFilter(data, queryset=selectors.discrepancy_list())
+    return request.GET if request.GET else QueryDict("status=open")
+
+
+def _discrepancy_filter(request: HttpRequest) -> DiscrepancyFilter:
+    return DiscrepancyFilter(
+        _discrepancy_filter_data(request), queryset=selectors.discrepancy_list()
+    )
 
 
 @require_safe
 @require("reconciliation.view")
 def reconciliation_discrepancy_list(request: HttpRequest) -> HttpResponse:
-    filterset = _discrepancy_filter(request)
-    rows = filterset.qs if filterset.is_valid() else Discrepancy.objects.none()
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = _current_query(request) or "status=open"
+    listing = filtered_page(
+        request,
+        DiscrepancyFilter,
+        selectors.discrepancy_list(),
+        PAGE_SIZE,
+        data=_discrepancy_filter_data(request),
+    )
     return render(
         request,
         "pipeline/discrepancy_list.html",
-        {"filter": filterset, "page": page, "query": query},
+        {**listing.context, "query": listing.query or "status=open"},
     )
 
 
