@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -27,6 +26,7 @@ from disputes.forms import (
 )
 from disputes.models import Dispute
 from disputes.services import disputes as services
+from revops.lists import filtered_page
 from revops.permissions import can, require
 
 PAGE_SIZE = 50
@@ -42,19 +42,12 @@ def _get(pk: int) -> Dispute:
 @require_safe
 @require("disputes.view")
 def dispute_list(request: HttpRequest) -> HttpResponse:
-    filterset = DisputeFilter(request.GET or None, queryset=selectors.dispute_list())
-    invalid = filterset.is_bound and not filterset.is_valid()
-    rows = selectors.dispute_list().none() if invalid else filterset.qs
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    listing = filtered_page(request, DisputeFilter, selectors.dispute_list(), PAGE_SIZE)
     return render(
         request,
         "disputes/dispute_list.html",
         {
-            "filter": filterset,
-            "page": page,
-            "query": query.urlencode(),
+            **listing.context,
             "counts": selectors.dispute_counts(),
             "can_settings": can(request.user, "disputes.settings"),
         },

@@ -21,6 +21,7 @@ from mechanisms.filters import MechanismFilter
 from mechanisms.forms import ActionForm, LinkForm, LogEntryForm, MechanismForm, PreviewForm
 from mechanisms.models import Action, Link, LogEntry, Mechanism
 from mechanisms.services import mechanisms as services
+from revops.lists import filtered_page
 from revops.permissions import can, require
 
 PAGE_SIZE = 50
@@ -49,12 +50,8 @@ def _form_errors(form, exc: ValidationError) -> None:
 @require_safe
 @require("mechanisms.view")
 def mechanism_list(request: HttpRequest) -> HttpResponse:
-    filterset = MechanismFilter(request.GET or None, queryset=selectors.mechanism_list())
-    # An invalid filter (a status that does not exist) shows its error above an empty table.
-    invalid = filterset.is_bound and not filterset.is_valid()
-    rows = selectors.mechanism_list().none() if invalid else filterset.qs
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    mechanisms = list(page)
+    listing = filtered_page(request, MechanismFilter, selectors.mechanism_list(), PAGE_SIZE)
+    mechanisms = list(listing.page)
     statuses = selectors.goal_statuses(g for m in mechanisms for g in m.goals.all())
     today = timezone.localdate()
     items = [
@@ -66,16 +63,12 @@ def mechanism_list(request: HttpRequest) -> HttpResponse:
         }
         for m in mechanisms
     ]
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "mechanisms/mechanism_list.html",
         {
-            "filter": filterset,
-            "page": page,
+            **listing.context,
             "items": items,
-            "query": query.urlencode(),
             "overdue_count": selectors.overdue_inspection_count(today=today),
             "can_edit": can(request.user, "mechanisms.edit"),
         },

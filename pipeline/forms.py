@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from pipeline.choices import AUTHORITY_FIELDS, ObjectType
 from pipeline.models import ImportPreset, SourceSystem
 from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, mapping_from_dict
+from pipeline.services.presets import import_preset_name_check
 from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
 
 NEW_MAPPING = "__new__"
@@ -115,10 +116,8 @@ class MappingForm(forms.Form):
             self.field_rows.append(row)
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        if name in BUILTIN_PRESETS or ImportPreset.objects.filter(name=name).exists():
-            raise ValidationError("A preset with this name exists; choose another name.")
-        return name
+        # The service checks again on saving; here its problem shows with the mapping's.
+        return import_preset_name_check(self.cleaned_data["name"])
 
     def clean_timezone(self) -> str:
         tz = self.cleaned_data["timezone"].strip()
@@ -188,8 +187,9 @@ class AuthorityForm(forms.Form):
                 initial=str(current.get(name, "")),
             )
 
-    def rules(self) -> dict[str, int | None]:
-        return {name: int(v) if v else None for name, v in self.cleaned_data.items()}
+    def rules(self) -> dict[str, SourceSystem | None]:
+        systems = SourceSystem.objects.in_bulk([int(v) for v in self.cleaned_data.values() if v])
+        return {name: systems[int(v)] if v else None for name, v in self.cleaned_data.items()}
 
 
 WEEKDAYS = [

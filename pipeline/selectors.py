@@ -435,4 +435,6 @@ def record_versions(object_type: str, golden) -> RecordVersions:
 
 
 def import_batch_list() -> QuerySet[ImportBatch]:
-    return ImportBatch.objects.select_related("system", "created_by").order_by("-created_at", "-id")
+    return ImportBatch.objects.select_related("system", "created_by", "confirmed_by").order_by(
+        "-created_at", "-id"
+    )

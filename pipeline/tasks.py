@@ -14,14 +14,6 @@ def import_batch_run_task(batch_id: int) -> None:
     import_batch_run(batch_id)  # claims the batch; a redelivered task finds it done
 
 
-@shared_task(name="pipeline.golden_rebuild", acks_late=True)
-def golden_rebuild_task(object_type: str) -> None:
-    """Rebuild one type's golden records, after its field-authority rules changed."""
-    from pipeline.services.identity import golden_resolve
-
-    golden_resolve(object_types=(object_type,))  # set-based and idempotent: safe to redeliver
-
-
 @shared_task(name="pipeline.reconciliation_run", acks_late=True)
 def reconciliation_run_task(run_id: int) -> str:
     """Execute a run queued from the browser or the API."""

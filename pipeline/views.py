@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_filters import FilterSet
 
@@ -49,60 +46,53 @@ from pipeline.models import (
     Account,
     BridgeStep,
     Deal,
-    Discrepancy,
     FieldAuthority,
     ImportBatch,
-    ImportPreset,
     Lead,
     ReconciliationRun,
 )
 from pipeline.services import reconciliation
-from pipeline.services.authority import field_authority_update
+from pipeline.services.authority import field_authority_set
 from pipeline.services.imports import (
-    ImportRejected,
     import_batch_confirm,
     import_batch_create,
+    import_batch_draft_create,
+    import_batch_draft_header,
+    import_batch_draft_map,
     import_batch_enqueue,
     mapping_for,
     row_errors_csv,
-    sniff_file,
 )
 from revops.csv import csv_response
+from revops.lists import filtered_page
 from revops.permissions import can, require
 
 PAGE_SIZE = 50
 
 
-def _filtered_page(
+def _record_list(
     request: HttpRequest, filterset_class: type[FilterSet], queryset: QuerySet, template: str
 ) -> HttpResponse:
-    filterset = filterset_class(request.GET or None, queryset=queryset)
-    # An invalid filter (a date like 2024-13-40) shows its error above an empty table.
-    rows = queryset.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request, template, {"filter": filterset, "page": page, "query": query.urlencode()}
-    )
+    listing = filtered_page(request, filterset_class, queryset, PAGE_SIZE)
+    return render(request, template, listing.context)
 
 
 @require_safe
 @require("records.view")
 def lead_list(request: HttpRequest) -> HttpResponse:
-    return _filtered_page(request, LeadFilter, selectors.lead_list(), "pipeline/lead_list.html")
+    return _record_list(request, LeadFilter, selectors.lead_list(), "pipeline/lead_list.html")
 
 
 @require_safe
 @require("records.view")
 def deal_list(request: HttpRequest) -> HttpResponse:
-    return _filtered_page(request, DealFilter, selectors.deal_list(), "pipeline/deal_list.html")
+    return _record_list(request, DealFilter, selectors.deal_list(), "pipeline/deal_list.html")
 
 
 @require_safe
 @require("records.view")
 def account_list(request: HttpRequest) -> HttpResponse:
-    return _filtered_page(
+    return _record_list(
         request, AccountFilter, selectors.account_list(), "pipeline/account_list.html"
     )
 
@@ -180,19 +170,23 @@ def authority(request: HttpRequest) -> HttpResponse:
     if object_type:
         form = forms_by_type[object_type]
         if form.is_valid():
-            changed = field_authority_update(
-                object_type=object_type, rules=form.rules(), user=request.user
-            )
-            label = ObjectType(object_type).label.lower()
-            if changed:
-                messages.success(
-                    request,
-                    f"Rules for {label}s saved ({', '.join(changed)}); "
-                    f"golden {label}s are rebuilt to match.",
+            try:
+                changed = field_authority_set(
+                    object_type=object_type, rules=form.rules(), by=request.user
                 )
+            except ValidationError as exc:
+                form.add_error(None, exc)
             else:
-                messages.info(request, f"No rule for {label}s changed.")
-            return redirect("pipeline:authority")
+                label = ObjectType(object_type).label.lower()
+                if changed:
+                    messages.success(
+                        request,
+                        f"Rules for {label}s saved ({', '.join(changed)}); "
+                        f"golden {label}s are rebuilt to match.",
+                    )
+                else:
+                    messages.info(request, f"No rule for {label}s changed.")
+                return redirect("pipeline:authority")
     sections = [(ObjectType(kind).label, kind, form) for kind, form in forms_by_type.items()]
     return render(request, "pipeline/authority.html", {"sections": sections, "may_edit": may_edit})
 
@@ -213,32 +207,28 @@ def import_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         upload = data["file"]
-        if data["preset"] == NEW_MAPPING:
-            # Stored without a mapping; the mapping page builds one from the file's header.
-            batch = ImportBatch(
-                system=data["system"],
-                object_type=data["object_type"],
-                file_name=upload.name[:255],
-                created_by=request.user,
-                status=BatchStatus.DRAFT,
-            )
-            batch.file.save(upload.name, upload, save=False)
-            batch.file_size = upload.size
-            batch.save()
-            return redirect("pipeline:import-mapping", pk=batch.pk)
         try:
-            mapping, preset = mapping_for(object_type=data["object_type"], preset=data["preset"])
-            with transaction.atomic():
-                batch = import_batch_create(
+            if data["preset"] == NEW_MAPPING:
+                # Stored without a mapping; the mapping page builds one from the file's header.
+                batch = import_batch_draft_create(
                     system=data["system"],
                     object_type=data["object_type"],
-                    mapping=mapping,
-                    preset=preset,
-                    user=request.user,
+                    by=request.user,
                     file_name=upload.name,
                     content=upload,
                 )
-                import_batch_enqueue(batch)
+                return redirect("pipeline:import-mapping", pk=batch.pk)
+            mapping, preset = mapping_for(object_type=data["object_type"], preset=data["preset"])
+            batch = import_batch_create(
+                system=data["system"],
+                object_type=data["object_type"],
+                mapping=mapping,
+                preset=preset,
+                by=request.user,
+                file_name=upload.name,
+                content=upload,
+            )
+            import_batch_enqueue(batch)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -253,30 +243,24 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "This import already has its mapping.")
         return redirect("pipeline:import-detail", pk=batch.pk)
     try:
-        header = sniff_file(Path(batch.file.path)).header
-    except ImportRejected as exc:
-        batch.status, batch.message = BatchStatus.REJECTED, f"{exc.message} Nothing was imported."
-        batch.finished_at = timezone.now()
-        batch.save(update_fields=["status", "message", "finished_at"])
-        messages.error(request, exc.message)
+        header = import_batch_draft_header(batch=batch)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
         return redirect("pipeline:import-detail", pk=batch.pk)
     form = MappingForm(request.POST or None, object_type=batch.object_type, header=header)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            preset = ImportPreset.objects.create(
-                name=form.cleaned_data["name"],
-                object_type=batch.object_type,
-                mapping=form.mapping.to_dict(),
-                created_by=request.user,
+        try:
+            preset = import_batch_draft_map(
+                batch=batch,
+                preset_name=form.cleaned_data["name"],
+                mapping=form.mapping,
+                by=request.user,
             )
-            claimed = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.DRAFT).update(
-                mapping=form.mapping.to_dict(), preset=preset.name, status=BatchStatus.QUEUED
-            )
-            if claimed:
-                batch.refresh_from_db()
-                import_batch_enqueue(batch)
-        messages.success(request, f"Preset “{preset.name}” saved; the file is being checked.")
-        return redirect("pipeline:import-detail", pk=batch.pk)
+        except ValidationError as exc:
+            form.add_error(None, exc)  # a name in use shows next to the name
+        else:
+            messages.success(request, f"Preset “{preset.name}” saved; the file is being checked.")
+            return redirect("pipeline:import-detail", pk=batch.pk)
     return render(
         request, "pipeline/import_mapping.html", {"batch": batch, "form": form, "header": header}
     )
@@ -285,7 +269,9 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 @require("imports.view")
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = get_object_or_404(ImportBatch.objects.select_related("system", "created_by"), pk=pk)
+    batch = get_object_or_404(
+        ImportBatch.objects.select_related("system", "created_by", "confirmed_by"), pk=pk
+    )
     errors = batch.row_errors.all()[:200]
     earlier = None
     if batch.file_sha256:
@@ -330,8 +316,7 @@ def import_status(request: HttpRequest, pk: int) -> JsonResponse:
 def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(ImportBatch, pk=pk)
     try:
-        with transaction.atomic():
-            import_batch_confirm(batch=batch, user=request.user)
+        import_batch_confirm(batch=batch, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("pipeline:import-detail", pk=batch.pk)
@@ -346,33 +331,21 @@ def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-PAGE_SIZE = 50
-
-
 # --- Reconciliation ------------------------------------------------------------------------------
-
-
-def _current_query(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 @require_safe
 @require("reconciliation.view")
 def reconciliation_run_list(request: HttpRequest) -> HttpResponse:
-    queryset = selectors.reconciliation_run_list()
-    filterset = ReconciliationRunFilter(request.GET or None, queryset=queryset)
-    rows = queryset.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    listing = filtered_page(
+        request, ReconciliationRunFilter, selectors.reconciliation_run_list(), PAGE_SIZE
+    )
     current = selectors.reconciliation_run_current()
     return render(
         request,
         "pipeline/reconciliation_run_list.html",
         {
-            "filter": filterset,
-            "page": page,
-            "query": _current_query(request),
+            **listing.context,
             "current": current,
             "active": reconciliation.reconciliation_run_active(),
             "schedule": selectors.reconciliation_schedule_get(),
@@ -594,23 +567,31 @@ def reconciliation_bridge(request: HttpRequest) -> HttpResponse:
     return redirect(f"{url}?{query}#bridge" if query else f"{url}#bridge")
 
 
-def _discrepancy_filter(request: HttpRequest) -> DiscrepancyFilter:
+def _discrepancy_filter_data(request: HttpRequest) -> QueryDict:
     # With no filter at all, the list starts at what needs fixing: the open ones.
-    data = request.GET if request.GET else QueryDict("status=open")
-    return DiscrepancyFilter(data, queryset=selectors.discrepancy_list())
+    return request.GET if request.GET else QueryDict("status=open")
+
+
+def _discrepancy_filter(request: HttpRequest) -> DiscrepancyFilter:
+    return DiscrepancyFilter(
+        _discrepancy_filter_data(request), queryset=selectors.discrepancy_list()
+    )
 
 
 @require_safe
 @require("reconciliation.view")
 def reconciliation_discrepancy_list(request: HttpRequest) -> HttpResponse:
-    filterset = _discrepancy_filter(request)
-    rows = filterset.qs if filterset.is_valid() else Discrepancy.objects.none()
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = _current_query(request) or "status=open"
+    listing = filtered_page(
+        request,
+        DiscrepancyFilter,
+        selectors.discrepancy_list(),
+        PAGE_SIZE,
+        data=_discrepancy_filter_data(request),
+    )
     return render(
         request,
         "pipeline/discrepancy_list.html",
-        {"filter": filterset, "page": page, "query": query},
+        {**listing.context, "query": listing.query or "status=open"},
     )
 
 

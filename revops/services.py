@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,8 +25,9 @@ def token_hash(key: str) -> str:
 
 
 @transaction.atomic
-def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
-    """A new token for `user`; returns it and its key, which is never shown again."""
+def api_token_create(*, by: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """A new token of `by`'s own, acting as them; returns it and its key, which is never shown
+    again."""
     name = name.strip()
     if not name:
         raise ValidationError("Give the token a name, e.g. 'Weekly export'.")
@@ -33,16 +35,16 @@ def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
     try:
         with transaction.atomic():
             token = ApiToken.objects.create(
-                user=user, name=name[:100], prefix=key[:12], key_hash=token_hash(key)
+                user=by, name=name[:100], prefix=key[:12], key_hash=token_hash(key)
             )
     except IntegrityError:
         raise ValidationError(f"You already have a token named {name!r}.") from None
     return token, key
 
 
-def api_token_revoke(*, token: ApiToken, user) -> ApiToken:
-    """Revoke one of `user`'s own tokens; it stops working at once."""
-    if token.user_id != user.pk:
+def api_token_revoke(*, token: ApiToken, by: AbstractBaseUser) -> ApiToken:
+    """Revoke one of `by`'s own tokens; it stops working at once."""
+    if token.user_id != by.pk:
         raise ValidationError("That token is not yours.")
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     token.refresh_from_db()
@@ -115,17 +117,17 @@ def two_factor_confirm(*, request, device: TOTPDevice, token: str) -> list[str]:
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    codes = two_factor_backup_codes_renew(user=user)
+    codes = two_factor_backup_codes_renew(by=user)
     otp_login(request, device)
     two_factor_forget(request)
     return codes
 
 
 @transaction.atomic
-def two_factor_backup_codes_renew(*, user) -> list[str]:
-    """Replace `user`'s backup codes with new ones; each works once, when the phone is lost."""
-    StaticDevice.objects.filter(user=user).delete()
-    device = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+def two_factor_backup_codes_renew(*, by: AbstractBaseUser) -> list[str]:
+    """Replace `by`'s own backup codes with new ones; each works once, when the phone is lost."""
+    StaticDevice.objects.filter(user=by).delete()
+    device = StaticDevice.objects.create(user=by, name="Backup codes", confirmed=True)
     codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
     return codes

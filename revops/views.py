@@ -57,10 +57,10 @@ def profile(request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action")
         try:
             if action == "create-token":
-                _, new_key = api_token_create(user=request.user, name=request.POST.get("name", ""))
+                _, new_key = api_token_create(by=request.user, name=request.POST.get("name", ""))
                 messages.success(request, "Token created. Copy it now: it is not shown again.")
             elif action == "renew-backup-codes" and two_factor_enabled(request.user):
-                codes = two_factor_backup_codes_renew(user=request.user)
+                codes = two_factor_backup_codes_renew(by=request.user)
                 return render(request, "registration/two_factor_codes.html", {"codes": codes})
             elif action == "disable-two-factor":
                 two_factor_disable(request=request, token=request.POST.get("code", ""))
@@ -68,7 +68,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                 return redirect("profile")
             elif action == "revoke-token":
                 token = get_object_or_404(ApiToken, pk=request.POST.get("token"), user=request.user)
-                api_token_revoke(token=token, user=request.user)
+                api_token_revoke(token=token, by=request.user)
                 messages.success(request, f"Token “{token.name}” revoked.")
                 return redirect("profile")
             else:

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from pipeline.choices import AccountHealth, DealStage, LeadStage
 from revops.hooks import footer_notes
+from revops.lists import filtered_rows, page_of
 from revops.permissions import can, require
 from scorecard import selectors
 from scorecard.caching import week_cached
@@ -318,8 +318,7 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
     params = request.GET.copy()
     for name in ("part", "page", "format"):
         params.pop(name, None)
-    filterset = drilldown.filterset_class(params or None, queryset=base)
-    rows = base.none() if filterset.is_bound and not filterset.is_valid() else filterset.qs
+    filterset, rows = filtered_rows(drilldown.filterset_class, base, params)
 
     if request.GET.get("format") == "csv":
         response = StreamingHttpResponse(_csv_rows(drilldown, rows), content_type="text/csv")
@@ -328,12 +327,11 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
         )
         return response
 
-    page = Paginator(rows, RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page, query = page_of(request, rows, RECORDS_PAGE_SIZE)
+    part = part if drilldown.numerator is not None else ""
     total = None
     if drilldown.sum_attr and not filterset.is_bound:
         total = rows.aggregate(total=Sum(drilldown.sum_attr))["total"]
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "scorecard/metric_records.html",
@@ -346,8 +344,9 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
             "filter": filterset,
             "page": page,
             "rows": [[_display(_cell(r, c.attr), c.kind) for c in drilldown.columns] for r in page],
-            "query": query.urlencode(),
-            "part": part if drilldown.numerator is not None else "",
+            "query": query,
+            "part": part,
+            "filter_keep": {"part": part} if part else {},
             "total": total,
             "is_published_value": not cell.live,
         },

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -27,7 +28,7 @@ from disputes.choices import UNRESOLVED, CorrectionKind, DisputeStatus, DisputeS
 from disputes.models import Dispute, DisputeComment, DisputeSettings, DisputeTransition
 from pipeline.choices import ObjectType
 from pipeline.models import Discrepancy, SourceSystem
-from pipeline.services import corrections
+from pipeline.services import authority, corrections
 from revops.permissions import Role, can, user_roles
 from scorecard.formatting import format_value
 from scorecard.models import Metric
@@ -171,7 +172,7 @@ def attachment_check(upload: UploadedFile) -> None:
 @transaction.atomic
 def dispute_file(
     *,
-    by,
+    by: AbstractBaseUser,
     subject: Subject,
     claimed_value: str,
     explanation: str,
@@ -252,7 +253,7 @@ def _expect(dispute: Dispute, allowed: tuple[str, ...], step: str) -> None:
         )
 
 
-def _move(dispute: Dispute, *, to: str, by, note: str = "") -> DisputeTransition:
+def _move(dispute: Dispute, *, to: str, by: AbstractBaseUser, note: str = "") -> DisputeTransition:
     step = DisputeTransition.objects.create(
         dispute=dispute, from_status=dispute.status, to_status=to, by=by, note=note
     )
@@ -271,7 +272,7 @@ def _ops_user(user_id: int | None):
     return user
 
 
-def _assign(dispute: Dispute, assignee, by) -> None:
+def _assign(dispute: Dispute, assignee, by: AbstractBaseUser) -> None:
     if assignee is None or assignee.pk == dispute.assignee_id:
         return
     dispute.assignee = assignee
@@ -286,7 +287,9 @@ def _assign(dispute: Dispute, assignee, by) -> None:
 
 
 @transaction.atomic
-def dispute_review(*, dispute: Dispute, by, assignee_id: int | None = None, note: str = ""):
+def dispute_review(
+    *, dispute: Dispute, by: AbstractBaseUser, assignee_id: int | None = None, note: str = ""
+) -> Dispute:
     """Ops take an open dispute into review, assigned to someone in ops (themselves unless
     they say otherwise)."""
     _require(by, "disputes.triage")
@@ -301,7 +304,7 @@ def dispute_review(*, dispute: Dispute, by, assignee_id: int | None = None, note
 
 
 @transaction.atomic
-def dispute_assign(*, dispute: Dispute, by, assignee_id: int) -> Dispute:
+def dispute_assign(*, dispute: Dispute, by: AbstractBaseUser, assignee_id: int) -> Dispute:
     """Ops hand an unresolved dispute to someone in ops; the assignee is told."""
     _require(by, "disputes.triage")
     dispute = _locked(dispute)
@@ -325,7 +328,7 @@ class Correction:
     canonical_email: str = ""  # … is this one
 
 
-def _apply(dispute: Dispute, correction: Correction, by, reason: str) -> dict:
+def _apply(dispute: Dispute, correction: Correction, by: AbstractBaseUser, reason: str) -> dict:
     """Make the correction through pipeline's services; returns what was done, for the record."""
     kind = correction.kind or CorrectionKind.NONE
     if kind == CorrectionKind.NONE:
@@ -334,8 +337,8 @@ def _apply(dispute: Dispute, correction: Correction, by, reason: str) -> dict:
         system = SourceSystem.objects.filter(slug=correction.system).first()
         if system is None:
             raise ValidationError({"system": f"There is no source system {correction.system!r}."})
-        corrections.field_authority_set(
-            object_type=correction.object_type, field=correction.field, system=system, by=by
+        authority.field_authority_set(
+            object_type=correction.object_type, rules={correction.field: system}, by=by
         )
         return {"object_type": correction.object_type, "field": correction.field,
                 "system": system.slug}  # fmt: skip
@@ -369,7 +372,11 @@ def _apply(dispute: Dispute, correction: Correction, by, reason: str) -> dict:
 
 @transaction.atomic
 def dispute_accept(
-    *, dispute: Dispute, by, resolution: str, correction: Correction | None = None
+    *,
+    dispute: Dispute,
+    by: AbstractBaseUser,
+    resolution: str,
+    correction: Correction | None = None,
 ) -> Dispute:
     """Ops accept a dispute in review, saying what was corrected. A correction of the data is
     made through pipeline's services, then every published week whose values it moved is
@@ -403,7 +410,7 @@ def dispute_accept(
 
 
 @transaction.atomic
-def dispute_reject(*, dispute: Dispute, by, reason: str) -> Dispute:
+def dispute_reject(*, dispute: Dispute, by: AbstractBaseUser, reason: str) -> Dispute:
     """Ops reject a dispute in review, with the reason the filer will read."""
     _require(by, "disputes.resolve")
     dispute = _locked(dispute)
@@ -419,7 +426,7 @@ def dispute_reject(*, dispute: Dispute, by, reason: str) -> Dispute:
 
 
 @transaction.atomic
-def dispute_withdraw(*, dispute: Dispute, by, note: str = "") -> Dispute:
+def dispute_withdraw(*, dispute: Dispute, by: AbstractBaseUser, note: str = "") -> Dispute:
     """The filer takes their dispute back while it is open or in review."""
     _require(by, "disputes.withdraw_own")
     dispute = _locked(dispute)
@@ -432,7 +439,7 @@ def dispute_withdraw(*, dispute: Dispute, by, note: str = "") -> Dispute:
     return dispute
 
 
-def dispute_comment_check(*, dispute: Dispute, by) -> None:
+def dispute_comment_check(*, dispute: Dispute, by: AbstractBaseUser) -> None:
     """May `by` write in this dispute's thread? PermissionDenied if not: asked before the
     message itself is looked at, so a stranger learns nothing from a validation error."""
     _require(by, "disputes.comment")
@@ -441,7 +448,7 @@ def dispute_comment_check(*, dispute: Dispute, by) -> None:
 
 
 @transaction.atomic
-def dispute_comment_add(*, dispute: Dispute, by, body: str) -> DisputeComment:
+def dispute_comment_add(*, dispute: Dispute, by: AbstractBaseUser, body: str) -> DisputeComment:
     """A message in the thread: ops on any dispute, sales and marketing leads on their own."""
     dispute_comment_check(dispute=dispute, by=by)
     body = body.strip()
@@ -451,7 +458,9 @@ def dispute_comment_add(*, dispute: Dispute, by, body: str) -> DisputeComment:
 
 
 @transaction.atomic
-def dispute_settings_update(*, by, response_business_days: int) -> DisputeSettings:
+def dispute_settings_update(
+    *, by: AbstractBaseUser, response_business_days: int
+) -> DisputeSettings:
     """Ops set the response SLA; disputes filed from now on are due that many business days
     after filing (those already filed keep their due time)."""
     _require(by, "disputes.settings")

@@ -26,6 +26,7 @@ from revops.api import SlugRelatedField
 class ImportBatchSerializer(serializers.ModelSerializer):
     system = SlugRelatedField(slug_field="slug", read_only=True)
     created_by = SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    confirmed_by = SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.HyperlinkedIdentityField(view_name="api:import-detail")
     errors_url = serializers.HyperlinkedIdentityField(view_name="api:import-errors")
 
@@ -47,6 +48,8 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "apply_requested",
             "created_by",
             "created_at",
+            "confirmed_by",
+            "confirmed_at",
             "started_at",
             "finished_at",
             "rows_total",

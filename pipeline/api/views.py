@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -34,7 +33,7 @@ from pipeline.models import (
     ReconciledMetricWeek,
     ReconciliationRun,
 )
-from pipeline.presets import BUILTIN_PRESETS, mapping_from_dict
+from pipeline.presets import BUILTIN_PRESETS
 from pipeline.services import reconciliation
 from pipeline.services.imports import (
     import_batch_confirm,
@@ -42,6 +41,7 @@ from pipeline.services.imports import (
     import_batch_enqueue,
     mapping_for,
 )
+from pipeline.services.presets import import_preset_save
 from revops.api import ById, Cursor, NewestFirst
 from revops.permissions import Can
 
@@ -73,18 +73,17 @@ class ImportListCreate(ListAPIView):
             mapping=values.get("mapping"),
         )
         upload = values["file"]
-        with transaction.atomic():
-            batch = import_batch_create(
-                system=values["system"],
-                object_type=values["object_type"],
-                mapping=mapping,
-                preset=preset,
-                user=request.user,
-                apply=values["apply"],
-                file_name=upload.name,
-                content=upload,
-            )
-            import_batch_enqueue(batch)
+        batch = import_batch_create(
+            system=values["system"],
+            object_type=values["object_type"],
+            mapping=mapping,
+            preset=preset,
+            by=request.user,
+            apply=values["apply"],
+            file_name=upload.name,
+            content=upload,
+        )
+        import_batch_enqueue(batch)
         batch.refresh_from_db()
         body = ImportBatchSerializer(batch, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -109,8 +108,7 @@ class ImportConfirm(APIView):
     @extend_schema(request=None, responses={202: ImportBatchSerializer})
     def post(self, request, pk: int):
         batch = get_object_or_404(ImportBatch, pk=pk)
-        with transaction.atomic():
-            batch = import_batch_confirm(batch=batch, user=request.user)
+        batch = import_batch_confirm(batch=batch, by=request.user)
         batch.refresh_from_db()
         body = ImportBatchSerializer(batch, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -165,17 +163,10 @@ class PresetList(APIView):
     def post(self, request):
         data = PresetSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        name = data.validated_data["name"].strip()
-        if name in BUILTIN_PRESETS or ImportPreset.objects.filter(name=name).exists():
-            return Response(
-                {"name": ["A preset with this name exists."]}, status=status.HTTP_400_BAD_REQUEST
-            )
-        mapping = mapping_from_dict(data.validated_data["mapping"])
-        preset = ImportPreset.objects.create(
-            name=name,
-            object_type=mapping.object_type,
-            mapping=mapping.to_dict(),
-            created_by=request.user,
+        preset = import_preset_save(
+            name=data.validated_data["name"],
+            mapping=data.validated_data["mapping"],
+            by=request.user,
         )
         body = {
             "name": preset.name,

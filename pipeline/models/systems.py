@@ -76,7 +76,8 @@ class ImportPreset(models.Model):
 class ImportBatch(models.Model):
     """One file of one object type from one source system, with the mapping it was read with.
     A batch is checked before it writes anything, applies whole or not at all, and records who
-    sent it, when, the file's checksum, what it changed and every row it refused."""
+    sent it, when, who confirmed it (when it waited for confirmation), the file's checksum,
+    what it changed and every row it refused."""
 
     system = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, related_name="batches")
     object_type = models.CharField(max_length=10, choices=ObjectType.choices)
@@ -102,6 +103,15 @@ class ImportBatch(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(db_default=Now(), editable=False)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who confirmed a checked batch so it applies; empty when sent to apply at once.",
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,13 +1,15 @@
-"""Corrections ops make to the golden records by hand: a field authority rule applied at once,
-two leads marked as one person, a field value overridden with its reason. Each re-resolves the
-records it touches (set-based, like imports) inside the caller's transaction, so whoever made
-the correction can recompute what depends on it straight away."""
+"""Corrections ops make to the golden records by hand: two leads marked as one person, a field
+value overridden with its reason (a field authority rule is the third kind; it lives in
+`pipeline.services.authority`). Each re-resolves the records it touches (set-based, like
+imports) inside the caller's transaction, so whoever made the correction can recompute what
+depends on it straight away."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -18,14 +20,12 @@ from pipeline.models import (
     OVERRIDABLE_TYPES,
     Account,
     Deal,
-    FieldAuthority,
     FieldOverride,
     Lead,
     LeadAlias,
-    SourceSystem,
 )
 from pipeline.normalise import NormaliseError, email_key
-from pipeline.services.identity import ResolveResult, golden_resolve, golden_resolve_keys
+from pipeline.services.identity import ResolveResult, golden_resolve_keys
 
 GOLDEN_MODELS = {ObjectType.LEAD: Lead, ObjectType.ACCOUNT: Account, ObjectType.DEAL: Deal}
 
@@ -45,24 +45,9 @@ def golden_get(object_type: str, key: str):
 
 
 @transaction.atomic
-def field_authority_set(*, object_type: str, field: str, system: SourceSystem, by) -> bool:
-    """Make `system` the authority for `field` of `object_type` and rebuild that type's golden
-    records now (not on a queue: the caller recomputes the scorecard from them). Returns False
-    when the rule already said so."""
-    if field not in AUTHORITY_FIELDS.get(object_type, ()):
-        raise ValidationError(f"{field!r} is not a field of a {object_type} that a rule decides.")
-    current = FieldAuthority.objects.filter(object_type=object_type, field=field).first()
-    if current is not None and current.system_id == system.id:
-        return False
-    FieldAuthority.objects.update_or_create(
-        object_type=object_type, field=field, defaults={"system": system, "updated_by": by}
-    )
-    golden_resolve(object_types=(object_type,))
-    return True
-
-
-@transaction.atomic
-def lead_alias_create(*, alias_email: str, canonical_email: str, reason: str, by) -> LeadAlias:
+def lead_alias_create(
+    *, alias_email: str, canonical_email: str, reason: str, by: AbstractBaseUser | None
+) -> LeadAlias:
     """Mark two leads as one person: every source row of `alias_email` resolves to the lead of
     `canonical_email`, now and on every later import. Both must be golden leads today; an alias
     of an alias is pointed at the final lead, and aliases of the merged lead follow it."""
@@ -141,7 +126,13 @@ def _parse(object_type: str, field: str, raw: str | None) -> str | None:
 
 @transaction.atomic
 def field_override_set(
-    *, object_type: str, record_key: str, field: str, value: str | None, reason: str, by
+    *,
+    object_type: str,
+    record_key: str,
+    field: str,
+    value: str | None,
+    reason: str,
+    by: AbstractBaseUser | None,
 ) -> FieldOverride:
     """Correct one field of one golden record by hand. The override wins over every source on
     this and every later resolution, until `field_override_remove`."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.validators import validate_email
@@ -72,6 +73,7 @@ from pipeline.services.identity import (
     golden_refresh_dependents,
     golden_resolve_pending,
 )
+from pipeline.services.presets import import_preset_save
 from revops.db import SideChannel
 
 logger = logging.getLogger(__name__)
@@ -850,13 +852,26 @@ def mapping_for(
     return result, preset
 
 
+def _size_check(size: int | None) -> None:
+    if size is not None and size > max_file_bytes():
+        raise ValidationError(
+            f"The file is {_human(size)}; the limit is {_human(max_file_bytes())}."
+        )
+
+
+def _file_name(file_name: str, path: Path | None = None) -> str:
+    """The name a batch shows for its file: as the user named it, without folders."""
+    return Path(file_name or (path.name if path else "upload.csv")).name[:255]
+
+
+@transaction.atomic
 def import_batch_create(
     *,
     system: SourceSystem,
     object_type: str,
     mapping: Mapping,
     preset: str = "",
-    user=None,
+    by: AbstractBaseUser | None = None,
     apply: bool = False,
     file_name: str = "",
     content=None,
@@ -866,19 +881,16 @@ def import_batch_create(
     a file-like object) is stored with the batch so a worker can read it; a `path` on this
     machine (the command line) is read where it is. Refuses a file over the size limit."""
     size = getattr(content, "size", None) if content is not None else path.stat().st_size
-    if size is not None and size > max_file_bytes():
-        raise ValidationError(
-            f"The file is {_human(size)}; the limit is {_human(max_file_bytes())}."
-        )
+    _size_check(size)
     batch = ImportBatch(
         system=system,
         object_type=object_type,
         preset=preset,
         mapping=mapping.to_dict(),
-        created_by=user,
+        created_by=by,
         apply_requested=apply,
         status=BatchStatus.QUEUED,
-        file_name=Path(file_name or (path.name if path else "upload.csv")).name[:255],
+        file_name=_file_name(file_name, path),
     )
     if content is None and not apply:
         # Checked now, applied on confirmation later, perhaps by a worker elsewhere: keep a copy.
@@ -889,6 +901,67 @@ def import_batch_create(
     batch.file_size = batch.file.size if batch.file else (size or 0)
     batch.save()
     return batch
+
+
+@transaction.atomic
+def import_batch_draft_create(
+    *,
+    system: SourceSystem,
+    object_type: str,
+    by: AbstractBaseUser | None,
+    file_name: str,
+    content,
+) -> ImportBatch:
+    """Store an upload that no preset reads yet, as a draft without a mapping: the mapping page
+    builds one from the file's header (`import_batch_draft_map`). Refuses a file over the size
+    limit, as every import does."""
+    _size_check(getattr(content, "size", None))
+    batch = ImportBatch(
+        system=system,
+        object_type=object_type,
+        file_name=_file_name(file_name),
+        created_by=by,
+        status=BatchStatus.DRAFT,
+    )
+    batch.file.save(batch.file_name, File(content), save=False)
+    batch.file_size = batch.file.size
+    batch.save()
+    return batch
+
+
+def import_batch_draft_header(*, batch: ImportBatch) -> list[str]:
+    """The header of a draft's file, for its mapping page. A file that cannot be read as CSV
+    rejects the draft, and ValidationError says why."""
+    try:
+        return sniff_file(Path(batch.file.path)).header
+    except ImportRejected as exc:
+        # One compare-and-swap statement: a draft mapped meanwhile in another tab stays queued.
+        ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.DRAFT).update(
+            status=BatchStatus.REJECTED,
+            message=f"{exc.message} Nothing was imported.",
+            finished_at=timezone.now(),
+        )
+        batch.refresh_from_db()
+        raise ValidationError(exc.message) from None
+
+
+@transaction.atomic
+def import_batch_draft_map(
+    *, batch: ImportBatch, preset_name: str, mapping: Mapping, by: AbstractBaseUser | None
+) -> ImportPreset:
+    """Save the mapping built for a draft's file as a preset, and queue the draft to be checked
+    with it. A draft mapped meanwhile (another tab) keeps that mapping; the preset is saved all
+    the same. Raises ValidationError as `import_preset_save` does."""
+    preset = import_preset_save(
+        name=preset_name, mapping=mapping.to_dict(), object_type=batch.object_type, by=by
+    )
+    claimed = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.DRAFT).update(
+        mapping=preset.mapping, preset=preset.name, status=BatchStatus.QUEUED
+    )
+    batch.refresh_from_db()
+    if claimed:
+        import_batch_enqueue(batch)
+    return preset
 
 
 def import_batch_enqueue(batch: ImportBatch, *, confirming: bool = False) -> None:
@@ -910,6 +983,8 @@ def import_batch_enqueue(batch: ImportBatch, *, confirming: bool = False) -> Non
                 queued.update(
                     status=BatchStatus.PENDING,
                     apply_requested=False,
+                    confirmed_by=None,
+                    confirmed_at=None,
                     progress=100,
                     phase="checked",
                     message="Applying could not be queued (the job queue is unreachable). "
@@ -926,10 +1001,18 @@ def import_batch_enqueue(batch: ImportBatch, *, confirming: bool = False) -> Non
     transaction.on_commit(send)
 
 
-def import_batch_confirm(*, batch: ImportBatch, user) -> ImportBatch:
-    """Apply a checked batch. Only a batch awaiting confirmation can be confirmed."""
+@transaction.atomic
+def import_batch_confirm(*, batch: ImportBatch, by: AbstractBaseUser | None) -> ImportBatch:
+    """Apply a checked batch, recording who confirmed it and when. Only a batch awaiting
+    confirmation can be confirmed."""
     claimed = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.PENDING).update(
-        status=BatchStatus.QUEUED, apply_requested=True, progress=0, phase="", message=""
+        status=BatchStatus.QUEUED,
+        apply_requested=True,
+        progress=0,
+        phase="",
+        message="",
+        confirmed_by=by,
+        confirmed_at=timezone.now(),
     )
     if not claimed:
         batch.refresh_from_db()

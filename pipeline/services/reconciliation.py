@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -201,7 +202,7 @@ def reconciliation_run_active() -> ReconciliationRun | None:
 
 @transaction.atomic
 def reconciliation_start(
-    *, by: Any = None, trigger: str, weeks: int = DEFAULT_WEEKS
+    *, by: AbstractBaseUser | None = None, trigger: str, weeks: int = DEFAULT_WEEKS
 ) -> ReconciliationRun:
     """Queue a run and hand it to the worker once committed (in-process without Redis).
     Refuses with a ValidationError that names the active run while one is queued or running.
@@ -235,7 +236,7 @@ def _enqueue(run_id: int) -> None:
 
 
 def reconciliation_run_now(
-    *, by: Any = None, trigger: str, weeks: int = DEFAULT_WEEKS
+    *, by: AbstractBaseUser | None = None, trigger: str, weeks: int = DEFAULT_WEEKS
 ) -> ReconciliationRun:
     """Create a run and execute it in this process (the command line and the nightly task).
     Returns it completed, failed, or skipped because another run held the lock."""
@@ -871,7 +872,7 @@ SCHEDULE_TASK = "pipeline.reconciliation_nightly"
 
 @transaction.atomic
 def reconciliation_schedule_update(
-    *, by: Any, enabled: bool, at: time, days: list[int], weeks: int
+    *, by: AbstractBaseUser, enabled: bool, at: time, days: list[int], weeks: int
 ) -> Any:
     """Set when the scheduled reconciliation runs: at `at` (company time) on the ISO weekdays
     `days` (1 = Monday … 7 = Sunday), reconciling `weeks` weeks, or not at all when disabled.

@@ -13,11 +13,12 @@ from disputes import selectors
 from disputes.choices import DisputeStatus
 from disputes.models import DisputeSettings
 from disputes.services import disputes as services
-from pipeline.models import FieldOverride, Lead
+from pipeline.models import FieldAuthority, FieldOverride, Lead
 from scorecard.models import SnapshotPublication, SnapshotValue
 from scorecard.trust import DISPUTED, trust_marks_for_week
 from tests.disputes.conftest import W10, leads_file
-from tests.pipeline.importing import lead_row, run_import
+from tests.pipeline.importing import csv_text, lead_row, run_import
+from tests.pipeline.importing import marketing as marketing_system
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +120,44 @@ def test_a_failing_correction_changes_nothing(published, sales, ops):
     assert dispute.status == DisputeStatus.IN_REVIEW
     assert not FieldOverride.objects.exists()
     assert leads_created_w10() == 3
+
+
+def test_accepting_with_an_authority_rule_rebuilds_the_leads_and_republishes(
+    published, sales, ops, imported
+):
+    """HubSpot says person2 signed up on 10 March (W11); once HubSpot decides created dates,
+    W10 has two leads, not three."""
+    hubspot = {"Record ID": "2", "Email": "person2@acme.com", "First Name": "Ana",
+               "Last Name": "Smith", "Lifecycle Stage": "Lead", "Original Source": "Web",
+               "Create Date": "2026-03-10 09:00", "Became a Marketing Qualified Lead Date": "",
+               "Became a Sales Qualified Lead Date": "", "Associated Company": "Acme"}  # fmt: skip
+    run_import(
+        imported, csv_text([hubspot]), system=marketing_system(), preset="hubspot-contact",
+        name="hs.csv",
+    )  # fmt: skip
+    dispute = file_leads_created(sales)
+    services.dispute_review(dispute=dispute, by=ops)
+    refused = services.Correction(
+        kind="authority", object_type="lead", field="email", system="hubspot"
+    )
+    with pytest.raises(services.ValidationError, match="not a field of a lead that a rule"):
+        services.dispute_accept(dispute=dispute, by=ops, resolution="fix", correction=refused)
+    assert not FieldAuthority.objects.exists()
+
+    dispute = services.dispute_accept(
+        dispute=dispute,
+        by=ops,
+        resolution="HubSpot has the real sign-up dates",
+        correction=services.Correction(
+            kind="authority", object_type="lead", field="created_at", system="hubspot"
+        ),
+    )
+    assert dispute.status == DisputeStatus.ACCEPTED
+    rule = FieldAuthority.objects.get()
+    assert (rule.field, rule.system.slug, rule.updated_by) == ("created_at", "hubspot", ops)
+    assert Lead.objects.get(email_key="person2@acme.com").created_at.day == 10
+    assert dispute.republished_weeks == ["2026-W10"]  # W11 was never published
+    assert leads_created_w10() == 2
 
 
 def test_evidence_stays_as_filed_when_later_imports_change_the_number(published, sales, imported):

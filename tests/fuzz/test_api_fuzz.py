@@ -62,7 +62,7 @@ def _schema() -> schemathesis.schemas.BaseSchema:
 def ops_token(make_user, monkeypatch) -> str:
     # The per-token rate limit is tested on its own; here it would only answer 429s.
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "100000/minute"})
-    _token, key = api_token_create(user=make_user(Role.OPS, "fuzzer"), name="fuzz")
+    _token, key = api_token_create(by=make_user(Role.OPS, "fuzzer"), name="fuzz")
     return key
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from pipeline.models import ImportBatch, SourceLead
+from pipeline.models import ImportBatch, ImportPreset, SourceLead
 from revops.permissions import Role
 from tests.pipeline.importing import crm, csv_text, lead_row
 
@@ -138,3 +138,47 @@ def test_presets_list_has_the_builtins_and_ops_can_save_one(client_as):
         content_type="application/json",
     )
     assert duplicate.status_code == 400
+
+
+def test_the_batch_says_who_confirmed_it(client_as, django_capture_on_commit_callbacks):
+    client = client_as(Role.OPS)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_file(
+            client, csv_text([lead_row(1)]), preset="salesforce-lead", apply="false"
+        )
+    batch_id = response.json()["id"]
+    pending = client.get(reverse("api:import-detail", args=[batch_id])).json()
+    assert (pending["confirmed_by"], pending["confirmed_at"]) == (None, None)
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = client.post(reverse("api:import-confirm", args=[batch_id])).json()
+    assert confirmed["confirmed_by"] == "ops"
+    assert confirmed["confirmed_at"] is not None
+    listed = client.get(reverse("api:import-list")).json()["results"][0]
+    assert listed["confirmed_by"] == "ops"
+
+
+def test_a_preset_is_saved_by_the_same_rules_as_on_the_page(client_as):
+    client = client_as(Role.OPS)
+    mapping = {
+        "object": "lead",
+        "fields": {"external_id": "Id", "email": "Mail", "created_at": "On"},
+    }
+
+    def save(name: str, body: dict = mapping):
+        return client.post(
+            reverse("api:preset-list"),
+            {"name": name, "mapping": body},
+            content_type="application/json",
+        )
+
+    assert save("salesforce-lead").json() == {
+        "name": ["A preset with this name exists; choose another name."]
+    }
+    assert save("x" * 101).json() == {"name": ["A preset name has at most 100 characters."]}
+    missing = save("Half", {"object": "lead", "fields": {"external_id": "Id"}})
+    assert missing.status_code == 400
+    assert "is not mapped" in missing.json()["non_field_errors"][0]
+    created = save("  Web leads ")
+    assert created.status_code == 201
+    assert created.json()["name"] == "Web leads"
+    assert ImportPreset.objects.get().created_by.username == "ops"

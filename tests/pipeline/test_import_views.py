@@ -155,3 +155,55 @@ def test_the_status_endpoint_reports_progress_for_the_progress_bar(client_as):
         "progress": 40,
         "finished": False,
     }
+
+
+def test_the_batch_page_shows_who_confirmed_it(client_as, django_capture_on_commit_callbacks):
+    client = client_as(Role.OPS)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, csv_text([lead_row(1)]))
+    batch = ImportBatch.objects.get()
+    assert "confirmed by" not in client.get(response.url).text
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("pipeline:import-confirm", args=[batch.pk]))
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.APPLIED
+    assert batch.confirmed_by.username == "ops"
+    assert batch.confirmed_at is not None
+    assert "confirmed by ops" in client.get(response.url).text
+
+
+def test_a_preset_name_in_use_is_refused_next_to_the_name(client_as):
+    client = client_as(Role.OPS)
+    ImportPreset.objects.create(name="Website sign-ups", object_type="lead", mapping={})
+    upload(client, "Lead ID,E-mail,Signed up\nL1,ana@acme.com,2026-03-02\n", preset="__new__")
+    batch = ImportBatch.objects.get()
+    response = client.post(
+        reverse("pipeline:import-mapping", args=[batch.pk]),
+        {
+            "name": " Website sign-ups ",
+            "date_order": "iso",
+            "decimal_separator": ".",
+            "timezone": "UTC",
+            "col_external_id": "Lead ID",
+            "col_email": "E-mail",
+            "col_created_at": "Signed up",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["name"] == [
+        "A preset with this name exists; choose another name."
+    ]
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.DRAFT
+
+
+def test_a_draft_whose_file_is_not_csv_is_rejected_on_the_mapping_page(client_as):
+    client = client_as(Role.OPS)
+    upload(client, "\x00\x01\x02binary", preset="__new__", name="x.csv")
+    batch = ImportBatch.objects.get()
+    response = client.get(reverse("pipeline:import-mapping", args=[batch.pk]))
+    assert response.url == reverse("pipeline:import-detail", args=[batch.pk])
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.REJECTED
+    assert batch.message.endswith("Nothing was imported.")
+    assert batch.finished_at is not None

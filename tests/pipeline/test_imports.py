@@ -447,7 +447,7 @@ def test_a_check_only_batch_writes_nothing_and_can_be_confirmed_later(
     assert batch.preview["rows"][0][:3] == [2, "00Q000000000000001", "person1@acme.com"]
     assert not SourceLead.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        import_batch_confirm(batch=batch, user=None)  # queued on commit; eager here
+        import_batch_confirm(batch=batch, by=None)  # queued on commit; eager here
     batch.refresh_from_db()
     assert batch.status == BatchStatus.APPLIED
     assert SourceLead.objects.count() == 2

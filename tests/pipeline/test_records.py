@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from pipeline.models import FieldAuthority, Lead
+from pipeline.services.authority import field_authority_set
 from revops.permissions import Role
 from tests.pipeline.importing import csv_text, lead_row, marketing, run_import
 
@@ -120,3 +122,31 @@ def test_account_and_deal_pages_open(client_as, tmp_path):
 
 def rows_differing(response) -> set[str]:
     return {row.name for row in response.context["versions"].rows if row.differs}
+
+
+def test_an_authority_rule_rebuilds_the_golden_records_before_it_returns(
+    lead_in_two_systems, ops_user
+):
+    changed = field_authority_set(
+        object_type="lead", rules={"source": marketing(), "stage": None}, by=ops_user
+    )
+    assert changed == ["source"]  # "stage" had no rule to remove
+    lead_in_two_systems.refresh_from_db()
+    assert lead_in_two_systems.source == "Webinar"
+    assert FieldAuthority.objects.get().updated_by == ops_user
+    assert field_authority_set(object_type="lead", rules={"source": marketing()}, by=ops_user) == []
+
+    assert field_authority_set(object_type="lead", rules={"source": None}, by=ops_user) == [
+        "source"
+    ]
+    assert not FieldAuthority.objects.exists()
+    lead_in_two_systems.refresh_from_db()
+    assert lead_in_two_systems.source == "Outbound"  # back to the CRM first
+
+
+def test_an_authority_rule_for_a_field_no_rule_decides_is_refused(lead_in_two_systems, ops_user):
+    with pytest.raises(ValidationError, match="'email' is not a field of a lead"):
+        field_authority_set(object_type="lead", rules={"email": marketing()}, by=ops_user)
+    with pytest.raises(ValidationError, match="no field authority rules"):
+        field_authority_set(object_type="golden", rules={}, by=ops_user)
+    assert not FieldAuthority.objects.exists()

@@ -228,7 +228,7 @@ def test_requests_succeed_right_after_the_database_drops_the_apps_connections(op
     """What a PostgreSQL restart does to a running app: every connection it holds is closed by
     the server. gunicorn keeps its connections (CONN_MAX_AGE); CONN_HEALTH_CHECKS must notice
     the dead one before the request uses it."""
-    _, key = api_token_create(user=ops_user, name="probe")
+    _, key = api_token_create(by=ops_user, name="probe")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

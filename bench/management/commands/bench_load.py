@@ -166,7 +166,7 @@ class Command(BaseCommand):
                 client = Client()
                 client.force_login(user)
                 sessions.append(client.cookies["sessionid"].value)
-                tokens.append(api_token_create(user=user, name=f"{TOKEN_PREFIX}{number}")[1])
+                tokens.append(api_token_create(by=user, name=f"{TOKEN_PREFIX}{number}")[1])
         return sessions, tokens
 
     def _endpoints(self) -> list[dict]:
