@@ -24,17 +24,13 @@ from pipeline.models import (
     SourceLead,
 )
 from pipeline.presets import FIELDS
-
-
-def iso_week_start(day: date) -> date:
-    """The Monday of `day`'s ISO week."""
-    return day - timedelta(days=day.weekday())
+from revops.weeks import IsoWeek
 
 
 def pipeline_overview(*, today: date | None = None) -> dict:
     """Headline counts for the home page: one aggregate query per table."""
     today = today or timezone.localdate()
-    week_start = timezone.make_aware(datetime.combine(iso_week_start(today), datetime.min.time()))
+    week_start = IsoWeek.of(today).start
     leads = Lead.objects.aggregate(
         total=Count("id"),
         this_week=Count("id", filter=Q(created_at__gte=week_start)),
@@ -118,7 +114,7 @@ def metric_reconciliation_for_week(week_start: date) -> dict[str, MetricReconcil
         .values("id")[:1]
     )
     rows = ReconciledMetricWeek.objects.filter(
-        run=Subquery(current), week_start=iso_week_start(week_start)
+        run=Subquery(current), week_start=IsoWeek.of(week_start).monday
     )
     return {
         row.metric_key: MetricReconciliation(
@@ -131,25 +127,6 @@ def metric_reconciliation_for_week(week_start: date) -> dict[str, MetricReconcil
         )
         for row in rows
     }
-
-
-def iso_week_label(week_start: date) -> str:
-    """`2026-W46` for any day of that ISO week."""
-    year, week, _ = week_start.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def iso_week_parse(label: str) -> date:
-    """The Monday of an ISO week written `2026-W46` (as an HTML week input sends it) or as
-    any date in it (`2026-11-12`). Raises ValueError with a message people can act on."""
-    label = (label or "").strip()
-    try:
-        if "W" in label.upper():
-            year, _, week = label.upper().partition("-W")
-            return date.fromisocalendar(int(year), int(week), 1)
-        return iso_week_start(date.fromisoformat(label))
-    except ValueError:
-        raise ValueError(f"{label!r} is not a week: use the form 2026-W46") from None
 
 
 # --- Reconciliation runs, discrepancies and bridges ---------------------------------------------

@@ -19,12 +19,11 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.db import connection, transaction
 
+from revops.weeks import IsoWeek, quarter_bounds, week_params, week_sql
 from scorecard.choices import FormulaOperator, MetricKind
 from scorecard.targets import FOUR_PLACES, TargetBook
-from scorecard.weeks import IsoWeek, quarter_bounds
 
 WEEK = timedelta(days=7)
 HUNDRED = Decimal(100)
@@ -59,16 +58,6 @@ def _cents(x) -> Decimal:
 # --- Sources: aggregate queries, one row per week ------------------------------------------------
 
 
-def _monday_sql(column: str) -> str:
-    """SQL for the Monday of the company-time-zone ISO week of a timestamptz column."""
-    return f"date_trunc('week', {column} AT TIME ZONE %(tz)s)::date"
-
-
-def _date_monday_sql(column: str) -> str:
-    """SQL for the Monday of the ISO week of a date column (dates have no time zone)."""
-    return f"({column} - (extract(isodow FROM {column})::int - 1))"
-
-
 def _frame(sql: str, params: dict, columns: list[str], index: str = "wk") -> pd.DataFrame:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -83,7 +72,6 @@ class Sources:
     """The aggregate queries of one computation, each run at most once per range."""
 
     def __init__(self, targets: TargetBook, metric_ids: dict[str, int]) -> None:
-        self.tz = settings.TIME_ZONE
         self.targets = targets
         self.metric_ids = metric_ids  # metric key → id, for metrics that read another's target
         self._cache: dict[tuple, object] = {}
@@ -95,7 +83,7 @@ class Sources:
 
     def _bounds(self, first: date, last: date) -> dict:
         return {
-            "tz": self.tz,
+            **week_params(),
             "start": IsoWeek.of(first).start,
             "end": IsoWeek.of(last).end,
             "first": first,
@@ -117,7 +105,7 @@ class Sources:
 
         def make():
             sql = " UNION ALL ".join(
-                f"SELECT '{what}', {_monday_sql(col)}, count(*) FROM pipeline_lead "
+                f"SELECT '{what}', {week_sql(col)}, count(*) FROM pipeline_lead "
                 f"WHERE {col} >= %(start)s AND {col} < %(end)s GROUP BY 2"
                 for what, col in (("created", "created_at"), ("mql", "mql_at"), ("sql", "sql_at"))
             )
@@ -134,7 +122,7 @@ class Sources:
 
         def make():
             sql = (
-                f"SELECT {_monday_sql('mql_at')} AS mwk, {_monday_sql('sql_at')} AS swk, count(*) "
+                f"SELECT {week_sql('mql_at')} AS mwk, {week_sql('sql_at')} AS swk, count(*) "
                 "FROM pipeline_lead WHERE mql_at >= %(start)s AND mql_at < %(end)s GROUP BY 1, 2"
             )
             rows = _frame(sql, self._bounds(first, last), ["mwk", "swk", "n"], index="mwk")
@@ -159,7 +147,7 @@ class Sources:
 
         def make():
             sql = (
-                f"SELECT {_monday_sql('first_touch_at')} AS wk, "
+                f"SELECT {week_sql('first_touch_at')} AS wk, "
                 "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
                 "greatest(extract(epoch FROM first_touch_at - mql_at), 0) / 3600.0), count(*) "
                 "FROM pipeline_lead WHERE mql_at IS NOT NULL "
@@ -177,7 +165,7 @@ class Sources:
 
         def make():
             sql = f"""
-                SELECT {_monday_sql("created_at")} AS wk,
+                SELECT {week_sql("created_at")} AS wk,
                     coalesce(sum(amount * 100) FILTER (WHERE deal_type IN ('new', 'expansion')),
                              0)::bigint,
                     coalesce(sum(amount * 100) FILTER (WHERE source = 'marketing'), 0)::bigint,
@@ -185,7 +173,7 @@ class Sources:
                 FROM pipeline_deal WHERE created_at >= %(start)s AND created_at < %(end)s
                 GROUP BY 1
                 UNION ALL
-                SELECT {_date_monday_sql("close_date")} AS wk, 0, 0,
+                SELECT {week_sql("close_date", is_date=True)} AS wk, 0, 0,
                     count(*) FILTER (WHERE is_won),
                     count(*) FILTER (WHERE deal_type = 'new'),
                     count(*) FILTER (WHERE is_won AND deal_type = 'new'),
@@ -207,7 +195,7 @@ class Sources:
 
         def make():
             sql = f"""
-                SELECT {_date_monday_sql("close_date")} AS wk,
+                SELECT {week_sql("close_date", is_date=True)} AS wk,
                     close_date - (created_at AT TIME ZONE %(tz)s)::date AS days, count(*)
                 FROM pipeline_deal
                 WHERE is_won AND deal_type = 'new'
@@ -232,8 +220,8 @@ class Sources:
             q_end = quarter_bounds(last + timedelta(days=6))[1]
             sql = f"""
                 SELECT date_trunc('quarter', close_date)::date AS q,
-                    {_monday_sql("created_at")} AS c,
-                    CASE WHEN is_closed THEN {_date_monday_sql("close_date")} END AS k,
+                    {week_sql("created_at")} AS c,
+                    CASE WHEN is_closed THEN {week_sql("close_date", is_date=True)} END AS k,
                     is_won, sum(amount * 100)::bigint
                 FROM pipeline_deal
                 WHERE deal_type = 'new' AND close_date >= %(q_first)s AND close_date < %(q_end)s
@@ -266,7 +254,7 @@ class Sources:
 
         def make():
             sql = f"""
-                SELECT account_id, {_date_monday_sql("effective_date")} AS wk,
+                SELECT account_id, {week_sql("effective_date", is_date=True)} AS wk,
                     (CASE WHEN kind IN ('contraction', 'churn') THEN -amount ELSE amount END
                         * 100)::bigint,
                     kind = 'churn'

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import QuerySet
 
+from revops.weeks import IsoWeek
 from scorecard.charts import TrendPoint
 from scorecard.choices import Rag, Team, Unit
 from scorecard.compute import Cell, metric_values_compute
@@ -28,7 +29,6 @@ from scorecard.models import (
 )
 from scorecard.targets import TargetBook, rag_status
 from scorecard.trust import TrustMark, trust_marks_for_week
-from scorecard.weeks import IsoWeek
 
 TEAM_ORDER = [Team.COMPANY, Team.MARKETING, Team.SALES, Team.CUSTOMER_SUCCESS]
 TREND_WEEKS = 13

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST, require_safe
 from pipeline.choices import AccountHealth, DealStage, LeadStage
 from revops.hooks import footer_notes
 from revops.permissions import can, require
+from revops.weeks import IsoWeek, company_tz
 from scorecard import selectors
 from scorecard.caching import week_cached
 from scorecard.charts import trend_figure
@@ -42,7 +43,6 @@ from scorecard.services import catalog as catalog_services
 from scorecard.services import snapshots
 from scorecard.targets import TargetBook
 from scorecard.trust import trust_marks_for_week
-from scorecard.weeks import IsoWeek, company_tz
 
 RECORDS_PAGE_SIZE = 50
 TREND_CHOICES = (13, 26, 52)

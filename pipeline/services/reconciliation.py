@@ -50,6 +50,7 @@ from pipeline.models import (
     SourceSystem,
 )
 from revops.db import advisory_lock, advisory_lock_held
+from revops.weeks import IsoWeek, week_params, week_sql
 
 logger = logging.getLogger(__name__)
 
@@ -335,8 +336,9 @@ def _pair() -> tuple[SourceSystem, SourceSystem]:
 
 
 def _week_range(weeks: int) -> tuple[date, date]:
-    today = timezone.localdate()
-    last = today - timedelta(days=today.weekday())
+    """The Mondays of the first and the last week of a run over `weeks` weeks that ends with
+    the current one, in the company's time zone."""
+    last = IsoWeek.current().monday
     return last - timedelta(weeks=weeks - 1), last
 
 
@@ -347,7 +349,6 @@ def _reconcile(run: ReconciliationRun) -> None:
         run_id=run.pk,
         marketing=marketing.pk,
         sales=sales.pk,
-        tz=settings.TIME_ZONE,
         now=timezone.now(),
         first_week=first_week,
         last_week=last_week,
@@ -382,7 +383,6 @@ class _Context:
     run_id: int
     marketing: int
     sales: int
-    tz: str
     now: datetime
     first_week: date
     last_week: date
@@ -390,18 +390,14 @@ class _Context:
 
     @property
     def params(self) -> dict[str, Any]:
-        start = timezone.make_aware(datetime.combine(self.first_week, time.min))
-        end = timezone.make_aware(datetime.combine(self.last_week + timedelta(weeks=1), time.min))
         return {
+            **week_params(),
             "run": self.run_id,
             "m": self.marketing,
             "s": self.sales,
-            "tz": self.tz,
             "now": self.now,
             "first_week": self.first_week,
             "last_week": self.last_week,
-            "start": start,
-            "end": end,
         }
 
 
@@ -411,15 +407,9 @@ def _authority(marketing: int, sales: int) -> dict[tuple[str, str], int]:
 
 
 def _week(expr: str, kind: str) -> str:
-    """SQL: the Monday of the ISO week `expr` falls in, in the company's time zone. Binning the
-    local wall-clock time by 7 days from a Monday is exact across DST changes and cheaper
-    than date_trunc."""
-    if kind == "ts":
-        return f"date_bin('7 days', ({expr}) AT TIME ZONE %(tz)s, {_MONDAY})::date"
-    return f"date_bin('7 days', ({expr})::timestamp, {_MONDAY})::date"
-
-
-_MONDAY = "TIMESTAMP '2000-01-03'"
+    """SQL: the Monday of the company-time-zone ISO week `expr` (of a column kind of
+    _Object.columns: "ts" or "date") falls in."""
+    return week_sql(expr, is_date=kind == "date")
 
 
 def _as_text(expr: str, kind: str) -> str:

@@ -25,19 +25,19 @@ from pipeline.models import (
     SourceLead,
 )
 from pipeline.selectors import (
-    iso_week_start,
     metric_reconciliation_for_week,
     reconciliation_run_current,
 )
 from pipeline.services import reconciliation
 from pipeline.services.identity import golden_resolve
 from revops.db import advisory_lock_id
+from revops.weeks import IsoWeek
 from tests.factories import SourceDealFactory, SourceLeadFactory, SourceSystemFactory
 
 pytestmark = pytest.mark.django_db
 
 # A complete week well inside every run's range: two weeks before the current one.
-W = iso_week_start(timezone.localdate()) - timedelta(weeks=2)
+W = IsoWeek.of(timezone.localdate()).monday - timedelta(weeks=2)
 
 
 def at(week: date, day: int = 1, hour: int = 10) -> datetime:
@@ -245,6 +245,21 @@ def test_weeks_are_cut_in_the_company_time_zone(mkt, crm, settings):
         )
     )
     assert (mqls[W], mqls[W + timedelta(weeks=1)]) == (0, 1)
+
+
+def test_a_run_covers_the_weeks_of_the_company_time_zone_whatever_zone_is_active(
+    mkt, crm, settings, monkeypatch
+):
+    # Monday 06:00 in Berlin (2026-W11) is still Sunday in Los Angeles (2026-W10): the run
+    # ends with Berlin's week, as the scorecard's weeks do.
+    settings.TIME_ZONE = "Europe/Berlin"
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 3, 9, 5, tzinfo=UTC))
+    timezone.activate("America/Los_Angeles")
+    try:
+        r = run(weeks=2)
+    finally:
+        timezone.deactivate()
+    assert (r.first_week, r.last_week) == (date(2026, 3, 2), date(2026, 3, 9))
 
 
 # --- Metric level -------------------------------------------------------------------------------

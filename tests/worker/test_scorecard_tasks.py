@@ -13,9 +13,9 @@ from django.core import mail
 
 from revops.celery import app
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard.models import WeeklySnapshot
 from scorecard.tasks import snapshot_publish_due_task
-from scorecard.weeks import IsoWeek
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -33,6 +33,8 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from revops.weeks import week_params, week_sql
+
 WRK_SCRIPT = Path(__file__).with_name("wrk_report.lua")
 
 # The goals of issue 5 on this 2-core machine at 1M leads.
@@ -144,10 +146,10 @@ class Command(BaseCommand):
     # --- Computing -------------------------------------------------------------------------
 
     def _compute(self, repeat: int) -> dict:
+        from revops.weeks import IsoWeek
         from scorecard.compute import metric_values_compute
         from scorecard.selectors import definition_current_map, metric_catalog
         from scorecard.targets import TargetBook
-        from scorecard.weeks import IsoWeek
 
         week = IsoWeek.last_completed()
         current = definition_current_map()
@@ -192,7 +194,7 @@ class Command(BaseCommand):
     def _http(self, duration: int, connections: int, workers: int) -> dict:
         from django.contrib.auth import get_user_model
 
-        from scorecard.weeks import IsoWeek
+        from revops.weeks import IsoWeek
 
         week = IsoWeek.last_completed()
         env = {
@@ -305,8 +307,8 @@ def _reference_query() -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT date_trunc('week', created_at), {', '.join(parts)} "
-            "FROM pipeline_lead GROUP BY 1"
+            f"SELECT {week_sql('created_at')}, {', '.join(parts)} FROM pipeline_lead GROUP BY 1",
+            week_params(),
         )
         cursor.fetchall()
 
