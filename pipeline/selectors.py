@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from pipeline.choices import AUTHORITY_FIELDS, ObjectType, SystemRole
+from pipeline.choices import AUTHORITY_FIELDS, ObjectType, RunStatus, SystemRole
 from pipeline.models import (
     Account,
     BridgeStep,
@@ -109,7 +109,7 @@ def metric_reconciliation_for_week(week_start: date) -> dict[str, MetricReconcil
     value is at `{% url 'pipeline:reconciliation-bridge' %}?metric=<key>&week=<YYYY-Www>`."""
     # One query, the current run as a subquery: the scorecard asks on every page view.
     current = (
-        ReconciliationRun.objects.filter(status="completed")
+        ReconciliationRun.objects.filter(status=RunStatus.COMPLETED)
         .order_by("-finished_at", "-id")
         .values("id")[:1]
     )
@@ -136,7 +136,7 @@ def reconciliation_run_current() -> ReconciliationRun | None:
     """The last completed run: the one whose results pages, the API and the scorecard show.
     A failed, skipped or unfinished run never replaces it."""
     return (
-        ReconciliationRun.objects.filter(status="completed")
+        ReconciliationRun.objects.filter(status=RunStatus.COMPLETED)
         .select_related("marketing_system", "sales_system", "started_by")
         .order_by("-finished_at", "-id")
         .first()

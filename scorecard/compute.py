@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 
+from pipeline.choices import NEGATIVE_ARR_KINDS, AccountHealth, ArrChangeKind, DealSource, DealType
 from revops.weeks import IsoWeek, quarter_bounds, week_params, week_sql
 from scorecard.choices import FormulaOperator, MetricKind
 from scorecard.targets import FOUR_PLACES, TargetBook
@@ -58,6 +59,18 @@ def _cents(x) -> Decimal:
 # --- Sources: aggregate queries, one row per week ------------------------------------------------
 
 
+# The choice values the queries compare with, passed as parameters: the SQL names the choice,
+# and a renamed value changes the query with it instead of silently counting nothing.
+CHOICE_PARAMS = {
+    "new_business": DealType.NEW,
+    "expansion": DealType.EXPANSION,
+    "marketing_sourced": DealSource.MARKETING,
+    "arr_reducing": list(NEGATIVE_ARR_KINDS),
+    "churn": ArrChangeKind.CHURN,
+    "good_health": AccountHealth.GOOD,
+}
+
+
 def _frame(sql: str, params: dict, columns: list[str], index: str = "wk") -> pd.DataFrame:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -84,6 +97,7 @@ class Sources:
     def _bounds(self, first: date, last: date) -> dict:
         return {
             **week_params(),
+            **CHOICE_PARAMS,
             "start": IsoWeek.of(first).start,
             "end": IsoWeek.of(last).end,
             "first": first,
@@ -103,15 +117,17 @@ class Sources:
     def lead_counts(self, first: date, last: date) -> pd.DataFrame:
         """Leads created, became MQL and became SQL, per week."""
 
+        dates = {"created": "created_at", "mql": "mql_at", "sql": "sql_at"}
+
         def make():
             sql = " UNION ALL ".join(
-                f"SELECT '{what}', {week_sql(col)}, count(*) FROM pipeline_lead "
+                f"SELECT '{col}', {week_sql(col)}, count(*) FROM pipeline_lead "
                 f"WHERE {col} >= %(start)s AND {col} < %(end)s GROUP BY 2"
-                for what, col in (("created", "created_at"), ("mql", "mql_at"), ("sql", "sql_at"))
+                for col in dates.values()
             )
             rows = _frame(sql, self._bounds(first, last), ["what", "wk", "n"])
-            for column in ("created", "mql", "sql"):
-                rows[column] = rows["n"].where(rows["what"] == column, 0)
+            for column, col in dates.items():
+                rows[column] = rows["n"].where(rows["what"] == col, 0)
             return self._dense(rows, first, last, ["created", "mql", "sql"])
 
         return self._cached(("lead_counts", first, last), make)
@@ -166,19 +182,20 @@ class Sources:
         def make():
             sql = f"""
                 SELECT {week_sql("created_at")} AS wk,
-                    coalesce(sum(amount * 100) FILTER (WHERE deal_type IN ('new', 'expansion')),
+                    coalesce(sum(amount * 100) FILTER (
+                        WHERE deal_type IN (%(new_business)s, %(expansion)s)), 0)::bigint,
+                    coalesce(sum(amount * 100) FILTER (WHERE source = %(marketing_sourced)s),
                              0)::bigint,
-                    coalesce(sum(amount * 100) FILTER (WHERE source = 'marketing'), 0)::bigint,
                     0, 0, 0, 0::bigint
                 FROM pipeline_deal WHERE created_at >= %(start)s AND created_at < %(end)s
                 GROUP BY 1
                 UNION ALL
                 SELECT {week_sql("close_date", is_date=True)} AS wk, 0, 0,
                     count(*) FILTER (WHERE is_won),
-                    count(*) FILTER (WHERE deal_type = 'new'),
-                    count(*) FILTER (WHERE is_won AND deal_type = 'new'),
-                    coalesce(sum(amount * 100) FILTER (WHERE is_won AND deal_type = 'new'),
-                             0)::bigint
+                    count(*) FILTER (WHERE deal_type = %(new_business)s),
+                    count(*) FILTER (WHERE is_won AND deal_type = %(new_business)s),
+                    coalesce(sum(amount * 100) FILTER (
+                        WHERE is_won AND deal_type = %(new_business)s), 0)::bigint
                 FROM pipeline_deal
                 WHERE is_closed AND close_date >= %(first_day)s AND close_date < %(end_day)s
                 GROUP BY 1
@@ -198,7 +215,7 @@ class Sources:
                 SELECT {week_sql("close_date", is_date=True)} AS wk,
                     close_date - (created_at AT TIME ZONE %(tz)s)::date AS days, count(*)
                 FROM pipeline_deal
-                WHERE is_won AND deal_type = 'new'
+                WHERE is_won AND deal_type = %(new_business)s
                   AND close_date >= %(first_day)s AND close_date < %(end_day)s
                 GROUP BY 1, 2
             """
@@ -224,7 +241,8 @@ class Sources:
                     CASE WHEN is_closed THEN {week_sql("close_date", is_date=True)} END AS k,
                     is_won, sum(amount * 100)::bigint
                 FROM pipeline_deal
-                WHERE deal_type = 'new' AND close_date >= %(q_first)s AND close_date < %(q_end)s
+                WHERE deal_type = %(new_business)s
+                  AND close_date >= %(q_first)s AND close_date < %(q_end)s
                 GROUP BY 1, 2, 3, 4
             """
             params = {**self._bounds(first, last), "q_first": q_first, "q_end": q_end}
@@ -255,9 +273,9 @@ class Sources:
         def make():
             sql = f"""
                 SELECT account_id, {week_sql("effective_date", is_date=True)} AS wk,
-                    (CASE WHEN kind IN ('contraction', 'churn') THEN -amount ELSE amount END
+                    (CASE WHEN kind = ANY(%(arr_reducing)s) THEN -amount ELSE amount END
                         * 100)::bigint,
-                    kind = 'churn'
+                    kind = %(churn)s
                 FROM pipeline_arrchange WHERE effective_date < %(end_day)s
             """
             rows = _frame(sql, self._bounds(first, last), ["account", "wk", "delta", "churn"])
@@ -290,8 +308,9 @@ class Sources:
         def make():
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT id FROM pipeline_account WHERE health = 'good' AND id = ANY(%s)",
-                    [accounts.tolist()],
+                    "SELECT id FROM pipeline_account "
+                    "WHERE health = %(good_health)s AND id = ANY(%(ids)s)",
+                    {**CHOICE_PARAMS, "ids": accounts.tolist()},
                 )
                 good = np.array([row[0] for row in cursor.fetchall()], dtype=accounts.dtype)
             return np.isin(accounts, good)

@@ -36,6 +36,9 @@ from django.utils import timezone
 from pipeline.choices import (
     RECONCILED_FIELDS,
     BridgeReason,
+    DealSource,
+    DealStage,
+    DealType,
     DiscrepancyKind,
     ObjectType,
     RunStatus,
@@ -140,14 +143,14 @@ METRICS: tuple[_Metric, ...] = (
         "pipeline_created_marketing",
         ObjectType.DEAL,
         "created_at",
-        (("source", "{p}source = 'marketing'"),),
+        (("source", "{p}source = %(marketing_sourced)s"),),
         "{p}amount",
     ),
     _Metric(
         "deals_won",
         ObjectType.DEAL,
         "close_date",
-        (("stage", "{p}stage = 'closed_won'"), ("close_date", "{p}close_date IS NOT NULL")),
+        (("stage", "{p}stage = %(won)s"), ("close_date", "{p}close_date IS NOT NULL")),
         "1",
     ),
     _Metric(
@@ -155,15 +158,23 @@ METRICS: tuple[_Metric, ...] = (
         ObjectType.DEAL,
         "close_date",
         (
-            ("stage", "{p}stage = 'closed_won'"),
+            ("stage", "{p}stage = %(won)s"),
             ("close_date", "{p}close_date IS NOT NULL"),
-            ("deal_type", "{p}deal_type = 'new'"),
+            ("deal_type", "{p}deal_type = %(new_business)s"),
         ),
         "{p}amount",
     ),
 )
 
 METRICS_BY_KEY = {metric.key: metric for metric in METRICS}
+
+# The choice values the conditions above compare with, passed with every statement as
+# parameters: the SQL names the choice, and a renamed value changes the query with it.
+CHOICE_PARAMS = {
+    "marketing_sourced": DealSource.MARKETING,
+    "won": DealStage.CLOSED_WON,
+    "new_business": DealType.NEW,
+}
 
 # The order of a bridge's steps, from marketing's value to sales'.
 REASON_ORDER = (
@@ -392,6 +403,7 @@ class _Context:
     def params(self) -> dict[str, Any]:
         return {
             **week_params(),
+            **CHOICE_PARAMS,
             "run": self.run_id,
             "m": self.marketing,
             "s": self.sales,
@@ -583,7 +595,7 @@ def _found_sql(obj: _Object, ctx: _Context) -> list[str]:
     missing_in_marketing = "p.m_id IS NULL AND p.s_id IS NOT NULL"
     if o == ObjectType.DEAL:
         # Marketing holds the deals it sourced; a sales-sourced deal it lacks is not missing.
-        missing_in_marketing += " AND p.s_source = 'marketing'"
+        missing_in_marketing += " AND p.s_source = %(marketing_sourced)s"
     statements = [
         f"""{insert}
         SELECT {fingerprint(DiscrepancyKind.MISSING_IN_SALES, "''")}, '{o}',
@@ -802,7 +814,7 @@ def _steps_sql(obj: _Object, metrics: list[_Metric]) -> str:
         )
         if o == ObjectType.DEAL:
             missing_in_marketing = (
-                f"CASE WHEN p.s_source = 'marketing' "
+                f"CASE WHEN p.s_source = %(marketing_sourced)s "
                 f"THEN '{BridgeReason.MISSING_IN_MARKETING}:' ELSE '{BridgeReason.NOT_SYNCED}:' END"
             )
         else:
