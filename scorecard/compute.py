@@ -315,7 +315,8 @@ class Sources:
                 good = np.array([row[0] for row in cursor.fetchall()], dtype=accounts.dtype)
             return np.isin(accounts, good)
 
-        return self._cached(("healthy", len(accounts)), make)
+        # Keyed by the accounts themselves: two different sets of one size are two answers.
+        return self._cached(("healthy", accounts.dtype.str, accounts.tobytes()), make)
 
 
 # --- Built-in metrics ---------------------------------------------------------------------------

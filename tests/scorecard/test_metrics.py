@@ -13,9 +13,10 @@ import pytest
 from django.db import connection
 
 from pipeline.choices import AccountHealth, ArrChangeKind, DealSource, DealStage, DealType
-from scorecard.compute import weighted_median
+from scorecard.compute import Sources, weighted_median
 from scorecard.models import Metric
 from scorecard.services.catalog import target_set
+from scorecard.targets import TargetBook
 from tests.factories import AccountFactory, ArrChangeFactory, DealFactory, LeadFactory
 from tests.scorecard.conftest import W10, compute, d, utc
 
@@ -220,6 +221,15 @@ def test_healthy_accounts_is_the_share_of_customers_in_good_health(customers):
     cell = compute(W10, "healthy_accounts")["healthy_accounts"]
     # Customers at the week's end: A (good), C (at risk), D (good) = 2 / 3 = 66.6667%.
     assert (cell.numerator, cell.denominator, cell.value) == (2, 3, Decimal("66.6667"))
+
+
+def test_two_account_sets_of_one_size_each_get_their_own_health():
+    good = AccountFactory(health=AccountHealth.GOOD)
+    at_risk = AccountFactory(health=AccountHealth.AT_RISK)
+    sources = Sources(TargetBook.load(), {})
+    assert sources.healthy(np.array([good.id])).tolist() == [True]
+    assert sources.healthy(np.array([at_risk.id])).tolist() == [False]
+    assert sources.healthy(np.array([good.id])).tolist() == [True]  # asked again: from cache
 
 
 def test_a_metric_over_an_empty_window_says_why_it_has_no_value():
