@@ -132,9 +132,10 @@ class Sources:
 
         return self._cached(("lead_counts", first, last), make)
 
-    def mql_cohort(self, first: date, last: date) -> np.ndarray:
-        """reached[i, j]: leads that became MQL in week i of [first, last] and became SQL by the
-        end of week j (j ≥ i matters; an SQL date before the MQL date counts as reached)."""
+    def mql_cohort(self, first: date, last: date) -> tuple[np.ndarray, np.ndarray]:
+        """(reached, mqls) over the weeks of [first, last]: reached[i, j], the leads that became
+        MQL in week i and became SQL by the end of week j (j ≥ i matters; an SQL date before
+        the MQL date counts as reached), and mqls[i], the leads that became MQL in week i."""
 
         def make():
             sql = (
@@ -265,7 +266,7 @@ class Sources:
 
         return self._cached(("coverage", first, last), make)
 
-    def arr_matrix(self, first: date, last: date):
+    def arr_matrix(self, first: date, last: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """ARR in cents of every account that ever had an ARR change, at the end of each week
         of [first, last] (accounts × weeks), the account ids, and the accounts lost (a churn
         change) per week."""
