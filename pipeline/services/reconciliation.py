@@ -397,7 +397,9 @@ class _Context:
     now: datetime
     first_week: date
     last_week: date
-    authority: dict[tuple[str, str], int]  # (object type, field) → system id, within the pair
+    # (object type, compared field) → the system of the pair the golden record follows, or
+    # None when a rule names a third system.
+    authority: dict[tuple[str, str], int | None]
 
     @property
     def params(self) -> dict[str, Any]:
@@ -413,9 +415,23 @@ class _Context:
         }
 
 
-def _authority(marketing: int, sales: int) -> dict[tuple[str, str], int]:
-    rules = FieldAuthority.objects.all()
-    return {(rule.object_type, rule.field): rule.system_id for rule in rules}
+def _authority(marketing: int, sales: int) -> dict[tuple[str, str], int | None]:
+    """For every field reconciliation compares, the system of the pair whose value the golden
+    record takes: the one a FieldAuthority rule names, else sales (first in identity
+    resolution's order). None when the rule names a third system: the golden record then
+    follows that system where it holds the record, so either of the pair may be wrong."""
+    rules = {
+        (object_type, field): system_id
+        for object_type, field, system_id in FieldAuthority.objects.values_list(
+            "object_type", "field", "system_id"
+        )
+    }
+    authority: dict[tuple[str, str], int | None] = {}
+    for object_type, fields in RECONCILED_FIELDS.items():
+        for field in fields:
+            system = rules.get((object_type, field), sales)
+            authority[(object_type, field)] = system if system in (marketing, sales) else None
+    return authority
 
 
 def _week(expr: str, kind: str) -> str:
@@ -625,10 +641,9 @@ def _found_sql(obj: _Object, ctx: _Context) -> list[str]:
         week_col = _WEEK_OF_FIELD.get((o, field), "created_at")
         week_kind = obj.columns[week_col]
         m_week, s_week = _week(f"p.m_{week_col}", week_kind), _week(f"p.s_{week_col}", week_kind)
-        # The golden record takes the authority's value (with no rule, sales' first, as
-        # identity resolution does), so the other system is the one to fix. A rule naming a
-        # third system leaves both possibly wrong: unknown.
-        authority = ctx.authority.get((o, field), ctx.sales)
+        # The golden record takes the authority's value, so the other system is the one to
+        # fix; with a third system as the authority, neither is named.
+        authority = ctx.authority[(o, field)]
         fix_in = {ctx.marketing: ctx.sales, ctx.sales: ctx.marketing}.get(authority)
         rows.append(
             f"('{field}', p.m_{field} IS DISTINCT FROM p.s_{field}, "

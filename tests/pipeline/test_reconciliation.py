@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from pipeline import demo
-from pipeline.choices import DealSource, DealStage, ObjectType, SystemRole
+from pipeline.choices import RECONCILED_FIELDS, DealSource, DealStage, ObjectType, SystemRole
 from pipeline.models import (
     BridgeStep,
     Discrepancy,
@@ -225,6 +225,31 @@ def test_a_fixed_record_is_resolved_by_the_run_that_no_longer_finds_it_and_can_c
     assert Discrepancy.objects.count() == 2
     assert third.new_count == 1
     assert Discrepancy.objects.get(resolved_run__isnull=True).right_value == "Cy"
+
+
+def test_authority_names_for_every_compared_field_the_system_of_the_pair_it_follows(mkt, crm):
+    success = SourceSystemFactory(slug="gainsight", role=SystemRole.CUSTOMER_SUCCESS)
+    FieldAuthority.objects.create(object_type=ObjectType.LEAD, field="stage", system=mkt)
+    FieldAuthority.objects.create(object_type=ObjectType.LEAD, field="owner", system=success)
+    FieldAuthority.objects.create(object_type=ObjectType.ACCOUNT, field="health", system=success)
+    authority = reconciliation._authority(mkt.pk, crm.pk)
+    assert set(authority) == {(o, f) for o, fields in RECONCILED_FIELDS.items() for f in fields}
+    assert authority[(ObjectType.LEAD, "stage")] == mkt.pk  # the rule's system
+    assert authority[(ObjectType.LEAD, "sql_at")] == crm.pk  # no rule: sales, as identity does
+    assert authority[(ObjectType.DEAL, "amount")] == crm.pk
+    assert authority[(ObjectType.LEAD, "owner")] is None  # a third system: neither of the pair
+
+
+def test_a_field_whose_authority_is_a_third_system_names_neither_system_to_fix(mkt, crm):
+    success = SourceSystemFactory(slug="gainsight", role=SystemRole.CUSTOMER_SUCCESS)
+    FieldAuthority.objects.create(object_type=ObjectType.LEAD, field="owner", system=success)
+    FieldAuthority.objects.create(object_type=ObjectType.LEAD, field="source", system=mkt)
+    lead(mkt, "a@acme.com", owner="Ann", source="Webinar", stage="mql")
+    lead(crm, "a@acme.com", owner="Bo", source="Outbound", stage="sql")
+    golden_resolve()
+    run()
+    fix_in = dict(Discrepancy.objects.values_list("field", "system__slug"))
+    assert fix_in == {"owner": None, "source": "salesforce", "stage": "hubspot"}
 
 
 def test_weeks_are_cut_in_the_company_time_zone(mkt, crm, settings):
