@@ -15,8 +15,8 @@ from disputes.models import Dispute
 from disputes.services import disputes as services
 from pipeline.choices import ObjectType
 from pipeline.models import Account, Lead
+from revops.weeks import IsoWeek
 from scorecard.models import Metric
-from scorecard.weeks import IsoWeek
 
 
 @dataclass

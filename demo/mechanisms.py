@@ -28,11 +28,11 @@ from mechanisms.services.mechanisms import (
     mechanism_create,
     mechanism_update,
 )
+from revops.weeks import IsoWeek, company_tz, quarter_bounds, week_range
 from scorecard.choices import MetricKind, Unit
 from scorecard.choices import Team as MetricTeam
 from scorecard.models import Metric
 from scorecard.services.catalog import metric_create, series_import
-from scorecard.weeks import IsoWeek, company_tz, quarter_bounds, week_range
 
 DISPUTE_METRIC = "disputes_resolved_in_sla"
 

@@ -13,11 +13,11 @@ from decimal import Decimal
 
 import numpy as np
 
+from revops.weeks import IsoWeek, week_range
 from scorecard.choices import FormulaOperator, MetricKind, TargetPeriod, Team, Unit
 from scorecard.models import Metric, MetricTarget
 from scorecard.services.catalog import Formula, metric_create, series_import
 from scorecard.services.snapshots import BackfillResult, scorecard_backfill
-from scorecard.weeks import IsoWeek, week_range
 
 # Metric key → (target at scale 1, period, grows with scale, this year's plan vs the year before).
 # Sized to the demo company so that a week shows a realistic mix of green, amber and red.

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from pipeline import selectors as pipeline_selectors
 from pipeline.models import Discrepancy
+from revops.weeks import IsoWeek
 from scorecard import selectors as scorecard_selectors
 from scorecard.formatting import format_value
 from scorecard.models import Metric
-from scorecard.weeks import IsoWeek
 
 
 def plain(value: object) -> str:

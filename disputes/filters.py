@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from disputes.choices import UNRESOLVED, DisputeStatus, DisputeSubject
 from disputes.models import Dispute
+from revops.weeks import IsoWeek
 from scorecard.choices import Team
-from scorecard.weeks import IsoWeek
 
 YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
 

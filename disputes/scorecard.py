@@ -9,8 +9,8 @@ from django.urls import reverse
 from disputes import selectors
 from revops.hooks import FooterNote
 from revops.permissions import can
+from revops.weeks import IsoWeek
 from scorecard.trust import DISPUTED, TrustMark
-from scorecard.weeks import IsoWeek
 
 
 def dispute_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, TrustMark]:

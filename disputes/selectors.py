@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from disputes.choices import UNRESOLVED
 from disputes.models import DEFAULT_SLA_BUSINESS_DAYS, Dispute, DisputeSettings
-from scorecard.weeks import IsoWeek, company_tz
+from revops.weeks import IsoWeek, company_tz
 
 
 def dispute_list() -> QuerySet[Dispute]:

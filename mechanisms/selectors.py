@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from mechanisms.choices import HEALTH_RANK, Direction, Health, Status
 from mechanisms.models import Action, Goal, Link, LogEntry, Mechanism
+from revops.weeks import IsoWeek
 from scorecard import selectors as scorecard_selectors
 from scorecard.charts import TrendPoint
 from scorecard.choices import Rag
 from scorecard.formatting import format_value
 from scorecard.models import Metric
-from scorecard.weeks import IsoWeek
 
 GOAL_WEEKS = 13
 

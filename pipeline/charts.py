@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from pipeline.choices import FIELD_LABELS, BridgeReason
 from pipeline.models import BridgeStep, ReconciledMetricWeek
-from pipeline.selectors import RECONCILED_METRICS, iso_week_label
+from pipeline.selectors import RECONCILED_METRICS
+from revops.weeks import IsoWeek
 
 MONEY_METRICS = frozenset({"pipeline_created_marketing", "new_bookings"})
 
@@ -71,7 +72,7 @@ def waterfall_figure(
     values.append(0.0)
     measures.append("total")
     texts.append(format_value(key, metric_week.sales_value))
-    title = f"{RECONCILED_METRICS.get(key, key)} · {iso_week_label(metric_week.week_start)}"
+    title = f"{RECONCILED_METRICS.get(key, key)} · {IsoWeek.of(metric_week.week_start).label}"
     return {
         "data": [
             {

@@ -29,7 +29,8 @@ from pipeline.models import (
     ReconciliationRun,
     SourceSystem,
 )
-from pipeline.selectors import RECONCILED_METRICS, iso_week_parse
+from pipeline.selectors import RECONCILED_METRICS
+from revops.weeks import IsoWeek
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -122,7 +123,7 @@ class IsoWeekField(forms.CharField):
         if not value:
             return None
         try:
-            return iso_week_parse(value)
+            return IsoWeek.parse_input(value).monday
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
 

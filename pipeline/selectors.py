@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from pipeline.choices import AUTHORITY_FIELDS, ObjectType, SystemRole
+from pipeline.choices import AUTHORITY_FIELDS, ObjectType, RunStatus, SystemRole
 from pipeline.models import (
     Account,
     BridgeStep,
@@ -24,17 +24,13 @@ from pipeline.models import (
     SourceLead,
 )
 from pipeline.presets import FIELDS
-
-
-def iso_week_start(day: date) -> date:
-    """The Monday of `day`'s ISO week."""
-    return day - timedelta(days=day.weekday())
+from revops.weeks import IsoWeek
 
 
 def pipeline_overview(*, today: date | None = None) -> dict:
     """Headline counts for the home page: one aggregate query per table."""
     today = today or timezone.localdate()
-    week_start = timezone.make_aware(datetime.combine(iso_week_start(today), datetime.min.time()))
+    week_start = IsoWeek.of(today).start
     leads = Lead.objects.aggregate(
         total=Count("id"),
         this_week=Count("id", filter=Q(created_at__gte=week_start)),
@@ -113,12 +109,12 @@ def metric_reconciliation_for_week(week_start: date) -> dict[str, MetricReconcil
     value is at `{% url 'pipeline:reconciliation-bridge' %}?metric=<key>&week=<YYYY-Www>`."""
     # One query, the current run as a subquery: the scorecard asks on every page view.
     current = (
-        ReconciliationRun.objects.filter(status="completed")
+        ReconciliationRun.objects.filter(status=RunStatus.COMPLETED)
         .order_by("-finished_at", "-id")
         .values("id")[:1]
     )
     rows = ReconciledMetricWeek.objects.filter(
-        run=Subquery(current), week_start=iso_week_start(week_start)
+        run=Subquery(current), week_start=IsoWeek.of(week_start).monday
     )
     return {
         row.metric_key: MetricReconciliation(
@@ -133,25 +129,6 @@ def metric_reconciliation_for_week(week_start: date) -> dict[str, MetricReconcil
     }
 
 
-def iso_week_label(week_start: date) -> str:
-    """`2026-W46` for any day of that ISO week."""
-    year, week, _ = week_start.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def iso_week_parse(label: str) -> date:
-    """The Monday of an ISO week written `2026-W46` (as an HTML week input sends it) or as
-    any date in it (`2026-11-12`). Raises ValueError with a message people can act on."""
-    label = (label or "").strip()
-    try:
-        if "W" in label.upper():
-            year, _, week = label.upper().partition("-W")
-            return date.fromisocalendar(int(year), int(week), 1)
-        return iso_week_start(date.fromisoformat(label))
-    except ValueError:
-        raise ValueError(f"{label!r} is not a week: use the form 2026-W46") from None
-
-
 # --- Reconciliation runs, discrepancies and bridges ---------------------------------------------
 
 
@@ -159,7 +136,7 @@ def reconciliation_run_current() -> ReconciliationRun | None:
     """The last completed run: the one whose results pages, the API and the scorecard show.
     A failed, skipped or unfinished run never replaces it."""
     return (
-        ReconciliationRun.objects.filter(status="completed")
+        ReconciliationRun.objects.filter(status=RunStatus.COMPLETED)
         .select_related("marketing_system", "sales_system", "started_by")
         .order_by("-finished_at", "-id")
         .first()

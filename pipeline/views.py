@@ -66,6 +66,7 @@ from pipeline.services.imports import (
 from revops.csv import csv_response
 from revops.lists import filtered_page
 from revops.permissions import can, require
+from revops.weeks import IsoWeek
 
 PAGE_SIZE = 50
 
@@ -453,16 +454,16 @@ def _bridge_context(request: HttpRequest, run: ReconciliationRun) -> dict:
     chosen = None
     if request.GET.get("week"):
         try:
-            week_start = selectors.iso_week_parse(request.GET["week"])
+            week_start = IsoWeek.parse_input(request.GET["week"]).monday
         except ValueError as exc:
             errors.append(str(exc))
         else:
             chosen = next((w for w in weeks if w.week_start == week_start), None)
             if chosen is None:
                 errors.append(
-                    f"Run #{run.pk} has no bridge for {selectors.iso_week_label(week_start)}: "
-                    f"it covers {selectors.iso_week_label(run.first_week)} to "
-                    f"{selectors.iso_week_label(run.last_week)}."
+                    f"Run #{run.pk} has no bridge for {IsoWeek.of(week_start).label}: "
+                    f"it covers {IsoWeek.of(run.first_week).label} to "
+                    f"{IsoWeek.of(run.last_week).label}."
                 )
     if chosen is None and weeks:
         # The week people meet about is the last complete one; the current week is partial.
@@ -474,7 +475,7 @@ def _bridge_context(request: HttpRequest, run: ReconciliationRun) -> dict:
     steps = []
     figure = None
     if chosen is not None:
-        week_label = selectors.iso_week_label(chosen.week_start)
+        week_label = IsoWeek.of(chosen.week_start).label
         for step in chosen.steps.all():
             link = None
             if step.reason in DISCREPANCY_OF_REASON:
@@ -516,7 +517,7 @@ def _bridge_context(request: HttpRequest, run: ReconciliationRun) -> dict:
         "weeks": [
             {
                 "row": w,
-                "label": selectors.iso_week_label(w.week_start),
+                "label": IsoWeek.of(w.week_start).label,
                 "marketing": charts.format_value(metric, w.marketing_value),
                 "sales": charts.format_value(metric, w.sales_value),
                 "golden": charts.format_value(metric, w.golden_value),
@@ -526,7 +527,7 @@ def _bridge_context(request: HttpRequest, run: ReconciliationRun) -> dict:
             for w in reversed(weeks)
         ],
         "chosen": chosen,
-        "chosen_label": selectors.iso_week_label(chosen.week_start) if chosen else "",
+        "chosen_label": IsoWeek.of(chosen.week_start).label if chosen else "",
         "chosen_values": {
             "marketing": charts.format_value(metric, chosen.marketing_value),
             "sales": charts.format_value(metric, chosen.sales_value),
@@ -653,7 +654,7 @@ def reconciliation_discrepancy_export(request: HttpRequest) -> HttpResponse:
             row = list(row)
             row[1] = "resolved" if row[1] else "open"
             for i in (12, 13):
-                row[i] = selectors.iso_week_label(row[i]) if row[i] else ""
+                row[i] = IsoWeek.of(row[i]).label if row[i] else ""
             yield row
 
     return csv_response(lines(), "discrepancies.csv")
@@ -671,10 +672,10 @@ def reconciliation_discrepancy_detail(request: HttpRequest, discrepancy_id: int)
             "d": discrepancy,
             "records": records,
             "field_label": FIELD_LABELS.get(discrepancy.field, discrepancy.field),
-            "week_label": selectors.iso_week_label(discrepancy.week_start)
+            "week_label": IsoWeek.of(discrepancy.week_start).label
             if discrepancy.week_start
             else "",
-            "other_week_label": selectors.iso_week_label(discrepancy.other_week_start)
+            "other_week_label": IsoWeek.of(discrepancy.other_week_start).label
             if discrepancy.other_week_start
             else "",
         },
@@ -713,7 +714,7 @@ def reconciliation_run_export(request: HttpRequest, run_id: int) -> HttpResponse
             base = [
                 run.pk,
                 mw.metric_key,
-                selectors.iso_week_label(mw.week_start),
+                IsoWeek.of(mw.week_start).label,
                 mw.marketing_value,
                 mw.sales_value,
                 mw.golden_value,

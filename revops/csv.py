@@ -1,10 +1,10 @@
-"""CSV downloads for every filtered list: streamed, so a list of any length costs the same
-memory, and safe to open in a spreadsheet."""
+"""CSV for every download and report: streamed, so a list of any length costs the same
+memory, and safe to open in a spreadsheet. The one place cells are escaped."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
@@ -21,16 +21,21 @@ def csv_cell(value: object) -> object:
 
 
 class _Echo:
+    """A file that hands back what is written to it, so csv.writer yields lines."""
+
     def write(self, value: str) -> str:
         return value
 
 
+def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """Each of `rows` as one line of CSV, its cells escaped."""
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow([csv_cell(v) for v in row])
+
+
 def csv_response(rows: Iterable[Iterable[object]], filename: str) -> StreamingHttpResponse:
     """Stream `rows` (the first one the header) as a CSV attachment named `filename`."""
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow([csv_cell(v) for v in row]) for row in rows),
-        content_type="text/csv; charset=utf-8",
-    )
+    response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from django.core.cache import cache
 
+from revops.weeks import IsoWeek
 from scorecard import selectors
-from scorecard.weeks import IsoWeek
 
 T = TypeVar("T")
 

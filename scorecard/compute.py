@@ -19,12 +19,12 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.db import connection, transaction
 
+from pipeline.choices import NEGATIVE_ARR_KINDS, AccountHealth, ArrChangeKind, DealSource, DealType
+from revops.weeks import IsoWeek, quarter_bounds, week_params, week_sql
 from scorecard.choices import FormulaOperator, MetricKind
 from scorecard.targets import FOUR_PLACES, TargetBook
-from scorecard.weeks import IsoWeek, quarter_bounds
 
 WEEK = timedelta(days=7)
 HUNDRED = Decimal(100)
@@ -59,14 +59,16 @@ def _cents(x) -> Decimal:
 # --- Sources: aggregate queries, one row per week ------------------------------------------------
 
 
-def _monday_sql(column: str) -> str:
-    """SQL for the Monday of the company-time-zone ISO week of a timestamptz column."""
-    return f"date_trunc('week', {column} AT TIME ZONE %(tz)s)::date"
-
-
-def _date_monday_sql(column: str) -> str:
-    """SQL for the Monday of the ISO week of a date column (dates have no time zone)."""
-    return f"({column} - (extract(isodow FROM {column})::int - 1))"
+# The choice values the queries compare with, passed as parameters: the SQL names the choice,
+# and a renamed value changes the query with it instead of silently counting nothing.
+CHOICE_PARAMS = {
+    "new_business": DealType.NEW,
+    "expansion": DealType.EXPANSION,
+    "marketing_sourced": DealSource.MARKETING,
+    "arr_reducing": list(NEGATIVE_ARR_KINDS),
+    "churn": ArrChangeKind.CHURN,
+    "good_health": AccountHealth.GOOD,
+}
 
 
 def _frame(sql: str, params: dict, columns: list[str], index: str = "wk") -> pd.DataFrame:
@@ -83,7 +85,6 @@ class Sources:
     """The aggregate queries of one computation, each run at most once per range."""
 
     def __init__(self, targets: TargetBook, metric_ids: dict[str, int]) -> None:
-        self.tz = settings.TIME_ZONE
         self.targets = targets
         self.metric_ids = metric_ids  # metric key → id, for metrics that read another's target
         self._cache: dict[tuple, object] = {}
@@ -95,7 +96,8 @@ class Sources:
 
     def _bounds(self, first: date, last: date) -> dict:
         return {
-            "tz": self.tz,
+            **week_params(),
+            **CHOICE_PARAMS,
             "start": IsoWeek.of(first).start,
             "end": IsoWeek.of(last).end,
             "first": first,
@@ -115,26 +117,29 @@ class Sources:
     def lead_counts(self, first: date, last: date) -> pd.DataFrame:
         """Leads created, became MQL and became SQL, per week."""
 
+        dates = {"created": "created_at", "mql": "mql_at", "sql": "sql_at"}
+
         def make():
             sql = " UNION ALL ".join(
-                f"SELECT '{what}', {_monday_sql(col)}, count(*) FROM pipeline_lead "
+                f"SELECT '{col}', {week_sql(col)}, count(*) FROM pipeline_lead "
                 f"WHERE {col} >= %(start)s AND {col} < %(end)s GROUP BY 2"
-                for what, col in (("created", "created_at"), ("mql", "mql_at"), ("sql", "sql_at"))
+                for col in dates.values()
             )
             rows = _frame(sql, self._bounds(first, last), ["what", "wk", "n"])
-            for column in ("created", "mql", "sql"):
-                rows[column] = rows["n"].where(rows["what"] == column, 0)
+            for column, col in dates.items():
+                rows[column] = rows["n"].where(rows["what"] == col, 0)
             return self._dense(rows, first, last, ["created", "mql", "sql"])
 
         return self._cached(("lead_counts", first, last), make)
 
-    def mql_cohort(self, first: date, last: date) -> np.ndarray:
-        """reached[i, j]: leads that became MQL in week i of [first, last] and became SQL by the
-        end of week j (j ≥ i matters; an SQL date before the MQL date counts as reached)."""
+    def mql_cohort(self, first: date, last: date) -> tuple[np.ndarray, np.ndarray]:
+        """(reached, mqls) over the weeks of [first, last]: reached[i, j], the leads that became
+        MQL in week i and became SQL by the end of week j (j ≥ i matters; an SQL date before
+        the MQL date counts as reached), and mqls[i], the leads that became MQL in week i."""
 
         def make():
             sql = (
-                f"SELECT {_monday_sql('mql_at')} AS mwk, {_monday_sql('sql_at')} AS swk, count(*) "
+                f"SELECT {week_sql('mql_at')} AS mwk, {week_sql('sql_at')} AS swk, count(*) "
                 "FROM pipeline_lead WHERE mql_at >= %(start)s AND mql_at < %(end)s GROUP BY 1, 2"
             )
             rows = _frame(sql, self._bounds(first, last), ["mwk", "swk", "n"], index="mwk")
@@ -159,7 +164,7 @@ class Sources:
 
         def make():
             sql = (
-                f"SELECT {_monday_sql('first_touch_at')} AS wk, "
+                f"SELECT {week_sql('first_touch_at')} AS wk, "
                 "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
                 "greatest(extract(epoch FROM first_touch_at - mql_at), 0) / 3600.0), count(*) "
                 "FROM pipeline_lead WHERE mql_at IS NOT NULL "
@@ -177,20 +182,21 @@ class Sources:
 
         def make():
             sql = f"""
-                SELECT {_monday_sql("created_at")} AS wk,
-                    coalesce(sum(amount * 100) FILTER (WHERE deal_type IN ('new', 'expansion')),
+                SELECT {week_sql("created_at")} AS wk,
+                    coalesce(sum(amount * 100) FILTER (
+                        WHERE deal_type IN (%(new_business)s, %(expansion)s)), 0)::bigint,
+                    coalesce(sum(amount * 100) FILTER (WHERE source = %(marketing_sourced)s),
                              0)::bigint,
-                    coalesce(sum(amount * 100) FILTER (WHERE source = 'marketing'), 0)::bigint,
                     0, 0, 0, 0::bigint
                 FROM pipeline_deal WHERE created_at >= %(start)s AND created_at < %(end)s
                 GROUP BY 1
                 UNION ALL
-                SELECT {_date_monday_sql("close_date")} AS wk, 0, 0,
+                SELECT {week_sql("close_date", is_date=True)} AS wk, 0, 0,
                     count(*) FILTER (WHERE is_won),
-                    count(*) FILTER (WHERE deal_type = 'new'),
-                    count(*) FILTER (WHERE is_won AND deal_type = 'new'),
-                    coalesce(sum(amount * 100) FILTER (WHERE is_won AND deal_type = 'new'),
-                             0)::bigint
+                    count(*) FILTER (WHERE deal_type = %(new_business)s),
+                    count(*) FILTER (WHERE is_won AND deal_type = %(new_business)s),
+                    coalesce(sum(amount * 100) FILTER (
+                        WHERE is_won AND deal_type = %(new_business)s), 0)::bigint
                 FROM pipeline_deal
                 WHERE is_closed AND close_date >= %(first_day)s AND close_date < %(end_day)s
                 GROUP BY 1
@@ -207,10 +213,10 @@ class Sources:
 
         def make():
             sql = f"""
-                SELECT {_date_monday_sql("close_date")} AS wk,
+                SELECT {week_sql("close_date", is_date=True)} AS wk,
                     close_date - (created_at AT TIME ZONE %(tz)s)::date AS days, count(*)
                 FROM pipeline_deal
-                WHERE is_won AND deal_type = 'new'
+                WHERE is_won AND deal_type = %(new_business)s
                   AND close_date >= %(first_day)s AND close_date < %(end_day)s
                 GROUP BY 1, 2
             """
@@ -232,11 +238,12 @@ class Sources:
             q_end = quarter_bounds(last + timedelta(days=6))[1]
             sql = f"""
                 SELECT date_trunc('quarter', close_date)::date AS q,
-                    {_monday_sql("created_at")} AS c,
-                    CASE WHEN is_closed THEN {_date_monday_sql("close_date")} END AS k,
+                    {week_sql("created_at")} AS c,
+                    CASE WHEN is_closed THEN {week_sql("close_date", is_date=True)} END AS k,
                     is_won, sum(amount * 100)::bigint
                 FROM pipeline_deal
-                WHERE deal_type = 'new' AND close_date >= %(q_first)s AND close_date < %(q_end)s
+                WHERE deal_type = %(new_business)s
+                  AND close_date >= %(q_first)s AND close_date < %(q_end)s
                 GROUP BY 1, 2, 3, 4
             """
             params = {**self._bounds(first, last), "q_first": q_first, "q_end": q_end}
@@ -259,17 +266,17 @@ class Sources:
 
         return self._cached(("coverage", first, last), make)
 
-    def arr_matrix(self, first: date, last: date):
+    def arr_matrix(self, first: date, last: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """ARR in cents of every account that ever had an ARR change, at the end of each week
         of [first, last] (accounts × weeks), the account ids, and the accounts lost (a churn
         change) per week."""
 
         def make():
             sql = f"""
-                SELECT account_id, {_date_monday_sql("effective_date")} AS wk,
-                    (CASE WHEN kind IN ('contraction', 'churn') THEN -amount ELSE amount END
+                SELECT account_id, {week_sql("effective_date", is_date=True)} AS wk,
+                    (CASE WHEN kind = ANY(%(arr_reducing)s) THEN -amount ELSE amount END
                         * 100)::bigint,
-                    kind = 'churn'
+                    kind = %(churn)s
                 FROM pipeline_arrchange WHERE effective_date < %(end_day)s
             """
             rows = _frame(sql, self._bounds(first, last), ["account", "wk", "delta", "churn"])
@@ -302,13 +309,15 @@ class Sources:
         def make():
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT id FROM pipeline_account WHERE health = 'good' AND id = ANY(%s)",
-                    [accounts.tolist()],
+                    "SELECT id FROM pipeline_account "
+                    "WHERE health = %(good_health)s AND id = ANY(%(ids)s)",
+                    {**CHOICE_PARAMS, "ids": accounts.tolist()},
                 )
                 good = np.array([row[0] for row in cursor.fetchall()], dtype=accounts.dtype)
             return np.isin(accounts, good)
 
-        return self._cached(("healthy", len(accounts)), make)
+        # Keyed by the accounts themselves: two different sets of one size are two answers.
+        return self._cached(("healthy", accounts.dtype.str, accounts.tobytes()), make)
 
 
 # --- Built-in metrics ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@ week (2026-W60) does not match, so it is a 404, never a 500."""
 
 from __future__ import annotations
 
-from scorecard.weeks import IsoWeek
+from revops.weeks import IsoWeek
 
 
 class IsoWeekConverter:

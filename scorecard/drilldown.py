@@ -20,7 +20,7 @@ from pipeline import selectors as pipeline_selectors
 from pipeline.choices import NEGATIVE_ARR_KINDS, ArrChangeKind, DealSource, DealType
 from pipeline.filters import AccountFilter, DealFilter, LeadFilter
 from pipeline.models import Account
-from scorecard.weeks import IsoWeek, quarter_bounds
+from revops.weeks import IsoWeek, quarter_bounds
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import django_filters as df
 from django import forms
 from django.db.models import QuerySet
 
+from revops.weeks import IsoWeek
 from scorecard.choices import MetricKind, Rag, Team
 from scorecard.models import Metric, MetricDefinition, SnapshotValue
-from scorecard.weeks import IsoWeek
 
 
 class IsoWeekField(forms.CharField):

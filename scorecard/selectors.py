@@ -15,8 +15,9 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import QuerySet
 
+from revops.weeks import IsoWeek
 from scorecard.charts import TrendPoint
-from scorecard.choices import Rag, Team, Unit
+from scorecard.choices import Rag, Team
 from scorecard.compute import Cell, metric_values_compute
 from scorecard.formatting import format_change, format_value
 from scorecard.models import (
@@ -28,7 +29,6 @@ from scorecard.models import (
 )
 from scorecard.targets import TargetBook, rag_status
 from scorecard.trust import TrustMark, trust_marks_for_week
-from scorecard.weeks import IsoWeek
 
 TEAM_ORDER = [Team.COMPANY, Team.MARKETING, Team.SALES, Team.CUSTOMER_SUCCESS]
 TREND_WEEKS = 13
@@ -208,10 +208,6 @@ class ScorecardWeek:
         return self.top_line + [row for section in self.sections for row in section.rows]
 
     @property
-    def is_published(self) -> bool:
-        return self.snapshot is not None
-
-    @property
     def has_live_values(self) -> bool:
         return any(row.cell.live for row in self.rows)
 
@@ -322,10 +318,6 @@ def metric_trend(metric: Metric, week: IsoWeek, *, weeks: int) -> list[TrendPoin
 
 def metric_week_cell(metric: Metric, week: IsoWeek) -> WeekCell:
     return week_cells([metric], [week])[(metric.id, week.monday)]
-
-
-def unit_label(unit: str) -> str:
-    return Unit(unit).label
 
 
 @dataclass(frozen=True)

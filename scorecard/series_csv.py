@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from scorecard.weeks import IsoWeek
+from revops.weeks import IsoWeek
 
 MAX_BYTES = 1_000_000
 MAX_ROWS = 5_000

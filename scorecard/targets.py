@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from revops.weeks import IsoWeek, month_bounds, quarter_bounds
 from scorecard.choices import Rag, TargetPeriod
-from scorecard.weeks import IsoWeek, month_bounds, quarter_bounds
 
 FOUR_PLACES = Decimal("0.0001")
 

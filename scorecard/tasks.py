@@ -16,7 +16,7 @@ def snapshot_publish_due_task() -> None:
 @shared_task(acks_late=True)
 def digest_send_task(week_label: str) -> None:
     """Email the digest of a published week to executives, once."""
+    from revops.weeks import IsoWeek
     from scorecard.services import digest
-    from scorecard.weeks import IsoWeek
 
     digest.digest_send(week=IsoWeek.parse(week_label))

@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from pipeline import selectors as pipeline_selectors
 from pipeline.selectors import RECONCILED_METRICS, MetricReconciliation
-from scorecard.weeks import IsoWeek
+from revops.weeks import IsoWeek
 
 RECONCILED = "reconciled"
 VARIANCE = "variance"

@@ -3,7 +3,7 @@ print version, and the catalog ops edit. Every view checks its action in revops.
 
 from __future__ import annotations
 
-import csv
+import itertools
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,9 +20,11 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from pipeline.choices import AccountHealth, DealStage, LeadStage
+from revops.csv import csv_lines
 from revops.hooks import footer_notes
 from revops.lists import filtered_rows, page_of
 from revops.permissions import can, require
+from revops.weeks import IsoWeek, company_tz
 from scorecard import selectors
 from scorecard.caching import week_cached
 from scorecard.charts import trend_figure
@@ -42,7 +44,6 @@ from scorecard.services import catalog as catalog_services
 from scorecard.services import snapshots
 from scorecard.targets import TargetBook
 from scorecard.trust import trust_marks_for_week
-from scorecard.weeks import IsoWeek, company_tz
 
 RECORDS_PAGE_SIZE = 50
 TREND_CHOICES = (13, 26, 52)
@@ -214,22 +215,6 @@ def _part_unit(metric: Metric) -> str:
     return "count" if metric.unit in ("percent", "hours", "days") else metric.unit
 
 
-def _csv_safe(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _cell(row: object, attr: str) -> object:
     value = row
     for part in attr.split("."):
@@ -265,26 +250,24 @@ def _display(value: object, kind: str) -> dict:
     return {"text": str(value)}
 
 
-def _csv_value(value: object) -> str:
+def _csv_value(value: object) -> object:
     if isinstance(value, datetime):
         return timezone.localtime(value, company_tz()).isoformat(timespec="minutes")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return _csv_safe(value)
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+    return value
 
 
 def _csv_rows(drilldown: Drilldown, rows) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow([c.label for c in drilldown.columns])
-    for row in rows.iterator(chunk_size=2000):
-        yield writer.writerow([_csv_value(_cell(row, c.attr)) for c in drilldown.columns])
+    header = [c.label for c in drilldown.columns]
+    values = (
+        [_csv_value(_cell(row, c.attr)) for c in drilldown.columns]
+        for row in rows.iterator(chunk_size=2000)
+    )
+    # A byte-order mark first, so Excel reads the file as UTF-8.
+    return itertools.chain(["\ufeff"], csv_lines(itertools.chain([header], values)))
 
 
 @require_safe

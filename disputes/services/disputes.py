@@ -30,10 +30,10 @@ from pipeline.choices import ObjectType
 from pipeline.models import Discrepancy, SourceSystem
 from pipeline.services import authority, corrections
 from revops.permissions import Role, can, user_roles
+from revops.weeks import IsoWeek
 from scorecard.formatting import format_value
 from scorecard.models import Metric
 from scorecard.services.snapshots import snapshots_republish_changed
-from scorecard.weeks import IsoWeek
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 RECORD_TEAMS = {

@@ -18,9 +18,9 @@ from pipeline.models import (
     ReconciliationRun,
     SourceSystem,
 )
-from pipeline.selectors import iso_week_label
 from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
 from revops.api import SlugRelatedField
+from revops.weeks import IsoWeek
 
 
 class ImportBatchSerializer(serializers.ModelSerializer):
@@ -221,4 +221,4 @@ class BridgeSerializer(serializers.ModelSerializer):
         ]
 
     def get_week(self, row: ReconciledMetricWeek) -> str:
-        return iso_week_label(row.week_start)
+        return IsoWeek.of(row.week_start).label

@@ -27,7 +27,13 @@ from datetime import date
 from django.db import connection, transaction
 from django.utils import timezone
 
-from pipeline.choices import AUTHORITY_FIELDS, NEGATIVE_ARR_KINDS, ObjectType, SystemRole
+from pipeline.choices import (
+    AUTHORITY_FIELDS,
+    NEGATIVE_ARR_KINDS,
+    ArrChangeKind,
+    ObjectType,
+    SystemRole,
+)
 from pipeline.models import (
     SOURCE_MODELS,
     Account,
@@ -602,17 +608,18 @@ def _delete_orphans(object_type: str, keys_table: str) -> int:
 def account_arr_rollup(*, today: date | None = None) -> None:
     """Set each account's ARR (changes effective by `today`), customer-since and churn dates."""
     today = today or timezone.localdate()
-    negative = ", ".join(f"'{k}'" for k in NEGATIVE_ARR_KINDS)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
+            """
             WITH totals AS (
                 SELECT a.id,
-                    COALESCE(SUM(CASE WHEN c.kind IN ({negative}) THEN -c.amount ELSE c.amount END)
-                        FILTER (WHERE c.effective_date <= %s), 0) AS arr,
-                    MIN(c.effective_date) FILTER (WHERE c.kind = 'new') AS since,
-                    MAX(c.effective_date) FILTER (WHERE c.kind = 'churn') AS churned,
-                    MAX(c.effective_date) FILTER (WHERE c.kind IN ('new', 'expansion')) AS grew
+                    COALESCE(SUM(CASE WHEN c.kind = ANY(%(arr_reducing)s) THEN -c.amount
+                                      ELSE c.amount END)
+                        FILTER (WHERE c.effective_date <= %(today)s), 0) AS arr,
+                    MIN(c.effective_date) FILTER (WHERE c.kind = %(new)s) AS since,
+                    MAX(c.effective_date) FILTER (WHERE c.kind = %(churn)s) AS churned,
+                    MAX(c.effective_date) FILTER (WHERE c.kind IN (%(new)s, %(expansion)s))
+                        AS grew
                 FROM pipeline_account a
                 LEFT JOIN pipeline_arrchange c ON c.account_id = a.id
                 GROUP BY a.id
@@ -629,5 +636,11 @@ def account_arr_rollup(*, today: date | None = None) -> None:
             WHERE v.id = a.id AND (a.arr, a.customer_since, a.churned_on)
                 IS DISTINCT FROM (v.arr, v.since, v.churned_on)
             """,
-            [today],
+            {
+                "today": today,
+                "arr_reducing": list(NEGATIVE_ARR_KINDS),
+                "new": ArrChangeKind.NEW,
+                "churn": ArrChangeKind.CHURN,
+                "expansion": ArrChangeKind.EXPANSION,
+            },
         )

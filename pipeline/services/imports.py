@@ -24,6 +24,7 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ from pipeline.services.identity import (
     golden_resolve_pending,
 )
 from pipeline.services.presets import import_preset_save
+from revops.csv import csv_lines
 from revops.db import SideChannel
 
 logger = logging.getLogger(__name__)
@@ -1188,24 +1190,11 @@ def _finish_rejected(batch: ImportBatch, message: str, errors: list[RowError]) -
 
 def row_errors_csv(batch: ImportBatch) -> io.StringIO:
     """The batch's problems as CSV, cells escaped so a spreadsheet never runs them."""
+    rows = (
+        (error.row, error.column, error.value, f"{error.column or 'Row'} {error.message}".strip())
+        for error in batch.row_errors.all().iterator()
+    )
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "column", "value", "problem"])
-    for error in batch.row_errors.all().iterator():
-        writer.writerow(
-            [
-                "" if error.row is None else error.row,
-                csv_safe(error.column),
-                csv_safe(error.value),
-                csv_safe(f"{error.column or 'Row'} {error.message}".strip()),
-            ]
-        )
+    out.writelines(csv_lines(itertools.chain([("row", "column", "value", "problem")], rows)))
     out.seek(0)
     return out
-
-
-def csv_safe(value: str) -> str:
-    """A cell that a spreadsheet would run as a formula, made inert (OWASP's advice)."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value

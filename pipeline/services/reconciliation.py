@@ -37,6 +37,9 @@ from django.utils import timezone
 from pipeline.choices import (
     RECONCILED_FIELDS,
     BridgeReason,
+    DealSource,
+    DealStage,
+    DealType,
     DiscrepancyKind,
     ObjectType,
     RunStatus,
@@ -51,6 +54,7 @@ from pipeline.models import (
     SourceSystem,
 )
 from revops.db import advisory_lock, advisory_lock_held
+from revops.weeks import IsoWeek, week_params, week_sql
 
 logger = logging.getLogger(__name__)
 
@@ -140,14 +144,14 @@ METRICS: tuple[_Metric, ...] = (
         "pipeline_created_marketing",
         ObjectType.DEAL,
         "created_at",
-        (("source", "{p}source = 'marketing'"),),
+        (("source", "{p}source = %(marketing_sourced)s"),),
         "{p}amount",
     ),
     _Metric(
         "deals_won",
         ObjectType.DEAL,
         "close_date",
-        (("stage", "{p}stage = 'closed_won'"), ("close_date", "{p}close_date IS NOT NULL")),
+        (("stage", "{p}stage = %(won)s"), ("close_date", "{p}close_date IS NOT NULL")),
         "1",
     ),
     _Metric(
@@ -155,15 +159,23 @@ METRICS: tuple[_Metric, ...] = (
         ObjectType.DEAL,
         "close_date",
         (
-            ("stage", "{p}stage = 'closed_won'"),
+            ("stage", "{p}stage = %(won)s"),
             ("close_date", "{p}close_date IS NOT NULL"),
-            ("deal_type", "{p}deal_type = 'new'"),
+            ("deal_type", "{p}deal_type = %(new_business)s"),
         ),
         "{p}amount",
     ),
 )
 
 METRICS_BY_KEY = {metric.key: metric for metric in METRICS}
+
+# The choice values the conditions above compare with, passed with every statement as
+# parameters: the SQL names the choice, and a renamed value changes the query with it.
+CHOICE_PARAMS = {
+    "marketing_sourced": DealSource.MARKETING,
+    "won": DealStage.CLOSED_WON,
+    "new_business": DealType.NEW,
+}
 
 # The order of a bridge's steps, from marketing's value to sales'.
 REASON_ORDER = (
@@ -336,8 +348,9 @@ def _pair() -> tuple[SourceSystem, SourceSystem]:
 
 
 def _week_range(weeks: int) -> tuple[date, date]:
-    today = timezone.localdate()
-    last = today - timedelta(days=today.weekday())
+    """The Mondays of the first and the last week of a run over `weeks` weeks that ends with
+    the current one, in the company's time zone."""
+    last = IsoWeek.current().monday
     return last - timedelta(weeks=weeks - 1), last
 
 
@@ -348,7 +361,6 @@ def _reconcile(run: ReconciliationRun) -> None:
         run_id=run.pk,
         marketing=marketing.pk,
         sales=sales.pk,
-        tz=settings.TIME_ZONE,
         now=timezone.now(),
         first_week=first_week,
         last_week=last_week,
@@ -383,44 +395,50 @@ class _Context:
     run_id: int
     marketing: int
     sales: int
-    tz: str
     now: datetime
     first_week: date
     last_week: date
-    authority: dict[tuple[str, str], int]  # (object type, field) → system id, within the pair
+    # (object type, compared field) → the system of the pair the golden record follows, or
+    # None when a rule names a third system.
+    authority: dict[tuple[str, str], int | None]
 
     @property
     def params(self) -> dict[str, Any]:
-        start = timezone.make_aware(datetime.combine(self.first_week, time.min))
-        end = timezone.make_aware(datetime.combine(self.last_week + timedelta(weeks=1), time.min))
         return {
+            **week_params(),
+            **CHOICE_PARAMS,
             "run": self.run_id,
             "m": self.marketing,
             "s": self.sales,
-            "tz": self.tz,
             "now": self.now,
             "first_week": self.first_week,
             "last_week": self.last_week,
-            "start": start,
-            "end": end,
         }
 
 
-def _authority(marketing: int, sales: int) -> dict[tuple[str, str], int]:
-    rules = FieldAuthority.objects.all()
-    return {(rule.object_type, rule.field): rule.system_id for rule in rules}
+def _authority(marketing: int, sales: int) -> dict[tuple[str, str], int | None]:
+    """For every field reconciliation compares, the system of the pair whose value the golden
+    record takes: the one a FieldAuthority rule names, else sales (first in identity
+    resolution's order). None when the rule names a third system: the golden record then
+    follows that system where it holds the record, so either of the pair may be wrong."""
+    rules = {
+        (object_type, field): system_id
+        for object_type, field, system_id in FieldAuthority.objects.values_list(
+            "object_type", "field", "system_id"
+        )
+    }
+    authority: dict[tuple[str, str], int | None] = {}
+    for object_type, fields in RECONCILED_FIELDS.items():
+        for field in fields:
+            system = rules.get((object_type, field), sales)
+            authority[(object_type, field)] = system if system in (marketing, sales) else None
+    return authority
 
 
 def _week(expr: str, kind: str) -> str:
-    """SQL: the Monday of the ISO week `expr` falls in, in the company's time zone. Binning the
-    local wall-clock time by 7 days from a Monday is exact across DST changes and cheaper
-    than date_trunc."""
-    if kind == "ts":
-        return f"date_bin('7 days', ({expr}) AT TIME ZONE %(tz)s, {_MONDAY})::date"
-    return f"date_bin('7 days', ({expr})::timestamp, {_MONDAY})::date"
-
-
-_MONDAY = "TIMESTAMP '2000-01-03'"
+    """SQL: the Monday of the company-time-zone ISO week `expr` (of a column kind of
+    _Object.columns: "ts" or "date") falls in."""
+    return week_sql(expr, is_date=kind == "date")
 
 
 def _as_text(expr: str, kind: str) -> str:
@@ -594,7 +612,7 @@ def _found_sql(obj: _Object, ctx: _Context) -> list[str]:
     missing_in_marketing = "p.m_id IS NULL AND p.s_id IS NOT NULL"
     if o == ObjectType.DEAL:
         # Marketing holds the deals it sourced; a sales-sourced deal it lacks is not missing.
-        missing_in_marketing += " AND p.s_source = 'marketing'"
+        missing_in_marketing += " AND p.s_source = %(marketing_sourced)s"
     statements = [
         f"""{insert}
         SELECT {fingerprint(DiscrepancyKind.MISSING_IN_SALES, "''")}, '{o}',
@@ -624,10 +642,9 @@ def _found_sql(obj: _Object, ctx: _Context) -> list[str]:
         week_col = _WEEK_OF_FIELD.get((o, field), "created_at")
         week_kind = obj.columns[week_col]
         m_week, s_week = _week(f"p.m_{week_col}", week_kind), _week(f"p.s_{week_col}", week_kind)
-        # The golden record takes the authority's value (with no rule, sales' first, as
-        # identity resolution does), so the other system is the one to fix. A rule naming a
-        # third system leaves both possibly wrong: unknown.
-        authority = ctx.authority.get((o, field), ctx.sales)
+        # The golden record takes the authority's value, so the other system is the one to
+        # fix; with a third system as the authority, neither is named.
+        authority = ctx.authority[(o, field)]
         fix_in = {ctx.marketing: ctx.sales, ctx.sales: ctx.marketing}.get(authority)
         rows.append(
             f"('{field}', p.m_{field} IS DISTINCT FROM p.s_{field}, "
@@ -813,7 +830,7 @@ def _steps_sql(obj: _Object, metrics: list[_Metric]) -> str:
         )
         if o == ObjectType.DEAL:
             missing_in_marketing = (
-                f"CASE WHEN p.s_source = 'marketing' "
+                f"CASE WHEN p.s_source = %(marketing_sourced)s "
                 f"THEN '{BridgeReason.MISSING_IN_MARKETING}:' ELSE '{BridgeReason.NOT_SYNCED}:' END"
             )
         else:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from revops.weeks import IsoWeek
 from scorecard.models import Metric, MetricDefinition, MetricTarget, SnapshotValue
-from scorecard.weeks import IsoWeek
 
 
 class MetricTargetSerializer(serializers.ModelSerializer):

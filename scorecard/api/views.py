@@ -16,6 +16,7 @@ from rest_framework.viewsets import ReadOnlyModelViewSet
 
 from revops.api import Cursor
 from revops.permissions import Can
+from revops.weeks import IsoWeek
 from scorecard import selectors
 from scorecard.api.serializers import (
     MetricDefinitionSerializer,
@@ -30,7 +31,6 @@ from scorecard.formatting import format_plain
 from scorecard.models import MetricDefinition, SnapshotValue
 from scorecard.selectors import MetricRow, ScorecardWeek
 from scorecard.services import snapshots
-from scorecard.weeks import IsoWeek
 
 
 class MetricViewSet(ReadOnlyModelViewSet):

@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard.choices import Rag
 from scorecard.models import WeeklySnapshot
 from scorecard.selectors import MetricRow, ScorecardWeek, scorecard_week
-from scorecard.weeks import IsoWeek
 
 
 @dataclass

@@ -14,13 +14,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from revops.weeks import IsoWeek, week_range
 from scorecard.choices import PublicationSource
 from scorecard.compute import Cell, metric_values_compute
 from scorecard.formatting import format_plain
 from scorecard.models import Metric, SnapshotPublication, SnapshotValue, WeeklySnapshot
 from scorecard.selectors import definition_current_map, metric_catalog
 from scorecard.targets import TargetBook, rag_status
-from scorecard.weeks import IsoWeek, week_range
 
 # pg_advisory_xact_lock key: "scorecard publish" as a number nobody else uses.
 _PUBLISH_LOCK = 5_205_001

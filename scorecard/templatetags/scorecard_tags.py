@@ -6,7 +6,7 @@ from datetime import date
 
 from django import template
 
-from scorecard.weeks import IsoWeek
+from revops.weeks import IsoWeek
 
 register = template.Library()
 

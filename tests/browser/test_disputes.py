@@ -13,7 +13,7 @@ from django.apps import apps as django_apps
 from pipeline.choices import SystemRole
 from pipeline.services.identity import golden_resolve
 from revops.permissions import Role
-from scorecard.weeks import IsoWeek
+from revops.weeks import IsoWeek
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.factories import SourceLeadFactory, SourceSystemFactory

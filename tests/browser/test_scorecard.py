@@ -11,7 +11,7 @@ from django.apps import apps as django_apps
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from scorecard.weeks import IsoWeek
+from revops.weeks import IsoWeek
 from tests.browser.conftest import sign_in
 
 standard_metrics = importlib.import_module("scorecard.migrations.0002_standard_metrics")

@@ -7,8 +7,8 @@ import pytest
 
 from pipeline.models import Lead
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard.services.snapshots import snapshot_publish
-from scorecard.weeks import IsoWeek
 from tests.pipeline.importing import csv_text, lead_row, run_import
 
 W10 = IsoWeek(2026, 10)

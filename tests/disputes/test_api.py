@@ -288,7 +288,7 @@ def test_ops_set_the_sla_on_a_page(ops):
 
 
 def test_scorecard_footer_counts_open_and_overdue_disputes(dispute, executive):
-    from scorecard.weeks import IsoWeek
+    from revops.weeks import IsoWeek
 
     Dispute.objects.update(due_at="2026-03-01T00:00:00Z")
     page = client_for(executive).get(reverse("scorecard:week", args=[IsoWeek.last_completed()]))

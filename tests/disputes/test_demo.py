@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from disputes.models import Dispute
+from revops.weeks import IsoWeek
 from scorecard.trust import DISPUTED, trust_marks_for_week
-from scorecard.weeks import IsoWeek
 
 pytestmark = pytest.mark.django_db
 

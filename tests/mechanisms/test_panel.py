@@ -15,9 +15,9 @@ from mechanisms.models import Goal
 from mechanisms.selectors import goal_status
 from mechanisms.services.mechanisms import GoalData
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard.selectors import WeekCell
 from scorecard.services.snapshots import snapshot_publish
-from scorecard.weeks import IsoWeek
 from tests.factories import LeadFactory
 from tests.mechanisms.conftest import metric
 

@@ -20,7 +20,7 @@ from mechanisms.services.mechanisms import (
     mechanism_update,
 )
 from revops.permissions import Role
-from scorecard.weeks import IsoWeek
+from revops.weeks import IsoWeek
 from tests.mechanisms.conftest import reload
 
 pytestmark = pytest.mark.django_db

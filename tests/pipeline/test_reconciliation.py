@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from demo import northwind
-from pipeline.choices import DealSource, DealStage, ObjectType, SystemRole
+from pipeline.choices import RECONCILED_FIELDS, DealSource, DealStage, ObjectType, SystemRole
 from pipeline.models import (
     BridgeStep,
     Discrepancy,
@@ -25,19 +25,19 @@ from pipeline.models import (
     SourceLead,
 )
 from pipeline.selectors import (
-    iso_week_start,
     metric_reconciliation_for_week,
     reconciliation_run_current,
 )
 from pipeline.services import reconciliation
 from pipeline.services.identity import golden_resolve
 from revops.db import advisory_lock_id
+from revops.weeks import IsoWeek
 from tests.factories import SourceDealFactory, SourceLeadFactory, SourceSystemFactory
 
 pytestmark = pytest.mark.django_db
 
 # A complete week well inside every run's range: two weeks before the current one.
-W = iso_week_start(timezone.localdate()) - timedelta(weeks=2)
+W = IsoWeek.of(timezone.localdate()).monday - timedelta(weeks=2)
 
 
 def at(week: date, day: int = 1, hour: int = 10) -> datetime:
@@ -227,6 +227,31 @@ def test_a_fixed_record_is_resolved_by_the_run_that_no_longer_finds_it_and_can_c
     assert Discrepancy.objects.get(resolved_run__isnull=True).right_value == "Cy"
 
 
+def test_authority_names_for_every_compared_field_the_system_of_the_pair_it_follows(mkt, crm):
+    success = SourceSystemFactory(slug="gainsight", role=SystemRole.CUSTOMER_SUCCESS)
+    FieldAuthority.objects.create(object_type=ObjectType.LEAD, field="stage", system=mkt)
+    FieldAuthority.objects.create(object_type=ObjectType.LEAD, field="owner", system=success)
+    FieldAuthority.objects.create(object_type=ObjectType.ACCOUNT, field="health", system=success)
+    authority = reconciliation._authority(mkt.pk, crm.pk)
+    assert set(authority) == {(o, f) for o, fields in RECONCILED_FIELDS.items() for f in fields}
+    assert authority[(ObjectType.LEAD, "stage")] == mkt.pk  # the rule's system
+    assert authority[(ObjectType.LEAD, "sql_at")] == crm.pk  # no rule: sales, as identity does
+    assert authority[(ObjectType.DEAL, "amount")] == crm.pk
+    assert authority[(ObjectType.LEAD, "owner")] is None  # a third system: neither of the pair
+
+
+def test_a_field_whose_authority_is_a_third_system_names_neither_system_to_fix(mkt, crm):
+    success = SourceSystemFactory(slug="gainsight", role=SystemRole.CUSTOMER_SUCCESS)
+    FieldAuthority.objects.create(object_type=ObjectType.LEAD, field="owner", system=success)
+    FieldAuthority.objects.create(object_type=ObjectType.LEAD, field="source", system=mkt)
+    lead(mkt, "a@acme.com", owner="Ann", source="Webinar", stage="mql")
+    lead(crm, "a@acme.com", owner="Bo", source="Outbound", stage="sql")
+    golden_resolve()
+    run()
+    fix_in = dict(Discrepancy.objects.values_list("field", "system__slug"))
+    assert fix_in == {"owner": None, "source": "salesforce", "stage": "hubspot"}
+
+
 def test_weeks_are_cut_in_the_company_time_zone(mkt, crm, settings):
     settings.TIME_ZONE = "Europe/Berlin"
     # Sunday 23:30 UTC is Monday 00:30 in Berlin: the MQL counts in the next week there.
@@ -245,6 +270,21 @@ def test_weeks_are_cut_in_the_company_time_zone(mkt, crm, settings):
         )
     )
     assert (mqls[W], mqls[W + timedelta(weeks=1)]) == (0, 1)
+
+
+def test_a_run_covers_the_weeks_of_the_company_time_zone_whatever_zone_is_active(
+    mkt, crm, settings, monkeypatch
+):
+    # Monday 06:00 in Berlin (2026-W11) is still Sunday in Los Angeles (2026-W10): the run
+    # ends with Berlin's week, as the scorecard's weeks do.
+    settings.TIME_ZONE = "Europe/Berlin"
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 3, 9, 5, tzinfo=UTC))
+    timezone.activate("America/Los_Angeles")
+    try:
+        r = run(weeks=2)
+    finally:
+        timezone.deactivate()
+    assert (r.first_week, r.last_week) == (date(2026, 3, 2), date(2026, 3, 9))
 
 
 # --- Metric level -------------------------------------------------------------------------------

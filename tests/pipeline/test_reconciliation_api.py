@@ -12,15 +12,15 @@ from django.utils import timezone
 
 from pipeline.choices import SystemRole
 from pipeline.models import ReconciliationRun
-from pipeline.selectors import iso_week_label, iso_week_start
 from pipeline.services import reconciliation
 from pipeline.services.identity import golden_resolve
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from tests.factories import SourceLeadFactory, SourceSystemFactory
 
 pytestmark = pytest.mark.django_db
 
-W = iso_week_start(timezone.localdate()) - timedelta(weeks=2)
+W = IsoWeek.of(timezone.localdate()).monday - timedelta(weeks=2)
 MQL = datetime(W.year, W.month, W.day, 10, tzinfo=UTC) + timedelta(days=1)
 
 
@@ -134,7 +134,8 @@ def test_bridges_come_from_the_current_run_with_labelled_steps(client_as, reconc
     body = (
         client_as(Role.SALES_LEAD)
         .get(
-            reverse("api:reconciliation-bridge-list"), {"metric": "mqls", "week": iso_week_label(W)}
+            reverse("api:reconciliation-bridge-list"),
+            {"metric": "mqls", "week": IsoWeek.of(W).label},
         )
         .json()
     )
@@ -143,7 +144,7 @@ def test_bridges_come_from_the_current_run_with_labelled_steps(client_as, reconc
         {
             "run": reconciled.pk,
             "metric": "mqls",
-            "week": iso_week_label(W),
+            "week": IsoWeek.of(W).label,
             "week_start": W.isoformat(),
             "marketing_value": "2.00",
             "steps": [

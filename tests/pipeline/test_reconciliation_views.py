@@ -15,15 +15,15 @@ from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from pipeline.choices import SystemRole
 from pipeline.models import Discrepancy, ReconciliationRun
-from pipeline.selectors import iso_week_label, iso_week_start
 from pipeline.services import reconciliation
 from pipeline.services.identity import golden_resolve
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from tests.factories import SourceLeadFactory, SourceSystemFactory
 
 pytestmark = pytest.mark.django_db
 
-W = iso_week_start(timezone.localdate()) - timedelta(weeks=2)
+W = IsoWeek.of(timezone.localdate()).monday - timedelta(weeks=2)
 MQL = datetime(W.year, W.month, W.day, 10, tzinfo=UTC) + timedelta(days=1)
 READERS = [Role.EXECUTIVE, Role.SALES_LEAD, Role.MARKETING_LEAD, Role.OPS]
 
@@ -135,7 +135,7 @@ def test_starting_a_run_with_bad_weeks_says_why_and_starts_nothing(client_as, re
 
 def test_the_bridge_link_opens_the_current_runs_waterfall(client_as, reconciled):
     client = client_as(Role.EXECUTIVE)
-    week = iso_week_label(W)
+    week = IsoWeek.of(W).label
     response = client.get(
         reverse("pipeline:reconciliation-bridge"), {"metric": "mqls", "week": week}
     )
@@ -196,7 +196,7 @@ def test_discrepancy_list_filters_and_defaults_to_open(client_as, reconciled):
     assert list(none.context["page"]) == []
     by_week = client.get(
         reverse("pipeline:reconciliation-discrepancy-list"),
-        {"week": iso_week_label(W)},
+        {"week": IsoWeek.of(W).label},
     )
     assert [d.golden_key for d in by_week.context["page"]] == ["c@acme.com"]
     bad = client.get(reverse("pipeline:reconciliation-discrepancy-list"), {"week": "soon"})
@@ -222,7 +222,7 @@ def test_csv_export_follows_the_filters_and_defuses_formulas(client_as, reconcil
     assert [(r["kind"], r["golden_key"], r["fix_in"], r["status"]) for r in rows] == [
         ("missing_in_sales", "c@acme.com", "Salesforce", "open")
     ]
-    assert rows[0]["week"] == iso_week_label(W)
+    assert rows[0]["week"] == IsoWeek.of(W).label
     formula = client.get(reverse("pipeline:reconciliation-discrepancy-export"), {"field": "owner"})
     rows = list(csv.DictReader(io.StringIO(b"".join(formula.streaming_content).decode())))
     # A spreadsheet shows HubSpot's owner as text instead of running it.
@@ -248,7 +248,7 @@ def test_run_bridges_export_has_every_step_and_the_unexplained_rest(client_as, r
     client = client_as(Role.EXECUTIVE)
     response = client.get(reverse("pipeline:reconciliation-run-export", args=[reconciled.pk]))
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    mqls = [r for r in rows if r["metric"] == "mqls" and r["week"] == iso_week_label(W)]
+    mqls = [r for r in rows if r["metric"] == "mqls" and r["week"] == IsoWeek.of(W).label]
     assert [(r["reason"], r["step_value"]) for r in mqls] == [
         ("missing_in_sales", "-1.00"),
         ("unexplained", "0.00"),

@@ -25,7 +25,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from revops.permissions import Role
-from scorecard.weeks import IsoWeek
+from revops.weeks import IsoWeek
 
 pytestmark = pytest.mark.django_db
 

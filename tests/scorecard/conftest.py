@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from revops.weeks import IsoWeek
 from scorecard.compute import Cell, metric_values_compute
 from scorecard.selectors import definition_current_map
-from scorecard.weeks import IsoWeek
 
 # The week most tests look at: Monday 2 March to Sunday 8 March 2026.
 W10 = IsoWeek(2026, 10)

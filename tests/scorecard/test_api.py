@@ -9,10 +9,10 @@ from django.test import Client
 from django.urls import reverse
 
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard.models import Metric, WeeklySnapshot
 from scorecard.services.catalog import target_set
 from scorecard.services.snapshots import scorecard_backfill, snapshot_publish
-from scorecard.weeks import IsoWeek
 from tests.factories import LeadFactory
 from tests.scorecard.conftest import W10, d, utc
 

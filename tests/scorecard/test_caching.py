@@ -8,13 +8,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard import trust
 from scorecard.choices import MetricKind
 from scorecard.models import Metric
 from scorecard.services.catalog import metric_create
 from scorecard.services.snapshots import scorecard_backfill, snapshot_publish
 from scorecard.trust import DISPUTED, TrustMark
-from scorecard.weeks import IsoWeek
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from revops.weeks import IsoWeek
 from scorecard.choices import FormulaOperator, MetricKind
 from scorecard.models import Metric, SeriesValue
 from scorecard.series_csv import series_parse
@@ -19,7 +20,6 @@ from scorecard.services.catalog import (
     series_import,
     target_set,
 )
-from scorecard.weeks import IsoWeek
 from tests.scorecard.conftest import W10, compute, d
 
 

@@ -8,11 +8,11 @@ import pytest
 from django.core import mail
 
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard.models import Metric
 from scorecard.services.catalog import target_set
 from scorecard.services.digest import digest_build, digest_send
 from scorecard.services.snapshots import snapshot_publish
-from scorecard.weeks import IsoWeek
 from tests.factories import LeadFactory
 from tests.scorecard.conftest import W10, d, utc
 

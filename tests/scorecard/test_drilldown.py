@@ -140,6 +140,16 @@ def test_deal_records_show_their_total(business, client_as):
     assert "Total 20,000.00" in page.text
 
 
+def test_the_records_csv_starts_with_a_byte_order_mark_so_excel_reads_utf8(client_as):
+    LeadFactory(email="zoë@y.com", created_at=utc(2026, 3, 3))
+    export = client_as(Role.OPS).get(
+        reverse("scorecard:metric-records", args=[W10, "leads_created"]), {"format": "csv"}
+    )
+    body = b"".join(export.streaming_content)
+    assert body.startswith("\ufeffEmail,".encode())
+    assert "zoë@y.com" in body.decode("utf-8-sig")
+
+
 def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_defused(client_as):
     LeadFactory(email="x@y.com", company='=HYPERLINK("http://evil")', created_at=utc(2026, 3, 3))
     export = client_as(Role.OPS).get(

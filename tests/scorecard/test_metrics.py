@@ -7,15 +7,17 @@ cohort is taken at the end of 2025-W10 (Sunday 9 March 2025)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import get_args, get_origin, get_type_hints
 
 import numpy as np
 import pytest
 from django.db import connection
 
 from pipeline.choices import AccountHealth, ArrChangeKind, DealSource, DealStage, DealType
-from scorecard.compute import weighted_median
+from scorecard.compute import Sources, weighted_median
 from scorecard.models import Metric
 from scorecard.services.catalog import target_set
+from scorecard.targets import TargetBook
 from tests.factories import AccountFactory, ArrChangeFactory, DealFactory, LeadFactory
 from tests.scorecard.conftest import W10, compute, d, utc
 
@@ -220,6 +222,37 @@ def test_healthy_accounts_is_the_share_of_customers_in_good_health(customers):
     cell = compute(W10, "healthy_accounts")["healthy_accounts"]
     # Customers at the week's end: A (good), C (at risk), D (good) = 2 / 3 = 66.6667%.
     assert (cell.numerator, cell.denominator, cell.value) == (2, 3, Decimal("66.6667"))
+
+
+def test_two_account_sets_of_one_size_each_get_their_own_health():
+    good = AccountFactory(health=AccountHealth.GOOD)
+    at_risk = AccountFactory(health=AccountHealth.AT_RISK)
+    sources = Sources(TargetBook.load(), {})
+    assert sources.healthy(np.array([good.id])).tolist() == [True]
+    assert sources.healthy(np.array([at_risk.id])).tolist() == [False]
+    assert sources.healthy(np.array([good.id])).tolist() == [True]  # asked again: from cache
+
+
+def _is(value, hint) -> bool:
+    if get_origin(hint) is tuple:
+        return (
+            isinstance(value, tuple)
+            and len(value) == len(get_args(hint))
+            and all(_is(v, h) for v, h in zip(value, get_args(hint), strict=False))
+        )
+    return isinstance(value, hint)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["lead_counts", "mql_cohort", "touch_median", "deal_weeks", "cycle_days", "coverage",
+     "arr_matrix"],
+)  # fmt: skip
+def test_every_source_returns_what_its_annotation_says(customers, source):
+    LeadFactory(created_at=utc(2026, 2, 2), mql_at=utc(2026, 2, 3), sql_at=utc(2026, 3, 3))
+    hint = get_type_hints(getattr(Sources, source))["return"]
+    value = getattr(Sources(TargetBook.load(), {}), source)(d("2026-02-02"), W10.monday)
+    assert _is(value, hint), f"{source} returned {type(value).__name__}, annotated {hint}"
 
 
 def test_a_metric_over_an_empty_window_says_why_it_has_no_value():

@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from revops.celery import app as celery_app
+from revops.weeks import IsoWeek
 from scorecard.models import Metric, MetricTarget, WeeklySnapshot
-from scorecard.weeks import IsoWeek
 
 schedule_migration = importlib.import_module("scorecard.migrations.0003_weekly_publish_schedule")
 

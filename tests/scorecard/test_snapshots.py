@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from pipeline.choices import DealStage
+from revops.weeks import IsoWeek
 from scorecard.choices import FormulaOperator, MetricKind, PublicationSource, Rag
 from scorecard.models import Metric, SnapshotValue, WeeklySnapshot
 from scorecard.selectors import scorecard_week, week_cells
@@ -21,7 +22,6 @@ from scorecard.services.snapshots import (
     snapshot_publish,
     snapshot_publish_due,
 )
-from scorecard.weeks import IsoWeek
 from tests.factories import DealFactory, LeadFactory
 from tests.scorecard.conftest import W10, d, utc
 

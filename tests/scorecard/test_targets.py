@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from revops.weeks import IsoWeek
 from scorecard.choices import Rag
 from scorecard.targets import TargetBook, TargetRow, rag_status
-from scorecard.weeks import IsoWeek
 from tests.scorecard.conftest import W10, d
 
 UP = {"up_is_good": True, "green_pct": Decimal(100), "red_pct": Decimal(90)}

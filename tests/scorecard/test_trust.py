@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from pipeline.selectors import RECONCILED_METRICS, MetricReconciliation
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard import trust
 from scorecard.trust import (
     DISPUTED,
@@ -20,7 +21,6 @@ from scorecard.trust import (
     reconciliation_mark,
     trust_marks_for_week,
 )
-from scorecard.weeks import IsoWeek
 from tests.scorecard.conftest import W10
 
 

@@ -12,8 +12,8 @@ from pipeline.choices import SystemRole
 from pipeline.services import reconciliation
 from pipeline.services.identity import golden_resolve
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard.selectors import scorecard_week
-from scorecard.weeks import IsoWeek
 from tests.factories import SourceLeadFactory, SourceSystemFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,11 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard.choices import MetricKind
 from scorecard.models import Metric, MetricTarget, SeriesValue, WeeklySnapshot
 from scorecard.services.catalog import metric_create, target_set
 from scorecard.services.snapshots import scorecard_backfill, snapshot_publish
-from scorecard.weeks import IsoWeek
 from tests.factories import LeadFactory
 from tests.scorecard.conftest import W10, d, utc
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from revops.weeks import IsoWeek, month_bounds, quarter_bounds, week_range
 from scorecard.drilldown import drilldown_for
-from scorecard.weeks import IsoWeek, month_bounds, quarter_bounds, week_range
 from tests.factories import LeadFactory
 from tests.scorecard.conftest import W10, compute, d, utc
 

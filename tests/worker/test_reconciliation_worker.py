@@ -14,17 +14,18 @@ from django.utils import timezone
 
 from pipeline.choices import SystemRole
 from pipeline.models import Discrepancy, ReconciliationRun
-from pipeline.selectors import iso_week_start, reconciliation_run_current
+from pipeline.selectors import reconciliation_run_current
 from pipeline.services import reconciliation
 from pipeline.services.identity import golden_resolve
 from pipeline.tasks import reconciliation_nightly_task, reconciliation_run_task
 from revops.db import advisory_lock_held
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from tests.factories import SourceLeadFactory, SourceSystemFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-W = iso_week_start(timezone.localdate()) - timedelta(weeks=2)
+W = IsoWeek.of(timezone.localdate()).monday - timedelta(weeks=2)
 MQL = datetime(W.year, W.month, W.day, 10, tzinfo=UTC) + timedelta(days=1)
 LOCK = reconciliation.LOCK_NAME
 

@@ -12,9 +12,9 @@ from django.core import mail
 
 from revops.celery import app
 from revops.permissions import Role
+from revops.weeks import IsoWeek
 from scorecard.models import WeeklySnapshot
 from scorecard.tasks import snapshot_publish_due_task
-from scorecard.weeks import IsoWeek
 from tests.worker.conftest import TEST_REDIS_URL
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -170,7 +170,7 @@ class Command(BaseCommand):
         return sessions, tokens
 
     def _endpoints(self) -> list[dict]:
-        from scorecard.weeks import IsoWeek
+        from revops.weeks import IsoWeek
 
         week = IsoWeek.last_completed().label
         return [

@@ -39,6 +39,7 @@ from bench.helpers import (
     wait_until_up,
 )
 from demo.scorecard import demo_email_metrics_ensure, demo_targets_ensure
+from revops.weeks import week_params, week_sql
 
 WRK_SCRIPT = BENCH_DIR / "wrk_report.lua"
 
@@ -103,10 +104,10 @@ class Command(BaseCommand):
     # --- Computing -------------------------------------------------------------------------
 
     def _compute(self, repeat: int) -> dict:
+        from revops.weeks import IsoWeek
         from scorecard.compute import metric_values_compute
         from scorecard.selectors import definition_current_map, metric_catalog
         from scorecard.targets import TargetBook
-        from scorecard.weeks import IsoWeek
 
         week = IsoWeek.last_completed()
         current = definition_current_map()
@@ -151,7 +152,7 @@ class Command(BaseCommand):
     def _http(self, duration: int, connections: int, workers: int) -> dict:
         from django.contrib.auth import get_user_model
 
-        from scorecard.weeks import IsoWeek
+        from revops.weeks import IsoWeek
 
         week = IsoWeek.last_completed()
         env = {
@@ -256,8 +257,8 @@ def _reference_query() -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT date_trunc('week', created_at), {', '.join(parts)} "
-            "FROM pipeline_lead GROUP BY 1"
+            f"SELECT {week_sql('created_at')}, {', '.join(parts)} FROM pipeline_lead GROUP BY 1",
+            week_params(),
         )
         cursor.fetchall()
 

@@ -3,6 +3,9 @@
 A week runs from Monday 00:00 to the next Monday 00:00 in that zone, so a lead created at
 Sunday 23:59 in New York belongs to the week before one created at Monday 00:00 there, even
 though both are Monday in UTC. Weeks are named like 2026-W46 and stored by their Monday.
+
+IsoWeek cuts weeks in Python; week_sql cuts them the same way inside a query. Every app uses
+these two, so a number counted in SQL and the records listed for it always agree.
 """
 
 from __future__ import annotations
@@ -47,6 +50,19 @@ class IsoWeek:
             return cls(int(match[1]), int(match[2]))
         except ValueError:
             raise ValueError(f"{label!r}: {match[1]} has no week {int(match[2])}") from None
+
+    @classmethod
+    def parse_input(cls, text: str) -> IsoWeek:
+        """A week as people type it: `2026-W46` in any case (what an <input type=week>
+        sends), or any date in it (`2026-11-12`). ValueError with a readable message."""
+        text = (text or "").strip()
+        try:
+            if "W" in text.upper():
+                year, _, week = text.upper().partition("-W")
+                return cls(int(year), int(week))
+            return cls.of(date.fromisoformat(text))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a week: use the form 2026-W46") from None
 
     @classmethod
     def of(cls, day: date) -> IsoWeek:
@@ -96,6 +112,27 @@ class IsoWeek:
 
     def __str__(self) -> str:
         return self.label
+
+
+# date_bin's origin: a Monday, so 7-day bins from it are ISO weeks.
+_MONDAY = "TIMESTAMP '2000-01-03'"
+
+
+def week_sql(expr: str, *, is_date: bool = False) -> str:
+    """SQL for the Monday (a date) of the ISO week `expr` falls in, as IsoWeek cuts it.
+
+    A timestamptz is read as wall-clock time in the company's time zone, from the statement's
+    named parameter %(tz)s (see week_params); a date (is_date=True) has no time zone. Binning
+    wall-clock time by 7 days from a Monday is exact across daylight-saving changes, and
+    cheaper than date_trunc('week', ...), which gives the same Monday."""
+    if is_date:
+        return f"date_bin('7 days', ({expr})::timestamp, {_MONDAY})::date"
+    return f"date_bin('7 days', ({expr}) AT TIME ZONE %(tz)s, {_MONDAY})::date"
+
+
+def week_params() -> dict[str, str]:
+    """The parameters week_sql's SQL reads: the company's time zone, never the active one."""
+    return {"tz": settings.TIME_ZONE}
 
 
 def week_range(first: IsoWeek, last: IsoWeek) -> list[IsoWeek]:

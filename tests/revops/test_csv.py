@@ -1,0 +1,25 @@
+"""Every CSV the app writes goes through revops.csv: cells a spreadsheet would run as a formula
+are made inert, numbers stay numbers, and rows stream one line at a time."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from revops.csv import csv_lines, csv_response
+
+
+def test_csv_lines_escape_formulas_and_keep_numbers_and_blanks():
+    lines = list(
+        csv_lines([["name", "amount"], ["=1+2", -5], ["@SUM(A1)", Decimal("-2.50")], ["-x", None]])
+    )
+    assert lines == ["name,amount\r\n", "'=1+2,-5\r\n", "'@SUM(A1),-2.50\r\n", "'-x,\r\n"]
+
+
+def test_a_csv_response_streams_its_rows_as_an_attachment():
+    response = csv_response(iter([["a"], ["+1 555 0100"]]), "x.csv")
+    assert response.streaming
+    assert response["Content-Disposition"] == 'attachment; filename="x.csv"'
+    body = b"".join(response.streaming_content).decode()
+    assert list(csv.reader(io.StringIO(body))) == [["a"], ["'+1 555 0100"]]
