@@ -1,7 +1,7 @@
 """Markdown in mechanisms: cleaned when saved, sanitised whenever it is shown.
 
 Two layers, because Python-Markdown passes `<script>`, `onerror=` and `javascript:` links
-straight through (NOTES.md):
+straight through (measured, not assumed):
 
 - `source_clean` runs on save (and again on the way out of the API). Raw HTML is not part of
   our Markdown: the `<` that opens a tag is written as `&lt;`, so every Markdown renderer shows

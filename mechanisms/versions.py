@@ -18,7 +18,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils.safestring import SafeString, mark_safe
 from reversion.models import Version
 
-from mechanisms import markdown
 from mechanisms.choices import PART_FIELDS, PART_LABELS, Cadence, Direction, GoalKind, Status, Team
 from mechanisms.models import Goal, Mechanism
 from scorecard.formatting import format_value
@@ -260,8 +259,3 @@ def compare(left: Snapshot, right: Snapshot) -> list[CompareRow]:
         la, rb = word_diff(a_tenets, b_tenets)
         rows.append(CompareRow("Tenets", la, rb, True, "Tenets", True))
     return rows
-
-
-def rendered_parts(snapshot: Snapshot) -> dict[str, SafeString]:
-    """A version's seven parts as sanitised HTML, for reading an old version whole."""
-    return {part: markdown.render(snapshot.fields.get(part) or "") for part in PART_FIELDS}

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import pandas as pd
-
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
@@ -40,44 +38,3 @@ def domain_key(raw: str) -> str:
         return value.encode("idna").decode("ascii")
     except UnicodeError:
         raise NormaliseError(f"{raw!r} is not a valid internationalised domain") from None
-
-
-def email_keys(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorised `email_key`: (keys, error messages). ASCII addresses, nearly all of them,
-    take a fast path (for ASCII, case-folding is lower-casing and IDNA is the identity);
-    the rest go through `email_key` one by one. An error is '' where the value is fine."""
-    stripped = values.str.strip()
-    ascii_ok = stripped.str.fullmatch(r"[\x21-\x7e]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", na=False)
-    keys = stripped.str.lower().where(ascii_ok, "")
-    errors = pd.Series("", index=values.index, dtype=object)
-    for index in values.index[~ascii_ok]:
-        try:
-            keys.at[index] = email_key(values.at[index])
-        except NormaliseError as exc:
-            errors.at[index] = str(exc)
-    return keys, errors
-
-
-def domain_keys(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorised `domain_key` with the same (keys, errors) contract; blank stays blank."""
-    keys = pd.Series("", index=values.index, dtype=object)
-    errors = pd.Series("", index=values.index, dtype=object)
-    cleaned = (
-        values.str.strip()
-        .str.lower()
-        .str.replace(r"^[a-z][a-z0-9+.-]*://", "", regex=True)
-        .str.replace(r"[/?#].*$", "", regex=True)
-        .str.replace(r"^.*@", "", regex=True)
-        .str.replace(r":.*$", "", regex=True)
-        .str.rstrip(".")
-        .str.replace(r"^www\.", "", regex=True)
-    )
-    blank = values.str.strip().eq("")
-    ascii_ok = cleaned.str.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", na=False)
-    keys[ascii_ok] = cleaned[ascii_ok]
-    for index in values.index[~ascii_ok & ~blank]:
-        try:
-            keys.at[index] = domain_key(values.at[index])
-        except NormaliseError as exc:
-            errors.at[index] = str(exc)
-    return keys, errors

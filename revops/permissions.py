@@ -1,8 +1,8 @@
 """Who may do what: the one place pages, the API and templates ask.
 
 Roles are Django groups created by a data migration. `RULES` maps every action to the roles
-that may take it; `can(user, action)` answers from it. Views use `@require(action)` or
-`RequireMixin`, the API uses `Can`, templates use `{% if user|can:"records.view" %}`. An action
+that may take it; `can(user, action)` answers from it. Views use `@require(action)`, the API
+uses `Can`, templates use `{% if user|can:"records.view" %}`. An action
 missing from RULES raises KeyError: a typo must fail loudly, not deny.
 """
 
@@ -111,17 +111,6 @@ def require(action: str) -> Callable:
         return wrapper
 
     return decorator
-
-
-class RequireMixin:
-    """Class-based view counterpart of `require`: set `action`."""
-
-    action: str
-
-    def dispatch(self, request, *args, **kwargs):
-        if not can(request.user, self.action):
-            raise PermissionDenied(f"Your role may not {self.action}.")
-        return super().dispatch(request, *args, **kwargs)
 
 
 class Can(BasePermission):

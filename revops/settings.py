@@ -228,7 +228,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a task lost with its worker is redelivered
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A hung Redis must make .delay() fail in seconds, not hang a web worker (see NOTES.md).
+# A hung Redis must make .delay() fail in seconds, not hang a web worker: with kombu's
+# defaults a publish to a Redis that accepts but never answers blocked for over 90 s.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 2,

@@ -9,8 +9,8 @@ Metrics that only one system measures get no mark.
 
 Each kind of evidence is a *source*: a function from a week and the metric keys on show to the
 marks it has an opinion on. `TRUST_SOURCES` lists them strongest first, and the first source
-with a mark for a metric wins, so an open dispute outranks a reconciled result. Disputes
-(issue 7) plug in by adding one function to the front of that list.
+with a mark for a metric wins, so an open dispute outranks a reconciled result. The disputes
+app plugs in by adding its function to the front of that list when it starts.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def reconciliation_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, Trust
     return marks
 
 
-# Strongest evidence first. Disputes (issue 7) go in front of reconciliation.
+# Strongest evidence first. Disputes go in front of reconciliation.
 TRUST_SOURCES: list[TrustSource] = [reconciliation_marks]
 
 

@@ -88,7 +88,7 @@ def test_the_scorecard_shows_the_mark_its_trust_sources_give(client_as, monkeypa
     def disputes(week, keys):
         return {"mqls": TrustMark(DISPUTED, "Disputed", "Dispute #7 is open", "/disputes/7/")}
 
-    # The one place a new kind of evidence plugs in (issue 7 will add disputes here).
+    # The one place a new kind of evidence plugs in (the disputes app adds itself here).
     monkeypatch.setattr(trust, "TRUST_SOURCES", [disputes, *trust.TRUST_SOURCES])
     snapshot_publish(week=W10, by=None)
     page = client_as(Role.EXECUTIVE).get(reverse("scorecard:week", args=[W10]))
