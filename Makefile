@@ -49,13 +49,14 @@ migrate: install
 seed: install
 	$(PY) manage.py seed_demo
 
-# The suite runs on every core (pytest-xdist; each process its own test database), a file's
-# tests together so module-scoped fixtures are built once. TEST_WORKERS=0 runs it in one process.
+# The suite runs on every core (pytest-xdist; each process its own test database). `--dist load`
+# hands each process its tests in collection order, which pytest-django sorts so that the tests
+# that flush the database (transactional ones) come after the rest. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= auto
 test: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist load
 
 worker: install
 	@test -n "$$REDIS_URL" || { echo "REDIS_URL is not set: without it tasks run in-process and no worker is needed."; exit 2; }
