@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from bench.helpers import (
     bench_demo_seed,
     free_port,
     http_get,
+    production_env_with_static,
     wait_until_up,
 )
 from revops.models import ApiToken
@@ -81,18 +81,7 @@ class Command(BaseCommand):
         self._seed(scale)
         people = max(users, surge)
 
-        env = {
-            **os.environ,
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=settings.BASE_DIR, env=env, check=True,
-        )  # fmt: skip
+        env = production_env_with_static()
         sessions, tokens = self._credentials(env["SECRET_KEY"], people)
         endpoints = self._endpoints()
         port = free_port()

@@ -14,8 +14,6 @@ whose name does not contain "bench".
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -36,6 +34,7 @@ from bench.helpers import (
     bench_demo_seed,
     free_port,
     http_get,
+    production_env_with_static,
     wait_until_up,
 )
 from demo.scorecard import demo_email_metrics_ensure, demo_targets_ensure
@@ -155,21 +154,7 @@ class Command(BaseCommand):
         from revops.weeks import IsoWeek
 
         week = IsoWeek.last_completed()
-        env = {
-            **os.environ,
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        # Production settings serve hashed static files: collect them first.
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            check=True,
-        )
+        env = production_env_with_static()
         # A session gunicorn accepts: signed with the key gunicorn runs with.
         with override_settings(SECRET_KEY=env["SECRET_KEY"]):
             client = Client()
