@@ -6,7 +6,7 @@ import datetime as dt
 
 import django_filters as df
 from django import forms
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers
@@ -28,10 +28,40 @@ def exception_handler(exc, context):
 
 
 class Cursor(CursorPagination):
-    """Cursor pages (no COUNT over the table); `?page_size=` up to 1,000."""
+    """Cursor pages (no COUNT over the table); `?page_size=` up to 1,000.
+
+    A cursor is only ever one the API gave out: one that does not decode, or whose position
+    does not fit the ordering's first field (a word where an id goes, a NUL byte), is the
+    caller's mistake and a 400, never a query the database refuses (500)."""
 
     page_size_query_param = "page_size"
     max_page_size = 1000
+    invalid_cursor_message = "Invalid cursor: use the `next` or `previous` link of a page as given."
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": [self.invalid_cursor_message]}) from None
+        if cursor is not None and cursor.position is not None:
+            self._check_position(cursor.position)
+        return cursor
+
+    def _check_position(self, position: str) -> None:
+        ordering = self.ordering if isinstance(self.ordering, (list, tuple)) else [self.ordering]
+        try:
+            if "\x00" in position:
+                raise ValueError("NUL byte")
+            field = self._model._meta.get_field(ordering[0].lstrip("-"))
+            field.to_python(position)
+        except FieldDoesNotExist:
+            return  # an annotation: nothing to check it against
+        except (ValueError, TypeError, DjangoValidationError):
+            raise exceptions.ValidationError({"cursor": [self.invalid_cursor_message]}) from None
 
 
 class NewestFirst(Cursor):
