@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pipeline import metrics
 from pipeline.choices import FIELD_LABELS, BridgeReason
 from pipeline.models import BridgeStep, ReconciledMetricWeek
 from pipeline.selectors import RECONCILED_METRICS
 from revops.weeks import IsoWeek
 
-MONEY_METRICS = frozenset({"pipeline_created_marketing", "new_bookings"})
-
 
 def metric_is_money(metric_key: str) -> bool:
-    return metric_key in MONEY_METRICS
+    spec = metrics.spec_get(metric_key)
+    return spec is not None and spec.is_money
 
 
 def format_value(metric_key: str, value: Decimal, *, signed: bool = False) -> str:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
+from pipeline import metrics
 from pipeline.choices import AUTHORITY_FIELDS, ObjectType, RunStatus, SystemRole
 from pipeline.models import (
     Account,
@@ -37,9 +38,9 @@ def pipeline_overview(*, today: date | None = None) -> dict:
         mqls_this_week=Count("id", filter=Q(mql_at__gte=week_start)),
     )
     deals = Deal.objects.aggregate(
-        open=Count("id", filter=Q(is_closed=False)),
-        open_amount=Sum("amount", filter=Q(is_closed=False)),
-        won=Count("id", filter=Q(is_won=True)),
+        open=Count("id", filter=~metrics.CLOSED.q()),
+        open_amount=Sum(metrics.AMOUNT_AT_CLOSE, filter=~metrics.CLOSED.q()),
+        won=Count("id", filter=metrics.WON.q()),
     )
     accounts = Account.objects.aggregate(
         total=Count("id"),
@@ -67,17 +68,10 @@ def import_batch_recent(*, limit: int = 5) -> QuerySet[ImportBatch]:
 
 # --- Reconciliation, as the scorecard reads it -------------------------------------------------
 # Metrics that reconciliation compares between marketing's and sales' systems, by the keys the
-# scorecard's metric catalog uses for the same numbers. A week is an ISO week (Monday 00:00 to
-# the next Monday 00:00 in settings.TIME_ZONE), named by its Monday; labels look like 2026-W46.
-RECONCILED_METRICS: dict[str, str] = {
-    "leads_created": "Leads created",  # golden: leads with created_at in the week
-    "mqls": "MQLs",  # mql_at in the week
-    "sqls": "SQLs",  # sql_at in the week
-    "pipeline_created_marketing": "Marketing-sourced pipeline created",  # sum of amount, deals
-    # created in the week with source = marketing
-    "deals_won": "Deals won",  # count of won deals whose close_date falls in the week
-    "new_bookings": "New bookings",  # sum of amount of won new-business deals closed in the week
-}
+# scorecard's metric catalog uses for the same numbers, with their names; what each counts is
+# its declaration in pipeline/metrics.py. A week is an ISO week (Monday 00:00 to the next
+# Monday 00:00 in settings.TIME_ZONE), named by its Monday; labels look like 2026-W46.
+RECONCILED_METRICS: dict[str, str] = {key: spec.name for key, spec in metrics.RECONCILED.items()}
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,7 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-us"
 # The company's time zone: ISO weeks (Monday 00:00 to Sunday 23:59:59) are cut in it.
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+COMPANY_CURRENCY = env_str("COMPANY_CURRENCY", "USD")  # TEMP-FX
 USE_I18N = True
 USE_TZ = True
 

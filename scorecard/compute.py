@@ -1,10 +1,13 @@
 """Computing metric values for any ISO weeks from the golden records, set-based.
 
-Each built-in metric reads one or more *sources*: a handful of aggregate queries that return
-one row per week (or per week pair, or per account and week), never one row per lead or deal.
-pandas and numpy then do the window arithmetic (trailing 13 weeks, the 52-week NRR cohort)
-over those aggregated rows. A source runs once per computation however many metrics read it,
-so 18 metrics over 104 weeks cost about a dozen queries.
+What each built-in metric counts is declared once, in the registry (pipeline/metrics.py); this
+module derives the computation from those declarations. Every total and ratio of one object
+type comes from one aggregate query (a branch per date column, a FILTER aggregate per measure,
+one row per week); cohorts, medians, coverage and the ARR metrics read a few more queries that
+return one row per week (or per week pair, or per account and week), never one row per lead or
+deal. pandas and numpy then do the window arithmetic (trailing 13 weeks, the 52-week NRR
+cohort) over those aggregated rows. A source runs once per computation however many metrics
+read it, so 18 metrics over 104 weeks cost about ten queries.
 
 Formula metrics are evaluated after the metrics they name, week by week; series metrics read
 the values ops imported. Every week bound is Monday 00:00 in settings.TIME_ZONE.
@@ -21,7 +24,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 
-from pipeline.choices import NEGATIVE_ARR_KINDS, AccountHealth, ArrChangeKind, DealSource, DealType
+from pipeline import metrics
 from revops.weeks import IsoWeek, quarter_bounds, week_params, week_sql
 from scorecard.choices import FormulaOperator, MetricKind
 from scorecard.targets import FOUR_PLACES, TargetBook
@@ -52,23 +55,45 @@ def _ratio(num, den, *, scale: Decimal = HUNDRED, empty: str) -> Cell:
     return Cell((num * scale / den).quantize(FOUR_PLACES), num, den)
 
 
-def _cents(x) -> Decimal:
-    return (Decimal(int(x)) * CENT).quantize(FOUR_PLACES)
+# Amounts reach numpy as integers of 1/10,000 of the company currency: exact to the four
+# decimal places a value keeps, and summable without floating point.
+UNITS = 10_000
+
+
+def _units(x) -> Decimal:
+    return (Decimal(int(x)) / UNITS).quantize(FOUR_PLACES)
+
+
+def _params() -> dict:
+    return {**week_params(), **metrics.SQL_PARAMS}
+
+
+def _range_sql(column: str) -> str:
+    """SQL: `column` falls in the computation's span of weeks."""
+    if column in metrics.DATE_COLUMNS:
+        return f"{column} >= %(first_day)s AND {column} < %(end_day)s"
+    return f"{column} >= %(start)s AND {column} < %(end)s"
+
+
+def _week_of(column: str) -> str:
+    return week_sql(column, is_date=column in metrics.DATE_COLUMNS)
+
+
+def _conditions(records: metrics.Records) -> str:
+    return " AND ".join(w.sql() for w in records.where) or "TRUE"
+
+
+def _aggregate(measure: metrics.Measure, column: str) -> str:
+    """SQL: one measure's aggregate in the branch of `column`, NULL in the other branches."""
+    if measure.records.date != column:
+        return "NULL::numeric"
+    where = _conditions(measure.records)
+    if measure.is_count:
+        return f"(count(*) FILTER (WHERE {where}))::numeric"
+    return f"coalesce(sum({measure.sum}) FILTER (WHERE {where}), 0)"
 
 
 # --- Sources: aggregate queries, one row per week ------------------------------------------------
-
-
-# The choice values the queries compare with, passed as parameters: the SQL names the choice,
-# and a renamed value changes the query with it instead of silently counting nothing.
-CHOICE_PARAMS = {
-    "new_business": DealType.NEW,
-    "expansion": DealType.EXPANSION,
-    "marketing_sourced": DealSource.MARKETING,
-    "arr_reducing": list(NEGATIVE_ARR_KINDS),
-    "churn": ArrChangeKind.CHURN,
-    "good_health": AccountHealth.GOOD,
-}
 
 
 def _frame(sql: str, params: dict, columns: list[str], index: str = "wk") -> pd.DataFrame:
@@ -96,142 +121,119 @@ class Sources:
 
     def _bounds(self, first: date, last: date) -> dict:
         return {
-            **week_params(),
-            **CHOICE_PARAMS,
+            **_params(),
             "start": IsoWeek.of(first).start,
             "end": IsoWeek.of(last).end,
-            "first": first,
-            "last": last,
             "first_day": first,
             "end_day": last + WEEK,
         }
 
-    @staticmethod
-    def _dense(frame: pd.DataFrame, first: date, last: date, columns: list[str]) -> pd.DataFrame:
-        index = pd.date_range(first, last, freq="7D")
-        if frame.empty:
-            return pd.DataFrame(0, index=index, columns=columns, dtype="int64")
-        dense = frame.groupby("wk")[columns].sum().reindex(index, fill_value=0)
-        return dense.astype("int64")
-
-    def lead_counts(self, first: date, last: date) -> pd.DataFrame:
-        """Leads created, became MQL and became SQL, per week."""
-
-        dates = {"created": "created_at", "mql": "mql_at", "sql": "sql_at"}
+    def totals(self, object_type: str, first: date, last: date) -> dict[metrics.Measure, list]:
+        """Every total and ratio measure the registry declares over `object_type`, per week of
+        [first, last]: one statement, a branch per date column, a FILTER aggregate per
+        measure. Counts are ints, amounts Decimals in the company currency."""
 
         def make():
-            sql = " UNION ALL ".join(
-                f"SELECT '{col}', {week_sql(col)}, count(*) FROM pipeline_lead "
-                f"WHERE {col} >= %(start)s AND {col} < %(end)s GROUP BY 2"
-                for col in dates.values()
-            )
-            rows = _frame(sql, self._bounds(first, last), ["what", "wk", "n"])
-            for column, col in dates.items():
-                rows[column] = rows["n"].where(rows["what"] == col, 0)
-            return self._dense(rows, first, last, ["created", "mql", "sql"])
+            measures = metrics.measures(object_type)
+            k = (last - first).days // 7 + 1
+            if not measures:
+                return {}
+            table = metrics.GOLDEN_TABLES[object_type]
+            branches = []
+            for column in dict.fromkeys(m.records.date for m in measures):
+                aggregates = [_aggregate(m, column) for m in measures]
+                branches.append(
+                    f"SELECT {_week_of(column)} AS wk, {', '.join(aggregates)} FROM {table} "
+                    f"WHERE {_range_sql(column)} GROUP BY 1"
+                )
+            with connection.cursor() as cursor:
+                cursor.execute(" UNION ALL ".join(branches), self._bounds(first, last))
+                rows = cursor.fetchall()
+            out = {m: [0 if m.is_count else Decimal(0)] * k for m in measures}
+            for row in rows:
+                i = (row[0] - first).days // 7
+                if not 0 <= i < k:
+                    continue
+                for m, value in zip(measures, row[1:], strict=True):
+                    if value is not None:
+                        out[m][i] += int(value) if m.is_count else value
+            return out
 
-        return self._cached(("lead_counts", first, last), make)
+        return self._cached(("totals", object_type, first, last), make)
 
-    def mql_cohort(self, first: date, last: date) -> tuple[np.ndarray, np.ndarray]:
-        """(reached, mqls) over the weeks of [first, last]: reached[i, j], the leads that became
-        MQL in week i and became SQL by the end of week j (j ≥ i matters; an SQL date before
-        the MQL date counts as reached), and mqls[i], the leads that became MQL in week i."""
+    def cohort(
+        self, spec: metrics.MetricSpec, first: date, last: date
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(reached, entered) over the weeks of [first, last]: reached[i, j], the records that
+        entered (by the measure's date) in week i and had their `reached` date by the end of
+        week j (j ≥ i matters; a reached date before entering counts as reached), and
+        entered[i], the records that entered in week i."""
+        records = spec.measure.records
 
         def make():
             sql = (
-                f"SELECT {week_sql('mql_at')} AS mwk, {week_sql('sql_at')} AS swk, count(*) "
-                "FROM pipeline_lead WHERE mql_at >= %(start)s AND mql_at < %(end)s GROUP BY 1, 2"
+                f"SELECT {_week_of(records.date)} AS mwk, {_week_of(spec.reached)} AS swk, "
+                f"count(*) FROM {metrics.GOLDEN_TABLES[records.object_type]} "
+                f"WHERE {_range_sql(records.date)} AND {_conditions(records)} GROUP BY 1, 2"
             )
             rows = _frame(sql, self._bounds(first, last), ["mwk", "swk", "n"], index="mwk")
             k = (last - first).days // 7 + 1
             base = pd.Timestamp(first)
-            reached = np.zeros((k, k + 1), dtype="int64")  # last column: not (yet) SQL
+            reached = np.zeros((k, k + 1), dtype="int64")  # last column: not (yet) reached
             if not rows.empty:
                 i = ((rows["mwk"] - base).dt.days // 7).to_numpy(dtype="int64")
                 weeks_in = (pd.to_datetime(rows["swk"]) - base).dt.days // 7
-                # An SQL week before the range is reached by every week of it; one after the
+                # A reached week before the range is reached by every week of it; one after the
                 # range, or none at all, by none (the last column).
                 j = weeks_in.clip(0, k).fillna(k).to_numpy(dtype="int64")
                 np.add.at(reached, (i, j), rows["n"].to_numpy(dtype="int64"))
             cumulative = np.cumsum(reached[:, :k], axis=1)
-            mqls = reached.sum(axis=1)
-            return cumulative, mqls
+            entered = reached.sum(axis=1)
+            return cumulative, entered
 
-        return self._cached(("mql_cohort", first, last), make)
+        return self._cached(("cohort", spec.key, first, last), make)
 
-    def touch_median(self, first: date, last: date) -> pd.DataFrame:
-        """Median hours from MQL to first sales touch, over MQLs first touched in each week."""
+    def weekly_median(self, spec: metrics.MetricSpec, first: date, last: date) -> pd.DataFrame:
+        """The median of the spec's per-record value over each week's records, and their
+        number, in PostgreSQL (percentile_cont)."""
+        records = spec.measure.records
 
         def make():
             sql = (
-                f"SELECT {week_sql('first_touch_at')} AS wk, "
-                "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
-                "greatest(extract(epoch FROM first_touch_at - mql_at), 0) / 3600.0), count(*) "
-                "FROM pipeline_lead WHERE mql_at IS NOT NULL "
-                "AND first_touch_at >= %(start)s AND first_touch_at < %(end)s GROUP BY 1"
+                f"SELECT {_week_of(records.date)} AS wk, percentile_cont(0.5) WITHIN GROUP "
+                f"(ORDER BY {spec.median_of.sql.format(p='')}), count(*) "
+                f"FROM {metrics.GOLDEN_TABLES[records.object_type]} "
+                f"WHERE {_range_sql(records.date)} AND {_conditions(records)} GROUP BY 1"
             )
-            rows = _frame(sql, self._bounds(first, last), ["wk", "median", "n"])
-            return rows.set_index("wk")
+            return _frame(sql, self._bounds(first, last), ["wk", "median", "n"]).set_index("wk")
 
-        return self._cached(("touch_median", first, last), make)
+        return self._cached(("weekly_median", spec.key, first, last), make)
 
-    def deal_weeks(self, first: date, last: date) -> pd.DataFrame:
-        """Per week: pipeline created (new business and expansion; marketing-sourced of any
-        type), in cents; and by close week, deals won, new-business deals closed and won, and
-        new bookings in cents."""
-
-        def make():
-            sql = f"""
-                SELECT {week_sql("created_at")} AS wk,
-                    coalesce(sum(amount * 100) FILTER (
-                        WHERE deal_type IN (%(new_business)s, %(expansion)s)), 0)::bigint,
-                    coalesce(sum(amount * 100) FILTER (WHERE source = %(marketing_sourced)s),
-                             0)::bigint,
-                    0, 0, 0, 0::bigint
-                FROM pipeline_deal WHERE created_at >= %(start)s AND created_at < %(end)s
-                GROUP BY 1
-                UNION ALL
-                SELECT {week_sql("close_date", is_date=True)} AS wk, 0, 0,
-                    count(*) FILTER (WHERE is_won),
-                    count(*) FILTER (WHERE deal_type = %(new_business)s),
-                    count(*) FILTER (WHERE is_won AND deal_type = %(new_business)s),
-                    coalesce(sum(amount * 100) FILTER (
-                        WHERE is_won AND deal_type = %(new_business)s), 0)::bigint
-                FROM pipeline_deal
-                WHERE is_closed AND close_date >= %(first_day)s AND close_date < %(end_day)s
-                GROUP BY 1
-            """
-            columns = ["pipeline", "pipeline_mkt", "won", "closed_new", "won_new", "bookings"]
-            rows = _frame(sql, self._bounds(first, last), ["wk", *columns])
-            return self._dense(rows, first, last, columns)
-
-        return self._cached(("deal_weeks", first, last), make)
-
-    def cycle_days(self, first: date, last: date) -> pd.DataFrame:
-        """New-business deals won per (close week, days from created to close): a histogram
-        small enough to take any trailing window's exact median from."""
+    def histogram(self, spec: metrics.MetricSpec, first: date, last: date) -> pd.DataFrame:
+        """The records per (week, per-record value): small enough to take any trailing
+        window's exact median from."""
+        records = spec.measure.records
 
         def make():
-            sql = f"""
-                SELECT {week_sql("close_date", is_date=True)} AS wk,
-                    close_date - (created_at AT TIME ZONE %(tz)s)::date AS days, count(*)
-                FROM pipeline_deal
-                WHERE is_won AND deal_type = %(new_business)s
-                  AND close_date >= %(first_day)s AND close_date < %(end_day)s
-                GROUP BY 1, 2
-            """
-            return _frame(sql, self._bounds(first, last), ["wk", "days", "n"])
+            sql = (
+                f"SELECT {_week_of(records.date)} AS wk, {spec.median_of.sql.format(p='')} AS v, "
+                f"count(*) FROM {metrics.GOLDEN_TABLES[records.object_type]} "
+                f"WHERE {_range_sql(records.date)} AND {_conditions(records)} GROUP BY 1, 2"
+            )
+            return _frame(sql, self._bounds(first, last), ["wk", "v", "n"])
 
-        return self._cached(("cycle_days", first, last), make)
+        return self._cached(("histogram", spec.key, first, last), make)
 
-    def coverage(self, first: date, last: date) -> pd.DataFrame:
-        """Per week: open new-business pipeline at the week's end closing in the quarter of its
-        Sunday, and new business booked in that quarter up to the week's end, in cents.
+    def coverage(self, spec: metrics.MetricSpec, first: date, last: date) -> pd.DataFrame:
+        """Per week: the open pipeline of the spec's deals at the week's end closing in the
+        quarter of its Sunday, and the part of it won in that quarter up to the week's end, in
+        units (1/10,000 of the company currency).
 
         A deal is open at the end of week W when it was created by then (its created week
         c ≤ W) and had not closed (no close week k, or k > W). The query groups deals by
         quarter, c, k and outcome, so each week's sums are array masks over a few thousand
         aggregated rows rather than a join of every week with every deal."""
+        m = spec.measure
 
         def make():
             q_first = quarter_bounds(first + timedelta(days=6))[0]
@@ -239,20 +241,20 @@ class Sources:
             sql = f"""
                 SELECT date_trunc('quarter', close_date)::date AS q,
                     {week_sql("created_at")} AS c,
-                    CASE WHEN is_closed THEN {week_sql("close_date", is_date=True)} END AS k,
-                    is_won, sum(amount * 100)::bigint
+                    CASE WHEN {metrics.CLOSED.sql()} THEN {_week_of("close_date")} END AS k,
+                    {metrics.WON.sql()}, (sum({m.sum}) * {UNITS})::bigint
                 FROM pipeline_deal
-                WHERE deal_type = %(new_business)s
+                WHERE {_conditions(m.records)} AND {m.sum} IS NOT NULL
                   AND close_date >= %(q_first)s AND close_date < %(q_end)s
                 GROUP BY 1, 2, 3, 4
             """
             params = {**self._bounds(first, last), "q_first": q_first, "q_end": q_end}
-            rows = _frame(sql, params, ["q", "c", "k", "won", "cents"], index="")
+            rows = _frame(sql, params, ["q", "c", "k", "won", "units"], index="")
             q = pd.to_datetime(rows["q"]).to_numpy()
             c = pd.to_datetime(rows["c"]).to_numpy()
             k = pd.to_datetime(rows["k"]).to_numpy()
             won = rows["won"].to_numpy(dtype=bool)
-            cents = rows["cents"].to_numpy(dtype="int64")
+            units = rows["units"].to_numpy(dtype="int64")
             still_open = np.isnat(k)
             weeks = pd.date_range(first, last, freq="7D")
             out = pd.DataFrame(0, index=weeks, columns=["open", "booked"], dtype="int64")
@@ -260,24 +262,27 @@ class Sources:
                 in_quarter = q == np.datetime64(quarter_bounds(week.date() + timedelta(days=6))[0])
                 w = week.to_datetime64()
                 is_open = in_quarter & (c <= w) & (still_open | (k > w))
-                out.at[week, "open"] = cents[is_open].sum()
-                out.at[week, "booked"] = cents[in_quarter & won & ~still_open & (k <= w)].sum()
+                out.at[week, "open"] = units[is_open].sum()
+                out.at[week, "booked"] = units[in_quarter & won & ~still_open & (k <= w)].sum()
             return out
 
-        return self._cached(("coverage", first, last), make)
+        return self._cached(("coverage", spec.key, first, last), make)
 
     def arr_matrix(self, first: date, last: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """ARR in cents of every account that ever had an ARR change, at the end of each week
-        of [first, last] (accounts × weeks), the account ids, and the accounts lost (a churn
-        change) per week."""
+        """ARR in units (1/10,000 of the company currency) of every account that ever had an
+        ARR change, at the end of each week of [first, last] (accounts × weeks), the account
+        ids, and the accounts lost (a churn change) per week. A change with no exchange rate
+        for its date has no converted amount and is left out."""
 
         def make():
+            amount = metrics.ARR_AMOUNT
             sql = f"""
                 SELECT account_id, {week_sql("effective_date", is_date=True)} AS wk,
-                    (CASE WHEN kind = ANY(%(arr_reducing)s) THEN -amount ELSE amount END
-                        * 100)::bigint,
-                    kind = %(churn)s
-                FROM pipeline_arrchange WHERE effective_date < %(end_day)s
+                    (CASE WHEN {metrics.ARR_REDUCING.sql()} THEN -{amount} ELSE {amount} END
+                        * {UNITS})::bigint,
+                    {metrics.CHURN.sql()}
+                FROM pipeline_arrchange
+                WHERE effective_date < %(end_day)s AND {amount} IS NOT NULL
             """
             rows = _frame(sql, self._bounds(first, last), ["account", "wk", "delta", "churn"])
             index = pd.date_range(first, last, freq="7D")
@@ -309,9 +314,9 @@ class Sources:
         def make():
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT id FROM pipeline_account "
-                    "WHERE health = %(good_health)s AND id = ANY(%(ids)s)",
-                    {**CHOICE_PARAMS, "ids": accounts.tolist()},
+                    f"SELECT id FROM pipeline_account "
+                    f"WHERE {metrics.GOOD_HEALTH.sql()} AND id = ANY(%(ids)s)",
+                    {**_params(), "ids": accounts.tolist()},
                 )
                 good = np.array([row[0] for row in cursor.fetchall()], dtype=accounts.dtype)
             return np.isin(accounts, good)
@@ -320,94 +325,102 @@ class Sources:
         return self._cached(("healthy", accounts.dtype.str, accounts.tobytes()), make)
 
 
-# --- Built-in metrics ---------------------------------------------------------------------------
+# --- Built-in metrics: one calculator per shape of declaration ---------------------------------
 
 
 @dataclass(frozen=True)
 class Builtin:
-    """A metric computed from the golden records: how far back it reads and how it turns the
+    """A metric computed from the golden records: its declaration, and how it turns the
     sources into one Cell per requested week."""
 
-    key: str
+    spec: metrics.MetricSpec
     compute: Callable[[Sources, list[date], int | None], dict[date, Cell]]
-    window: int | None = None  # default trailing window in weeks, for rates over a window
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def window(self) -> int | None:
+        return self.spec.window
 
 
 def _span(weeks: list[date], lookback: int = 0) -> tuple[date, date]:
     return weeks[0] - lookback * WEEK, weeks[-1]
 
 
-def _count(column: str, source: str = "lead_counts"):
+def _as_value(measure: metrics.Measure, x) -> Decimal:
+    return Decimal(int(x)) if measure.is_count else _dec(x)
+
+
+def _total(spec: metrics.MetricSpec):
+    m = spec.measure
+
     def compute(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-        frame = getattr(src, source)(*_span(weeks))
-        return {w: Cell(Decimal(int(frame.at[pd.Timestamp(w), column]))) for w in weeks}
+        first, last = _span(weeks)
+        series = src.totals(m.records.object_type, first, last)[m]
+        return {w: Cell(_as_value(m, series[(w - first).days // 7])) for w in weeks}
 
     return compute
 
 
-def _amount(column: str):
+def _rolling(series: list, n: int) -> list:
+    """Trailing sums of `n` entries (fewer at the start), exactly (ints or Decimals)."""
+    out, running = [], 0
+    for i, x in enumerate(series):
+        running += x
+        if i >= n:
+            running -= series[i - n]
+        out.append(running)
+    return out
+
+
+def _empty(spec: metrics.MetricSpec, n: int) -> str:
+    """Why a week has no value: the declaration's words, else generated from its records."""
+    if spec.empty:
+        return spec.empty.format(n=n)
+    records = (spec.denominator or spec.measure).records.words()
+    return f"No {records} {'this week' if n == 1 else f'in the {n} weeks'}"
+
+
+def _ratio_of(spec: metrics.MetricSpec):
+    num_m, den_m = spec.numerator, spec.denominator
+
     def compute(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-        frame = src.deal_weeks(*_span(weeks))
-        return {w: Cell(_cents(frame.at[pd.Timestamp(w), column])) for w in weeks}
+        n = window or spec.window or 1
+        first, last = _span(weeks, n - 1)
+        num = _rolling(src.totals(num_m.records.object_type, first, last)[num_m], n)
+        den = _rolling(src.totals(den_m.records.object_type, first, last)[den_m], n)
+        out = {}
+        for w in weeks:
+            i = (w - first).days // 7
+            cell = _ratio(num[i], den[i], scale=spec.scale, empty=_empty(spec, n))
+            if spec.unit == "currency" and cell.value is not None:
+                cell = Cell(cell.value.quantize(CENT), cell.numerator, cell.denominator)
+            out[w] = cell
+        return out
 
     return compute
 
 
-def _mql_to_sql(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-    n = window or 13
-    first, last = _span(weeks, n - 1)
-    cumulative, mqls = src.mql_cohort(first, last)
-    out = {}
-    for w in weeks:
-        j = (w - first).days // 7
-        rows = slice(j - n + 1, j + 1)
-        out[w] = _ratio(
-            cumulative[rows, j].sum(), mqls[rows].sum(), empty=f"No MQLs in the {n} weeks"
-        )
-    return out
+def _cohort(spec: metrics.MetricSpec):
+    def compute(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
+        n = window or spec.window or 1
+        first, last = _span(weeks, n - 1)
+        cumulative, entered = src.cohort(spec, first, last)
+        out = {}
+        for w in weeks:
+            j = (w - first).days // 7
+            rows = slice(j - n + 1, j + 1)
+            out[w] = _ratio(
+                cumulative[rows, j].sum(),
+                entered[rows].sum(),
+                scale=spec.scale,
+                empty=_empty(spec, n),
+            )
+        return out
 
-
-def _speed_to_lead(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-    frame = src.touch_median(*_span(weeks))
-    out = {}
-    for w in weeks:
-        key = pd.Timestamp(w)
-        if key in frame.index:
-            out[w] = Cell(_dec(frame.at[key, "median"]), denominator=_dec(frame.at[key, "n"]))
-        else:
-            out[w] = Cell(None, note="No MQL had a first sales touch this week")
-    return out
-
-
-def _rolling(frame: pd.DataFrame, column: str, n: int) -> pd.Series:
-    return frame[column].rolling(n, min_periods=1).sum()
-
-
-def _win_rate(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-    n = window or 13
-    frame = src.deal_weeks(*_span(weeks, n - 1))
-    won, closed = _rolling(frame, "won_new", n), _rolling(frame, "closed_new", n)
-    return {
-        w: _ratio(won[pd.Timestamp(w)], closed[pd.Timestamp(w)], empty="No new business closed")
-        for w in weeks
-    }
-
-
-def _avg_deal_size(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-    n = window or 13
-    frame = src.deal_weeks(*_span(weeks, n - 1))
-    booked, won = _rolling(frame, "bookings", n), _rolling(frame, "won_new", n)
-    out = {}
-    for w in weeks:
-        key = pd.Timestamp(w)
-        cell = _ratio(booked[key], won[key], scale=CENT, empty="No new business won")
-        out[w] = Cell(
-            None if cell.value is None else cell.value.quantize(CENT),
-            _cents(booked[key]),
-            cell.denominator,
-            cell.note,
-        )
-    return out
+    return compute
 
 
 def weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
@@ -422,46 +435,65 @@ def weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
     return float(low + (high - low) * (position - np.floor(position)))
 
 
-def _sales_cycle(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-    n = window or 13
-    first, last = _span(weeks, n - 1)
-    frame = src.cycle_days(first, last)
-    week_of = frame["wk"].to_numpy()
-    days = frame["days"].to_numpy(dtype="float64")
-    counts = frame["n"].to_numpy(dtype="int64")
-    out = {}
-    for w in weeks:
-        in_window = (week_of >= np.datetime64(w - (n - 1) * WEEK)) & (week_of <= np.datetime64(w))
-        if not in_window.any():
-            out[w] = Cell(None, note="No new business won in the window")
-            continue
-        median = weighted_median(days[in_window], counts[in_window])
-        out[w] = Cell(_dec(median), denominator=Decimal(int(counts[in_window].sum())))
-    return out
+def _median(spec: metrics.MetricSpec):
+
+    def compute(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
+        n = window or spec.window or 1
+        out = {}
+        if n == 1:
+            # One week at a time: PostgreSQL's percentile_cont over the week's records.
+            frame = src.weekly_median(spec, *_span(weeks))
+            for w in weeks:
+                key = pd.Timestamp(w)
+                if key in frame.index:
+                    value, count = frame.at[key, "median"], frame.at[key, "n"]
+                    out[w] = Cell(_dec(value), denominator=_dec(count))
+                else:
+                    out[w] = Cell(None, note=_empty(spec, 1))
+            return out
+        frame = src.histogram(spec, *_span(weeks, n - 1))
+        week_of = frame["wk"].to_numpy()
+        values = frame["v"].to_numpy(dtype="float64")
+        counts = frame["n"].to_numpy(dtype="int64")
+        for w in weeks:
+            in_window = (week_of >= np.datetime64(w - (n - 1) * WEEK)) & (
+                week_of <= np.datetime64(w)
+            )
+            if not in_window.any():
+                out[w] = Cell(None, note=_empty(spec, n))
+                continue
+            median = weighted_median(values[in_window], counts[in_window])
+            out[w] = Cell(_dec(median), denominator=Decimal(int(counts[in_window].sum())))
+        return out
+
+    return compute
 
 
-def _coverage(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-    frame = src.coverage(*_span(weeks))
-    bookings_id = src.metric_ids.get("new_bookings")
-    out = {}
-    for w in weeks:
-        q_start, q_end = quarter_bounds(w + timedelta(days=6))
-        target = (
-            src.targets.amount_for(bookings_id, q_start, q_end, additive=True)
-            if bookings_id
-            else None
-        )
-        key = pd.Timestamp(w)
-        open_ = _cents(frame.at[key, "open"])
-        if target is None:
-            out[w] = Cell(None, open_, None, "No quarterly new-bookings target")
-            continue
-        remaining = (target - _cents(frame.at[key, "booked"])).quantize(FOUR_PLACES)
-        if remaining <= 0:
-            out[w] = Cell(None, open_, remaining, "Quarter's new-bookings target already met")
-        else:
-            out[w] = Cell((open_ / remaining).quantize(FOUR_PLACES), open_, remaining)
-    return out
+def _coverage(spec: metrics.MetricSpec):
+    def compute(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
+        frame = src.coverage(spec, *_span(weeks))
+        bookings_id = src.metric_ids.get("new_bookings")
+        out = {}
+        for w in weeks:
+            q_start, q_end = quarter_bounds(w + timedelta(days=6))
+            target = (
+                src.targets.amount_for(bookings_id, q_start, q_end, additive=True)
+                if bookings_id
+                else None
+            )
+            key = pd.Timestamp(w)
+            open_ = _units(frame.at[key, "open"])
+            if target is None:
+                out[w] = Cell(None, open_, None, "No quarterly new-bookings target")
+                continue
+            remaining = (target - _units(frame.at[key, "booked"])).quantize(FOUR_PLACES)
+            if remaining <= 0:
+                out[w] = Cell(None, open_, remaining, "Quarter's new-bookings target already met")
+            else:
+                out[w] = Cell((open_ / remaining).quantize(FOUR_PLACES), open_, remaining)
+        return out
+
+    return compute
 
 
 # The ARR metrics share one account × week matrix that reaches back far enough for the longest
@@ -476,15 +508,20 @@ def _arr_view(src: Sources, weeks: list[date]):
     return arr, accounts, lost, ARR_LOOKBACK
 
 
-def _arr(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-    arr, _, _, offset = _arr_view(src, weeks)
-    totals = arr.sum(axis=0)
-    return {w: Cell(_cents(totals[offset + i])) for i, w in enumerate(weeks)}
-
-
-def _retention(net: bool):
+def _arr(spec: metrics.MetricSpec):
     def compute(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-        n = window or 52
+        arr, _, _, offset = _arr_view(src, weeks)
+        totals = arr.sum(axis=0)
+        return {w: Cell(_units(totals[offset + i])) for i, w in enumerate(weeks)}
+
+    return compute
+
+
+def _retention(spec: metrics.MetricSpec):
+    net = spec.shape == metrics.RETENTION_NET
+
+    def compute(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
+        n = window or spec.window or 52
         arr, _, _, offset = _arr_view(src, weeks)
         out = {}
         for i, w in enumerate(weeks):
@@ -498,53 +535,52 @@ def _retention(net: bool):
                 (Decimal(int(kept.sum())) * HUNDRED / Decimal(int(start[cohort].sum()))).quantize(
                     FOUR_PLACES
                 ),
-                _cents(kept.sum()),
-                _cents(start[cohort].sum()),
+                _units(kept.sum()),
+                _units(start[cohort].sum()),
             )
         return out
 
     return compute
 
 
-def _logo_churn(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-    _, _, lost, offset = _arr_view(src, weeks)
-    return {w: Cell(Decimal(int(lost[offset + i]))) for i, w in enumerate(weeks)}
+def _logos_lost(spec: metrics.MetricSpec):
+    def compute(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
+        _, _, lost, offset = _arr_view(src, weeks)
+        return {w: Cell(Decimal(int(lost[offset + i]))) for i, w in enumerate(weeks)}
+
+    return compute
 
 
-def _healthy_share(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
-    arr, accounts, _, offset = _arr_view(src, weeks)
-    good = src.healthy(accounts)
-    out = {}
-    for i, w in enumerate(weeks):
-        customers = arr[:, offset + i] > 0
-        out[w] = _ratio(
-            (customers & good).sum(), customers.sum(), empty="No customers at the week's end"
-        )
-    return out
+def _healthy_share(spec: metrics.MetricSpec):
+    def compute(src: Sources, weeks: list[date], window: int | None) -> dict[date, Cell]:
+        arr, accounts, _, offset = _arr_view(src, weeks)
+        good = src.healthy(accounts)
+        out = {}
+        for i, w in enumerate(weeks):
+            customers = arr[:, offset + i] > 0
+            out[w] = _ratio(
+                (customers & good).sum(), customers.sum(), empty="No customers at the week's end"
+            )
+        return out
 
+    return compute
+
+
+_CALCULATORS = {
+    metrics.TOTAL: _total,
+    metrics.RATIO: _ratio_of,
+    metrics.COHORT: _cohort,
+    metrics.MEDIAN: _median,
+    metrics.COVERAGE: _coverage,
+    metrics.ARR_TOTAL: _arr,
+    metrics.RETENTION_NET: _retention,
+    metrics.RETENTION_GROSS: _retention,
+    metrics.LOGOS_LOST: _logos_lost,
+    metrics.HEALTHY_SHARE: _healthy_share,
+}
 
 BUILTINS: dict[str, Builtin] = {
-    b.key: b
-    for b in [
-        Builtin("leads_created", _count("created")),
-        Builtin("mqls", _count("mql")),
-        Builtin("sqls", _count("sql")),
-        Builtin("mql_to_sql_rate", _mql_to_sql, window=13),
-        Builtin("speed_to_lead", _speed_to_lead),
-        Builtin("pipeline_created", _amount("pipeline")),
-        Builtin("pipeline_created_marketing", _amount("pipeline_mkt")),
-        Builtin("pipeline_coverage", _coverage),
-        Builtin("win_rate", _win_rate, window=13),
-        Builtin("avg_deal_size", _avg_deal_size, window=13),
-        Builtin("sales_cycle", _sales_cycle, window=13),
-        Builtin("deals_won", _count("won", "deal_weeks")),
-        Builtin("new_bookings", _amount("bookings")),
-        Builtin("arr", _arr),
-        Builtin("nrr", _retention(net=True), window=52),
-        Builtin("grr", _retention(net=False), window=52),
-        Builtin("logo_churn", _logo_churn),
-        Builtin("healthy_accounts", _healthy_share),
-    ]
+    spec.key: Builtin(spec, _CALCULATORS[spec.shape](spec)) for spec in metrics.SPECS
 }
 
 

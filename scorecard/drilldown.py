@@ -1,9 +1,12 @@
 """The records behind a number: for each built-in metric and week, the golden records it
 counted, as a queryset with the columns that explain the count.
 
-Each queryset repeats, in the ORM, exactly the conditions of the metric's SQL in compute.py,
-and the tests hold the two to the same counts and sums. For a ratio the queryset is the
-denominator and `numerator` picks the records counted above the line."""
+Each queryset is derived from the metric's declaration in the registry (pipeline/metrics.py),
+the same declaration the weekly SQL of compute.py is derived from: its conditions rendered as a
+Q instead of SQL, its date as a range of the week or window. Nothing here restates what a
+metric counts; the property test holds the two derivations to the same counts and sums. For a
+ratio the queryset is the denominator and `numerator` picks the records counted above the
+line."""
 
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django_filters import FilterSet
 
+from pipeline import metrics
 from pipeline import selectors as pipeline_selectors
-from pipeline.choices import NEGATIVE_ARR_KINDS, ArrChangeKind, DealSource, DealType
+from pipeline.choices import ObjectType
 from pipeline.filters import AccountFilter, DealFilter, LeadFilter
 from pipeline.models import Account
 from revops.weeks import IsoWeek, quarter_bounds
@@ -58,11 +62,13 @@ LEAD = [
     Column("SQL", "sql_at", "datetime"),
     Column("First touch", "first_touch_at", "datetime"),
 ]
+DEAL_AMOUNT = Column("Amount", "amount", "money")
 DEAL = [
     Column("Deal", "name"),
     Column("Account", "account.name"),
     Column("Stage", "stage", "stage"),
-    Column("Amount", "amount", "money"),
+    DEAL_AMOUNT,
+    Column("Currency", "currency"),
     Column("Type", "get_deal_type_display"),
     Column("Source", "get_source_display"),
     Column("Owner", "owner"),
@@ -80,162 +86,185 @@ ACCOUNT = [
 
 
 def _signed_arr(before) -> Sum:
-    """Sum of an account's ARR changes dated before `before`, contraction and churn negative."""
-    amount = Case(
-        When(arr_changes__kind__in=NEGATIVE_ARR_KINDS, then=-F("arr_changes__amount")),
-        default=F("arr_changes__amount"),
-        output_field=DecimalField(max_digits=16, decimal_places=2),
+    """Sum of an account's converted ARR changes dated before `before`, contraction and churn
+    negative; a change with no exchange rate for its date is left out, as in the metric."""
+    amount = f"arr_changes__{metrics.ARR_AMOUNT}"
+    signed = Case(
+        When(metrics.ARR_REDUCING.q("arr_changes__"), then=-F(amount)),
+        default=F(amount),
+        output_field=DecimalField(max_digits=24, decimal_places=6),
     )
     return Coalesce(
-        Sum(amount, filter=Q(arr_changes__effective_date__lt=before)),
+        Sum(signed, filter=Q(arr_changes__effective_date__lt=before)),
         Value(0),
-        output_field=DecimalField(max_digits=16, decimal_places=2),
+        output_field=DecimalField(max_digits=24, decimal_places=6),
     )
 
 
-def _window(week: IsoWeek, weeks: int) -> tuple:
-    """Start (aware) and first day of the trailing window of `weeks` weeks ending with `week`."""
-    first = week.shift(-(weeks - 1))
-    return first.start, first.monday
+_LISTS = {
+    ObjectType.LEAD: ("lead", pipeline_selectors.lead_list, LEAD, LeadFilter),
+    ObjectType.DEAL: ("deal", pipeline_selectors.deal_list, DEAL, DealFilter),
+}
+
+
+def _in_window(records: metrics.Records, week: IsoWeek, n: int) -> QuerySet:
+    """The records whose date falls in the `n` weeks ending with `week`, meeting every
+    condition of the declaration."""
+    first = week.shift(-(n - 1))
+    if records.date_is_day:
+        lo, hi = first.monday, week.monday + timedelta(days=7)
+    else:
+        lo, hi = first.start, week.end
+    _, listing, _, _ = _LISTS[records.object_type]
+    return listing().filter(records.q(), **{f"{records.date}__gte": lo, f"{records.date}__lt": hi})
+
+
+def _span_words(week: IsoWeek, n: int) -> str:
+    return f"in {week.label}" if n == 1 else f"in the {n} weeks ending with {week.label}"
+
+
+def _records_words(records: metrics.Records, week: IsoWeek, n: int) -> str:
+    what = records.words()
+    return (
+        f"{what[0].upper()}{what[1:]} whose {metrics.DATE_WORDS[records.date]} falls "
+        f"{_span_words(week, n)}"
+    )
+
+
+def _columns(records: metrics.Records, *extra: Column, amount: str | None = None) -> list[Column]:
+    _, _, columns, _ = _LISTS[records.object_type]
+    columns = list(columns)
+    if records.object_type == ObjectType.DEAL:
+        converted = amount or metrics.AMOUNT_AT_CLOSE
+        if converted != "amount":
+            columns.insert(
+                columns.index(DEAL_AMOUNT) + 2,
+                Column(f"Amount in {settings.COMPANY_CURRENCY}", converted, "money"),
+            )
+    return [*columns, *extra]
+
+
+def _median_value(spec: metrics.MetricSpec) -> RawSQL:
+    table = metrics.GOLDEN_TABLES[spec.measure.records.object_type]
+    sql = spec.median_of.sql.format(p=f'"{table}".')
+    return RawSQL(
+        sql.replace("%(tz)s", "%s"),
+        [settings.TIME_ZONE] * sql.count("%(tz)s"),
+        output_field=DecimalField(),
+    )
 
 
 def drilldown_for(builtin: str, week: IsoWeek, window: int | None) -> Drilldown | None:
     """The records behind built-in metric `builtin` in `week`; None for an unknown one."""
-    start, end = week.start, week.end
-    next_monday = week.monday + timedelta(days=7)
-    leads = pipeline_selectors.lead_list()
-    deals = pipeline_selectors.deal_list()
-    n = window or 13
+    spec = metrics.spec_get(builtin)
+    if spec is None:
+        return None
+    n = window or spec.window or 1
     label = week.label
+    next_monday = week.monday + timedelta(days=7)
 
-    if builtin in ("leads_created", "mqls", "sqls"):
-        column = {"leads_created": "created_at", "mqls": "mql_at", "sqls": "sql_at"}[builtin]
-        verb = {"leads_created": "created", "mqls": "became MQLs", "sqls": "became SQLs"}
+    if spec.shape == metrics.TOTAL:
+        m = spec.measure
+        kind, _, _, filterset = _LISTS[m.records.object_type]
         return Drilldown(
-            "lead",
-            leads.filter(**{f"{column}__gte": start, f"{column}__lt": end}),
-            LEAD,
-            LeadFilter,
-            f"Leads that {verb[builtin]} in {label}.",
+            kind,
+            _in_window(m.records, week, 1),
+            _columns(m.records, amount=m.sum),
+            filterset,
+            f"{_records_words(m.records, week, 1)}.",
+            sum_attr=m.sum,
         )
-    if builtin == "mql_to_sql_rate":
-        window_start, _ = _window(week, n)
-        return Drilldown(
-            "lead",
-            leads.filter(mql_at__gte=window_start, mql_at__lt=end).annotate(
-                reached_sql=Case(When(sql_at__lt=end, then=True), default=False)
-            ),
-            [*LEAD, Column("SQL by week's end", "reached_sql", "flag")],
-            LeadFilter,
-            f"Leads that became MQLs in the {n} weeks ending with {label}.",
-            numerator=Q(sql_at__lt=end),
-            numerator_label="that reached SQL by the end of the week",
-            denominator_label=f"MQLs in the {n} weeks",
+    if spec.shape == metrics.RATIO:
+        num, den = spec.numerator, spec.denominator
+        kind, _, _, filterset = _LISTS[den.records.object_type]
+        drill = Drilldown(
+            kind,
+            _in_window(den.records, week, n),
+            _columns(den.records, amount=num.sum),
+            filterset,
+            f"{_records_words(den.records, week, n)}.",
         )
-    if builtin == "speed_to_lead":
-        hours = RawSQL(
-            'greatest(extract(epoch FROM "pipeline_lead"."first_touch_at" - '
-            '"pipeline_lead"."mql_at"), 0) / 3600.0',
-            [],
-            output_field=DecimalField(),
-        )
-        return Drilldown(
-            "lead",
-            leads.filter(mql_at__isnull=False, first_touch_at__gte=start, first_touch_at__lt=end)
-            .annotate(hours_to_touch=hours)
-            .order_by("-hours_to_touch", "-id"),
-            [*LEAD, Column("Hours to first touch", "hours_to_touch", "number")],
-            LeadFilter,
-            f"MQLs whose first sales touch was in {label}; the number is the median of the "
-            "hours column.",
-        )
-    if builtin in ("pipeline_created", "pipeline_created_marketing"):
-        created = deals.filter(created_at__gte=start, created_at__lt=end)
-        if builtin == "pipeline_created":
-            created = created.filter(deal_type__in=[DealType.NEW, DealType.EXPANSION])
-            what = "New-business and expansion deals"
+        if num.is_count:
+            extra = Q()
+            for where in num.records.extends(den.records):
+                extra &= where.q()
+            drill.numerator = extra
+            drill.numerator_label = spec.numerator_words
+            drill.denominator_label = spec.denominator_words
         else:
-            created = created.filter(source=DealSource.MARKETING)
-            what = "Marketing-sourced deals"
+            # The same records, summed above the line and counted below it.
+            num.records.extends(den.records)
+            drill.sum_attr = num.sum
+            drill.description += " The number is their average amount."
+        return drill
+    if spec.shape == metrics.MEDIAN:
+        records = spec.measure.records
+        kind, _, _, filterset = _LISTS[records.object_type]
         return Drilldown(
-            "deal", created, DEAL, DealFilter, f"{what} created in {label}.", sum_attr="amount"
+            kind,
+            _in_window(records, week, n)
+            .annotate(median_value=_median_value(spec))
+            .order_by("-median_value", "-id"),
+            _columns(
+                records, Column(spec.median_of.unit_words.capitalize(), "median_value", "number")
+            ),
+            filterset,
+            f"{_records_words(records, week, n)}; the number is the median of the last column.",
         )
-    if builtin == "pipeline_coverage":
+    if spec.shape == metrics.COHORT:
+        records = spec.measure.records
+        kind, _, _, filterset = _LISTS[records.object_type]
+        reached = Q(**{f"{spec.reached}__lt": week.end})
+        return Drilldown(
+            kind,
+            _in_window(records, week, n).annotate(
+                reached=Case(When(reached, then=True), default=False)
+            ),
+            _columns(
+                records,
+                Column(
+                    f"{metrics.DATE_WORDS[spec.reached].capitalize()} by week's end",
+                    "reached",
+                    "flag",
+                ),
+            ),
+            filterset,
+            f"{_records_words(records, week, n)}.",
+            numerator=reached,
+            numerator_label=spec.numerator_words,
+            denominator_label=spec.denominator_words,
+        )
+    if spec.shape == metrics.COVERAGE:
+        m = spec.measure
         q_start, q_end = quarter_bounds(week.sunday)
         return Drilldown(
             "deal",
-            deals.filter(
-                deal_type=DealType.NEW,
-                created_at__lt=end,
+            pipeline_selectors.deal_list()
+            .filter(
+                m.records.q(),
+                created_at__lt=week.end,
                 close_date__gte=q_start,
                 close_date__lt=q_end,
-            ).filter(Q(is_closed=False) | Q(close_date__gte=next_monday)),
-            DEAL,
-            DealFilter,
-            f"New-business deals open at the end of {label} with a close date from "
-            f"{q_start:%-d %b} to {q_end - timedelta(days=1):%-d %b %Y}: the pipeline above the "
-            "line.",
-            sum_attr="amount",
-        )
-    if builtin in ("win_rate", "avg_deal_size", "sales_cycle"):
-        _, first_day = _window(week, n)
-        closed = deals.filter(
-            deal_type=DealType.NEW, is_closed=True, close_date__gte=first_day,
-            close_date__lt=next_monday,
-        )  # fmt: skip
-        if builtin == "win_rate":
-            return Drilldown(
-                "deal",
-                closed,
-                DEAL,
-                DealFilter,
-                f"New-business deals closed in the {n} weeks ending with {label}.",
-                numerator=Q(is_won=True),
-                numerator_label="that were won",
-                denominator_label="closed (won or lost)",
+                **{f"{m.sum}__isnull": False},
             )
-        won = closed.filter(is_won=True)
-        if builtin == "avg_deal_size":
-            return Drilldown(
-                "deal",
-                won,
-                DEAL,
-                DealFilter,
-                f"New-business deals won in the {n} weeks ending with {label}; the number is "
-                "their average amount.",
-                sum_attr="amount",
-            )
-        days = RawSQL(
-            '"pipeline_deal"."close_date" - ("pipeline_deal"."created_at" AT TIME ZONE %s)::date',
-            [settings.TIME_ZONE],
-        )
-        return Drilldown(
-            "deal",
-            won.annotate(cycle_days=days).order_by("-cycle_days", "-id"),
-            [*DEAL, Column("Days to close", "cycle_days", "number")],
+            .filter(~metrics.CLOSED.q() | Q(close_date__gte=next_monday)),
+            _columns(m.records, amount=m.sum),
             DealFilter,
-            f"New-business deals won in the {n} weeks ending with {label}; the number is the "
-            "median of the days column.",
+            f"{m.records.words()[0].upper()}{m.records.words()[1:]} open at the end of {label} "
+            f"with a close date from {q_start:%-d %b} to {q_end - timedelta(days=1):%-d %b %Y}: "
+            "the pipeline above the line.",
+            sum_attr=m.sum,
         )
-    if builtin in ("deals_won", "new_bookings"):
-        won = deals.filter(is_won=True, close_date__gte=week.monday, close_date__lt=next_monday)
-        if builtin == "new_bookings":
-            won = won.filter(deal_type=DealType.NEW)
-            return Drilldown(
-                "deal", won, DEAL, DealFilter, f"New-business deals won in {label}.",
-                sum_attr="amount",
-            )  # fmt: skip
-        return Drilldown("deal", won, DEAL, DealFilter, f"Deals of every type won in {label}.")
 
     accounts = Account.objects.all()
-    arr_column = Column("ARR at week's end", "arr_at_end", "money")
-    if builtin in ("arr", "healthy_accounts"):
+    arr_column = Column(f"ARR at week's end ({settings.COMPANY_CURRENCY})", "arr_at_end", "money")
+    if spec.shape in (metrics.ARR_TOTAL, metrics.HEALTHY_SHARE):
         customers = (
             accounts.annotate(arr_at_end=_signed_arr(next_monday))
             .filter(arr_at_end__gt=0)
             .order_by("-arr_at_end", "name", "id")
         )
-        if builtin == "arr":
+        if spec.shape == metrics.ARR_TOTAL:
             return Drilldown(
                 "account",
                 customers,
@@ -250,13 +279,12 @@ def drilldown_for(builtin: str, week: IsoWeek, window: int | None) -> Drilldown 
             [*ACCOUNT, arr_column],
             AccountFilter,
             f"Customers at the end of {label} (ARR above zero).",
-            numerator=Q(health="good"),
-            numerator_label="in good health",
-            denominator_label="customers",
+            numerator=metrics.GOOD_HEALTH.q(),
+            numerator_label=spec.numerator_words,
+            denominator_label=spec.denominator_words,
             notes=["Health is as the customer-success system records it now."],
         )
-    if builtin in ("nrr", "grr"):
-        n = window or 52
+    if spec.shape in (metrics.RETENTION_NET, metrics.RETENTION_GROSS):
         then = week.shift(-n)
         cohort = (
             accounts.annotate(
@@ -273,16 +301,20 @@ def drilldown_for(builtin: str, week: IsoWeek, window: int | None) -> Drilldown 
             AccountFilter,
             f"Customers at the end of {then.label}, {n} weeks before {label}, with their ARR "
             "then and now; the number is the second column's total over the first's"
-            + (" (each account capped at its ARR then)." if builtin == "grr" else "."),
+            + (
+                " (each account capped at its ARR then)."
+                if spec.shape == metrics.RETENTION_GROSS
+                else "."
+            ),
             sum_attr="arr_then",
         )
-    if builtin == "logo_churn":
+    if spec.shape == metrics.LOGOS_LOST:
         lost = (
             accounts.annotate(
                 lost_on=Max(
                     "arr_changes__effective_date",
-                    filter=Q(
-                        arr_changes__kind=ArrChangeKind.CHURN,
+                    filter=metrics.CHURN.q("arr_changes__")
+                    & Q(
                         arr_changes__effective_date__gte=week.monday,
                         arr_changes__effective_date__lt=next_monday,
                     ),

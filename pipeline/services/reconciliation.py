@@ -34,12 +34,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from pipeline import metrics as registry
 from pipeline.choices import (
     RECONCILED_FIELDS,
     BridgeReason,
     DealSource,
-    DealStage,
-    DealType,
     DiscrepancyKind,
     ObjectType,
     RunStatus,
@@ -87,7 +86,7 @@ class _Object:
 _OBJECTS = {
     ObjectType.LEAD: _Object(
         ObjectType.LEAD,
-        "pipeline_sourcelead",
+        registry.SOURCE_TABLES[ObjectType.LEAD],
         "email",
         {
             "stage": "text",
@@ -100,10 +99,12 @@ _OBJECTS = {
     ),
     ObjectType.DEAL: _Object(
         ObjectType.DEAL,
-        "pipeline_sourcedeal",
+        registry.SOURCE_TABLES[ObjectType.DEAL],
         "name",
         {
             "amount": "num",
+            registry.AMOUNT_AT_CLOSE: "num",
+            registry.AMOUNT_AT_CREATION: "num",
             "stage": "text",
             "close_date": "date",
             "source": "text",
@@ -125,9 +126,10 @@ _WEEK_OF_FIELD = {
 
 @dataclass(frozen=True)
 class _Metric:
-    """A reconciled metric as SQL over one record (columns prefixed by the caller): which
-    object, which date puts it in a week, the conditions that make a record count (each with
-    the field it depends on, in the order a difference is blamed on), and what it adds."""
+    """A reconciled metric as SQL over one record (columns prefixed by the caller), derived
+    from its declaration in the registry: which object, which date puts it in a week, the
+    conditions that make a record count (each with the field it depends on, in the order a
+    difference is blamed on), and what it adds."""
 
     key: str
     object_type: str
@@ -135,46 +137,28 @@ class _Metric:
     conditions: tuple[tuple[str, str], ...]  # (field, SQL with {p} for the column prefix)
     value: str  # SQL with {p}
 
+    @classmethod
+    def of(cls, spec: registry.MetricSpec) -> _Metric:
+        m = spec.measure
+        return cls(
+            spec.key,
+            m.records.object_type,
+            m.records.date,
+            tuple((w.field, w.sql("{p}")) for w in m.records.where),
+            m.value_sql("{p}"),
+        )
 
-METRICS: tuple[_Metric, ...] = (
-    _Metric("leads_created", ObjectType.LEAD, "created_at", (), "1"),
-    _Metric("mqls", ObjectType.LEAD, "mql_at", (("mql_at", "{p}mql_at IS NOT NULL"),), "1"),
-    _Metric("sqls", ObjectType.LEAD, "sql_at", (("sql_at", "{p}sql_at IS NOT NULL"),), "1"),
-    _Metric(
-        "pipeline_created_marketing",
-        ObjectType.DEAL,
-        "created_at",
-        (("source", "{p}source = %(marketing_sourced)s"),),
-        "{p}amount",
-    ),
-    _Metric(
-        "deals_won",
-        ObjectType.DEAL,
-        "close_date",
-        (("stage", "{p}stage = %(won)s"), ("close_date", "{p}close_date IS NOT NULL")),
-        "1",
-    ),
-    _Metric(
-        "new_bookings",
-        ObjectType.DEAL,
-        "close_date",
-        (
-            ("stage", "{p}stage = %(won)s"),
-            ("close_date", "{p}close_date IS NOT NULL"),
-            ("deal_type", "{p}deal_type = %(new_business)s"),
-        ),
-        "{p}amount",
-    ),
-)
+
+METRICS: tuple[_Metric, ...] = tuple(_Metric.of(spec) for spec in registry.RECONCILED.values())
 
 METRICS_BY_KEY = {metric.key: metric for metric in METRICS}
 
-# The choice values the conditions above compare with, passed with every statement as
-# parameters: the SQL names the choice, and a renamed value changes the query with it.
+# The choice values the statements compare with, passed with every statement as parameters:
+# the SQL names the choice, and a renamed value changes the query with it. The metrics'
+# conditions bring their own (registry.SQL_PARAMS).
 CHOICE_PARAMS = {
+    **registry.SQL_PARAMS,
     "marketing_sourced": DealSource.MARKETING,
-    "won": DealStage.CLOSED_WON,
-    "new_business": DealType.NEW,
 }
 
 # The order of a bridge's steps, from marketing's value to sales'.
@@ -531,7 +515,12 @@ def _differs(object_type: str, m: str, s: str) -> list[str]:
     )
     if object_type == ObjectType.DEAL:
         conditions.append(f"{m}deal_type IS DISTINCT FROM {s}deal_type")
-    return conditions
+    # What a reconciled metric adds (an amount in the company currency) moves its value.
+    for metric in METRICS:
+        if metric.object_type == object_type and metric.value != "1":
+            value = metric.value.format(p="")
+            conditions.append(f"{m}{value} IS DISTINCT FROM {s}{value}")
+    return list(dict.fromkeys(conditions))
 
 
 # Phase 2 ---------------------------------------------------------------------------------------
@@ -782,8 +771,7 @@ def _totals_sql(obj: _Object, metrics: list[_Metric], *, golden: bool) -> str:
         for i, m in enumerate(metrics)
     ]
     if golden:
-        table = {ObjectType.LEAD: "pipeline_lead", ObjectType.DEAL: "pipeline_deal"}
-        source, side, where = table[obj.object_type], "0::bigint", "TRUE"
+        source, side, where = registry.GOLDEN_TABLES[obj.object_type], "0::bigint", "TRUE"
     else:
         # The system's id, not a label computed per row: integer keys hash cheaper.
         source, side, where = obj.table, "r.system_id", "r.system_id IN (%(m)s, %(s)s)"

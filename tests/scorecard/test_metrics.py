@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 
 from pipeline.choices import AccountHealth, ArrChangeKind, DealSource, DealStage, DealType
+from pipeline.metrics import REGISTRY
 from scorecard.compute import Sources, weighted_median
 from scorecard.models import Metric
 from scorecard.services.catalog import target_set
@@ -244,14 +245,17 @@ def _is(value, hint) -> bool:
 
 
 @pytest.mark.parametrize(
-    "source",
-    ["lead_counts", "mql_cohort", "touch_median", "deal_weeks", "cycle_days", "coverage",
-     "arr_matrix"],
+    ("source", "first"),
+    [("totals", "lead"), ("totals", "deal"), ("cohort", REGISTRY["mql_to_sql_rate"]),
+     ("weekly_median", REGISTRY["speed_to_lead"]), ("histogram", REGISTRY["sales_cycle"]),
+     ("coverage", REGISTRY["pipeline_coverage"]), ("arr_matrix", None)],
 )  # fmt: skip
-def test_every_source_returns_what_its_annotation_says(customers, source):
+def test_every_source_returns_what_its_annotation_says(customers, source, first):
     LeadFactory(created_at=utc(2026, 2, 2), mql_at=utc(2026, 2, 3), sql_at=utc(2026, 3, 3))
     hint = get_type_hints(getattr(Sources, source))["return"]
-    value = getattr(Sources(TargetBook.load(), {}), source)(d("2026-02-02"), W10.monday)
+    args = [first] if first is not None else []
+    value = getattr(Sources(TargetBook.load(), {}), source)(*args, d("2026-02-02"), W10.monday)
+    hint = get_origin(hint) or hint  # a dict[...] is checked as a dict
     assert _is(value, hint), f"{source} returned {type(value).__name__}, annotated {hint}"
 
 
