@@ -20,7 +20,8 @@ def _week_valid(value: str) -> None:
         try:
             IsoWeek.parse(value)
         except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
+            # As a parameter: a "%" the user typed must not be read as a format.
+            raise forms.ValidationError("%(reason)s", params={"reason": str(exc)}) from None
 
 
 class DisputeFilter(df.FilterSet):

@@ -21,7 +21,8 @@ class IsoWeekField(forms.CharField):
         try:
             return IsoWeek.parse(value)
         except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
+            # As a parameter: a "%" the user typed must not be read as a format.
+            raise forms.ValidationError("%(reason)s", params={"reason": str(exc)}) from None
 
 
 class IsoWeekFilter(df.Filter):

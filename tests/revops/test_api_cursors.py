@@ -86,3 +86,18 @@ def test_a_cursor_the_api_gave_out_still_pages(small_demo, make_user, name):
     second = ops_client.get(first.json()["next"])
     assert second.status_code == 200
     assert second.json()["results"] != first.json()["results"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("reconciliation-bridge-list", {"week": "Green at % of target"}),
+        ("scorecard-value-list", {"since": "100%"}),
+        ("dispute-list", {"week": "%s%d"}),
+    ],
+)
+def test_a_percent_sign_in_a_bad_filter_value_is_a_400_naming_the_filter(ops_client, name, params):
+    response = ops_client.get(reverse(f"api:{name}"), params)
+    assert response.status_code == 400, response.content[:300]
+    assert set(response.json()) == set(params)
