@@ -267,10 +267,23 @@ class MetricSpec:
     def is_money(self) -> bool:
         return self.unit == "currency"
 
+    @property
+    def part_units(self) -> tuple[str, str]:
+        """The units of a value's numerator and denominator, as the metric's page shows them."""
+        if self.shape == RATIO:
+            return tuple(
+                "count" if m.is_count else "currency" for m in (self.numerator, self.denominator)
+            )
+        if self.shape in (COVERAGE, RETENTION_NET, RETENTION_GROSS):
+            return ("currency", "currency")
+        if self.shape == TOTAL:
+            return (self.unit, self.unit)
+        return ("count", "count")
+
     def computed_as(self, window: int | None = None) -> str:
         """One plain-language line, generated from the declaration."""
         n = window or self.window
-        span = f"over the {n} weeks ending with the week" if n else "in the week"
+        span = f"in the {n} weeks ending with the week" if n and n > 1 else "in the week"
         if self.shape == TOTAL:
             m = self.measure
             return f"The {m.words()} whose {DATE_WORDS[m.records.date]} falls {span}" + (
@@ -278,9 +291,9 @@ class MetricSpec:
             )
         if self.shape == RATIO:
             num, den = self.numerator, self.denominator
-            times = " × 100" if self.scale == HUNDRED else ""
+            share = "as a percentage of" if self.scale == HUNDRED else "divided by"
             return (
-                f"The {num.words()} divided by the {den.words()}{times}, by "
+                f"The {num.words()} {share} the {den.words()}, by "
                 f"{DATE_WORDS[den.records.date]}, {span}."
             )
         if self.shape == MEDIAN:
@@ -293,7 +306,7 @@ class MetricSpec:
             m = self.measure
             return (
                 f"Of the {m.records.words()} whose {DATE_WORDS[m.records.date]} falls {span}, "
-                f"the share with a {DATE_WORDS[self.reached]} by the end of the week."
+                f"the share with an {DATE_WORDS[self.reached]} by the end of the week."
             )
         if self.shape == COVERAGE:
             return (

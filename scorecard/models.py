@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
 
+from pipeline import metrics
 from scorecard.choices import (
     OPERATOR_SYMBOL,
     FormulaOperator,
@@ -161,6 +162,12 @@ class MetricDefinition(models.Model):
     @property
     def is_formula(self) -> bool:
         return bool(self.operator)
+
+    def computed_as(self) -> str:
+        """How a built-in version is computed, in one sentence generated from the metric's
+        declaration in the registry; empty for formulas and series."""
+        spec = metrics.spec_get(self.builtin) if self.builtin else None
+        return spec.computed_as(self.window_weeks) if spec else ""
 
     def formula_display(self) -> str:
         """`Email clicks ÷ Email recipients × 100`, for a formula version."""

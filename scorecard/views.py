@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
+from pipeline import metrics
 from pipeline.choices import AccountHealth, DealStage, LeadStage
 from revops.csv import csv_lines
 from revops.hooks import footer_notes
@@ -172,6 +173,7 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
     definitions = list(metric.definitions.select_related("left", "right", "created_by"))
     used = next((d for d in definitions if d.version == cell.version), definitions[0])
     marks = trust_marks_for_week(week, [metric.key])
+    numerator_unit, denominator_unit = _part_units(metric, used)
     return render(
         request,
         "scorecard/metric_week.html",
@@ -181,8 +183,8 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
             "cell": cell,
             "value_display": format_value(cell.value, metric.unit),
             "target_display": format_value(cell.target, metric.unit),
-            "numerator_display": format_value(cell.numerator, _part_unit(metric)),
-            "denominator_display": format_value(cell.denominator, _part_unit(metric)),
+            "numerator_display": format_value(cell.numerator, numerator_unit),
+            "denominator_display": format_value(cell.denominator, denominator_unit),
             "definition_used": used,
             "is_current_version": used.version == definitions[0].version,
             "trust": marks.get(metric.key),
@@ -206,13 +208,14 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
     )
 
 
-def _part_unit(metric: Metric) -> str:
-    """The unit of a metric's numerator and denominator (amounts for money ratios)."""
-    if metric.key in {"nrr", "grr", "pipeline_coverage"}:
-        return "currency"
-    if metric.key == "avg_deal_size":
-        return "count"
-    return "count" if metric.unit in ("percent", "hours", "days") else metric.unit
+def _part_units(metric: Metric, definition) -> tuple[str, str]:
+    """The units of a metric's numerator and denominator: a built-in's from its declaration
+    (amounts for money ratios), a formula's or series' from its own unit."""
+    spec = metrics.spec_get(definition.builtin) if definition.builtin else None
+    if spec is not None:
+        return spec.part_units
+    unit = "count" if metric.unit in ("percent", "hours", "days") else metric.unit
+    return unit, unit
 
 
 def _cell(row: object, attr: str) -> object:
@@ -339,14 +342,14 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
 @require_safe
 @require("scorecard.view")
 def metric_catalog(request: HttpRequest) -> HttpResponse:
-    metrics = list(selectors.metric_catalog())
+    catalog = list(selectors.metric_catalog())
     definitions = selectors.definition_current_map()
     targets = TargetBook.load()
     today = timezone.localdate()
     groups = []
     for team in selectors.TEAM_ORDER:
         rows = []
-        for m in metrics:
+        for m in catalog:
             if m.team != team:
                 continue
             target = targets.row_on(m.id, today)

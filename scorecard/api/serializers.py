@@ -47,6 +47,11 @@ class MetricDefinitionSerializer(serializers.ModelSerializer):
     left = serializers.CharField(source="left.key", default=None, allow_null=True)
     right = serializers.CharField(source="right.key", default=None, allow_null=True)
     created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    computed_as = serializers.CharField(
+        read_only=True,
+        help_text="How a built-in version is computed, generated from its declaration; empty "
+        "for formulas and series.",
+    )
 
     class Meta:
         model = MetricDefinition
@@ -54,6 +59,7 @@ class MetricDefinitionSerializer(serializers.ModelSerializer):
             "metric",
             "version",
             "builtin",
+            "computed_as",
             "window_weeks",
             "operator",
             "left",
