@@ -221,6 +221,8 @@ RETENTION_NET = "retention_net"  # ARR now of the customers of `window` weeks ag
 RETENTION_GROSS = "retention_gross"  # as net, each account capped at its ARR then
 LOGOS_LOST = "logos_lost"  # accounts with a churn change dated in the week
 HEALTHY_SHARE = "healthy_share"  # share of customers in good health
+# The shapes computed from ARR changes (in the company currency at their date's rate).
+ARR_SHAPES = frozenset({ARR_TOTAL, RETENTION_NET, RETENTION_GROSS, LOGOS_LOST, HEALTHY_SHARE})
 
 
 @dataclass(frozen=True)

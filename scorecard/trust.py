@@ -4,7 +4,10 @@
 - variance: marketing's and sales' systems give different values (the percentage, linking to
   the reconciliation bridge);
 - reconciled: both systems agree;
-- not reconciled: a metric reconciliation compares, for a week it has not compared yet.
+- not reconciled: a metric reconciliation compares, for a week it has not compared yet;
+- unconverted: an amount metric left out records in a currency with no exchange rate for
+  their date (how many, in which currencies, linking to the rates page); it outranks the
+  reconciliation's marks, since the number itself is incomplete.
 Metrics that only one system measures get no mark.
 
 Each kind of evidence is a *source*: a function from a week and the metric keys on show to the
@@ -17,18 +20,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
+from django.db.models import Count, QuerySet
 from django.urls import reverse
 
+from pipeline import metrics
 from pipeline import selectors as pipeline_selectors
+from pipeline.models import ArrChange
 from pipeline.selectors import RECONCILED_METRICS, MetricReconciliation
 from revops.weeks import IsoWeek
+from scorecard.drilldown import drilldown_for
 
 RECONCILED = "reconciled"
 VARIANCE = "variance"
 DISPUTED = "disputed"
 NOT_RECONCILED = "not_reconciled"
+UNCONVERTED = "unconverted"
 
 
 @dataclass(frozen=True)
@@ -93,8 +102,53 @@ def reconciliation_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, Trust
     return marks
 
 
-# Strongest evidence first. Disputes go in front of reconciliation.
-TRUST_SOURCES: list[TrustSource] = [reconciliation_marks]
+def _unconverted(key: str, week: IsoWeek) -> QuerySet | None:
+    """The records metric `key` reads in `week` (its declared window) that have no converted
+    amount, or None for a metric that sums no amount."""
+    spec = metrics.spec_get(key)
+    if spec is None or not spec.is_money and spec.shape not in metrics.ARR_SHAPES:
+        return None
+    if spec.shape in metrics.ARR_SHAPES:
+        changes = ArrChange.objects.filter(effective_date__lt=week.monday + timedelta(days=7))
+        return changes.filter(**{f"{metrics.ARR_AMOUNT}__isnull": True})
+    summed = next(
+        (m.sum for m in (spec.measure, spec.numerator, spec.denominator) if m and m.sum), None
+    )
+    drill = drilldown_for(key, week, spec.window)
+    if summed is None or drill is None or drill.kind != "deal":
+        return None
+    return drill.queryset.model.objects.filter(
+        pk__in=drill.queryset.filter(**{f"{summed}__isnull": True}).values("pk")
+    )
+
+
+def currency_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, TrustMark]:
+    """An amount metric that left out records with no exchange rate says so: how many, in
+    which currencies, with a link to the exchange rates."""
+    marks = {}
+    for key in keys:
+        missing = _unconverted(key, week)
+        if missing is None:
+            continue
+        counts = list(
+            missing.values_list("currency").annotate(n=Count("pk")).order_by("-n", "currency")
+        )
+        if not counts:
+            continue
+        noun = "ARR change" if metrics.spec_get(key).shape in metrics.ARR_SHAPES else "deal"
+        parts = [f"{n:,} {noun}{'s' if n != 1 else ''} in {code}" for code, n in counts]
+        marks[key] = TrustMark(
+            UNCONVERTED,
+            "Missing exchange rate",
+            f"{', '.join(parts)} {'have' if sum(n for _, n in counts) != 1 else 'has'} no "
+            "exchange rate for their date and are left out of this number",
+            url=reverse("pipeline:currency-list"),
+        )
+    return marks
+
+
+# Strongest evidence first. Disputes go in front of the rest.
+TRUST_SOURCES: list[TrustSource] = [currency_marks, reconciliation_marks]
 
 
 def trust_marks_for_week(
