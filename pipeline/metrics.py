@@ -23,6 +23,7 @@ a Django Q over the golden model, or over a related model with a prefix.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -268,6 +269,31 @@ class MetricSpec:
     @property
     def is_money(self) -> bool:
         return self.unit == "currency"
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of what the computation reads and how it combines it (not its names or
+        words, nor the trailing window, which each definition version sets): a change to the
+        declaration changes it, and the catalog then makes the metric's next definition
+        version (scorecard.services.catalog.builtin_definitions_sync)."""
+
+        def measure(m: Measure | None):
+            if m is None:
+                return None
+            r = m.records
+            wheres = [(w.field, w.op, str(w.params())) for w in r.where]
+            return (r.object_type, r.date, sorted(wheres), m.sum)
+
+        parts = (
+            self.shape,
+            measure(self.measure),
+            measure(self.numerator),
+            measure(self.denominator),
+            self.median_of.sql if self.median_of else None,
+            self.reached,
+            str(self.scale),
+        )
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
     @property
     def part_units(self) -> tuple[str, str]:

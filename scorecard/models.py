@@ -112,6 +112,12 @@ class MetricDefinition(models.Model):
     builtin = models.CharField(
         max_length=40, blank=True, help_text="The calculator of a built-in metric."
     )
+    builtin_fingerprint = models.CharField(
+        max_length=16,
+        blank=True,
+        editable=False,
+        help_text="The digest of the built-in's declaration this version computes with.",
+    )
     window_weeks = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Trailing window of a built-in rate, in weeks."
     )

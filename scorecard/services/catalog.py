@@ -242,6 +242,7 @@ def metric_update(
             metric=metric,
             version=current.version + 1,
             builtin=proposed["builtin"],
+            builtin_fingerprint=current.builtin_fingerprint,
             window_weeks=proposed["window_weeks"],
             operator=proposed["operator"],
             left_id=proposed["left_id"],
@@ -326,3 +327,37 @@ def series_import(
         update_fields=["value", "batch"],
     )
     return batch
+
+
+@transaction.atomic
+def builtin_definitions_sync() -> list[MetricDefinition]:
+    """Hold each built-in metric's current definition version to its declaration in the
+    registry. A version that predates fingerprints takes the declaration's; one whose
+    declaration has changed since is followed by a new version (same calculator and window)
+    that says so. Published weeks keep the version they were computed with. Runs after every
+    `migrate`; returns the versions it made."""
+    from pipeline import metrics
+
+    made = []
+    current = definition_current_map()
+    for definition in current.values():
+        spec = metrics.spec_get(definition.builtin) if definition.builtin else None
+        if spec is None or definition.builtin_fingerprint == spec.fingerprint:
+            continue
+        if not definition.builtin_fingerprint:
+            definition.builtin_fingerprint = spec.fingerprint
+            definition.save(update_fields=["builtin_fingerprint"])
+            continue
+        made.append(
+            MetricDefinition.objects.create(
+                metric=definition.metric,
+                version=definition.version + 1,
+                builtin=definition.builtin,
+                builtin_fingerprint=spec.fingerprint,
+                window_weeks=definition.window_weeks,
+                definition=definition.metric.definition,
+                note="The built-in computation changed: "
+                + spec.computed_as(definition.window_weeks)[:250],
+            )
+        )
+    return made
