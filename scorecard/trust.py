@@ -30,6 +30,7 @@ from pipeline import metrics
 from pipeline import selectors as pipeline_selectors
 from pipeline.models import ArrChange
 from pipeline.selectors import RECONCILED_METRICS, MetricReconciliation
+from pipeline.services.reconciliation import reconciliation_missing_system
 from revops.weeks import IsoWeek
 from scorecard.drilldown import drilldown_for
 
@@ -88,6 +89,12 @@ def reconciliation_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, Trust
     wanted = keys & RECONCILED_METRICS.keys()
     if not wanted:
         return {}
+    missing = reconciliation_missing_system()
+    if missing:
+        return {
+            key: TrustMark(NOT_RECONCILED, "Not reconciled", missing.split(":")[0])
+            for key in wanted
+        }
     results = pipeline_selectors.metric_reconciliation_for_week(week.monday)
     marks = {}
     for key in wanted:

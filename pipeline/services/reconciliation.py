@@ -59,7 +59,8 @@ logger = logging.getLogger(__name__)
 
 LOCK_NAME = "pipeline.reconciliation"
 DEFAULT_WEEKS = 104
-MAX_WEEKS = 260
+# Fifty years: a company's whole history fits; a date typed a century off does not.
+MAX_WEEKS = 2600
 # A queued run whose task never started (Redis lost it) stops blocking new runs after this.
 QUEUED_STALE_AFTER = timedelta(hours=1)
 # A run whose worker died is retried once when its message is redelivered, not forever.
@@ -180,6 +181,44 @@ def _validate_weeks(weeks: int) -> None:
         raise ValidationError(f"Weeks must be between 1 and {MAX_WEEKS}, not {weeks}.")
 
 
+def reconciliation_weeks_since(since: date) -> int:
+    """How many ISO weeks a run needs to reach back to the week of `since` from the current
+    one; refuses a day after today or more than MAX_WEEKS back, in a sentence."""
+    current = IsoWeek.current()
+    first = IsoWeek.of(since)
+    if first > current:
+        raise ValidationError(f"{since:%-d %B %Y} is in the future: reconcile from a past date.")
+    weeks = (current.monday - first.monday).days // 7 + 1
+    if weeks > MAX_WEEKS:
+        raise ValidationError(
+            f"{since:%-d %B %Y} is {weeks} weeks back; a run reaches back at most {MAX_WEEKS}."
+        )
+    return weeks
+
+
+def reconciliation_weeks_all() -> int:
+    """The weeks from the oldest record of the compared systems (created, MQL, SQL or close
+    date) to the current week: "all the data there is"."""
+    marketing, sales = reconciliation_pair()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT least(
+                (SELECT min(least(created_at, mql_at, sql_at))
+                 FROM {registry.SOURCE_TABLES[ObjectType.LEAD]}
+                 WHERE system_id IN (%(m)s, %(s)s)),
+                (SELECT min(least(created_at, (close_date::timestamp AT TIME ZONE %(tz)s)))
+                 FROM {registry.SOURCE_TABLES[ObjectType.DEAL]}
+                 WHERE system_id IN (%(m)s, %(s)s)))
+            """,
+            {"m": marketing.pk, "s": sales.pk, **week_params()},
+        )
+        (oldest,) = cursor.fetchone()
+    if oldest is None:
+        return 1
+    return reconciliation_weeks_since(timezone.localtime(oldest).date())
+
+
 def reconciliation_run_active() -> ReconciliationRun | None:
     """The run that is queued or running now, if any. A run marked running whose lock nobody
     holds died with its worker and does not count; nor does a queued run older than an hour
@@ -201,9 +240,11 @@ def reconciliation_start(
     *, by: AbstractBaseUser | None = None, trigger: str, weeks: int = DEFAULT_WEEKS
 ) -> ReconciliationRun:
     """Queue a run and hand it to the worker once committed (in-process without Redis).
-    Refuses with a ValidationError that names the active run while one is queued or running.
-    If the task queue cannot be reached, the run is marked failed with the reason."""
+    Refuses with a ValidationError that names the active run while one is queued or running,
+    or says which system is missing. If the task queue cannot be reached, the run is marked
+    failed with the reason."""
     _validate_weeks(weeks)
+    reconciliation_pair()
     active = reconciliation_run_active()
     if active is not None:
         raise ValidationError(
@@ -235,8 +276,10 @@ def reconciliation_run_now(
     *, by: AbstractBaseUser | None = None, trigger: str, weeks: int = DEFAULT_WEEKS
 ) -> ReconciliationRun:
     """Create a run and execute it in this process (the command line and the nightly task).
-    Returns it completed, failed, or skipped because another run held the lock."""
+    Returns it completed, failed, or skipped because another run held the lock. Refuses with
+    a ValidationError, creating no run, when a system to compare is missing."""
     _validate_weeks(weeks)
+    reconciliation_pair()
     run = ReconciliationRun.objects.create(
         trigger=trigger, started_by=by if getattr(by, "pk", None) else None, weeks=weeks
     )
@@ -317,17 +360,33 @@ def _fail(run: ReconciliationRun, message: str) -> ReconciliationRun:
 # --- The run ------------------------------------------------------------------------------------
 
 
-def _pair() -> tuple[SourceSystem, SourceSystem]:
-    """The marketing and the sales system to compare: the first of each role."""
-    systems = {}
-    for role in (SystemRole.MARKETING, SystemRole.SALES):
-        system = SourceSystem.objects.filter(role=role).order_by("id").first()
-        if system is None:
-            raise ValidationError(
-                f"No source system has the role {role.label.lower()}: "
-                "reconciliation compares a marketing system with a sales system."
-            )
-        systems[role] = system
+def reconciliation_missing_system() -> str:
+    """ "" when there is a marketing and a sales system to compare, else the sentence that
+    says which is missing."""
+    roles = set(
+        SourceSystem.objects.filter(role__in=[SystemRole.MARKETING, SystemRole.SALES])
+        .values_list("role", flat=True)
+        .distinct()
+    )
+    missing = [r.label.lower() for r in (SystemRole.MARKETING, SystemRole.SALES) if r not in roles]
+    if not missing:
+        return ""
+    return (
+        f"There is no {' and no '.join(missing)} system yet: reconciliation compares a "
+        "marketing system with a sales system. Add the missing one on the Systems page and "
+        "import its records."
+    )
+
+
+def reconciliation_pair() -> tuple[SourceSystem, SourceSystem]:
+    """The marketing and the sales system to compare: the first of each role. A
+    ValidationError says which is missing."""
+    systems = {
+        role: SourceSystem.objects.filter(role=role).order_by("id").first()
+        for role in (SystemRole.MARKETING, SystemRole.SALES)
+    }
+    if None in systems.values():
+        raise ValidationError(reconciliation_missing_system())
     return systems[SystemRole.MARKETING], systems[SystemRole.SALES]
 
 
@@ -339,7 +398,7 @@ def _week_range(weeks: int) -> tuple[date, date]:
 
 
 def _reconcile(run: ReconciliationRun) -> None:
-    marketing, sales = _pair()
+    marketing, sales = reconciliation_pair()
     first_week, last_week = _week_range(run.weeks)
     ctx = _Context(
         run_id=run.pk,

@@ -8,12 +8,15 @@ transaction, even when the process dies."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
+from pipeline.models import ArrChange, Deal, Lead
 from revops.weeks import IsoWeek, week_range
 from scorecard.choices import PublicationSource
 from scorecard.compute import Cell, metric_values_compute
@@ -21,6 +24,10 @@ from scorecard.formatting import format_plain
 from scorecard.models import Metric, SnapshotPublication, SnapshotValue, WeeklySnapshot
 from scorecard.selectors import definition_current_map, metric_catalog
 from scorecard.targets import TargetBook, rag_status
+
+# A company's whole history (fifty years), published in passes of five years.
+BACKFILL_MAX_WEEKS = 2600
+BACKFILL_PASS_WEEKS = 260
 
 # pg_advisory_xact_lock key: "scorecard publish" as a number nobody else uses.
 _PUBLISH_LOCK = 5_205_001
@@ -181,10 +188,10 @@ class BackfillResult:
 @transaction.atomic
 def scorecard_backfill(*, weeks: int, by: AbstractBaseUser | None = None) -> BackfillResult:
     """Publish the `weeks` completed weeks up to last week that have no snapshot yet, computed
-    together in one pass over the golden records. Published weeks are never touched; sends no
-    digests."""
-    if not 1 <= weeks <= 520:
-        raise ValidationError("Backfill between 1 and 520 weeks.")
+    together, a few years at a time, in passes over the golden records. Published weeks are
+    never touched; sends no digests."""
+    if not 1 <= weeks <= BACKFILL_MAX_WEEKS:
+        raise ValidationError(f"Backfill between 1 and {BACKFILL_MAX_WEEKS} weeks.")
     last = IsoWeek.last_completed()
     span = week_range(last.shift(-(weeks - 1)), last)
     _lock()
@@ -195,10 +202,15 @@ def scorecard_backfill(*, weeks: int, by: AbstractBaseUser | None = None) -> Bac
     )
     todo = [w for w in span if w.monday not in published]
     skipped = [w for w in span if w.monday in published]
-    if not todo:
-        return BackfillResult([], skipped)
-    metrics, definitions, targets, computed = _compute(todo)
     now = timezone.now()
+    # A pass's arrays grow with the square of its weeks (the MQL cohort): five years at most.
+    for start in range(0, len(todo), BACKFILL_PASS_WEEKS):
+        _backfill_pass(todo[start : start + BACKFILL_PASS_WEEKS], by, now)
+    return BackfillResult(todo, skipped)
+
+
+def _backfill_pass(todo: list[IsoWeek], by: AbstractBaseUser | None, now) -> None:
+    metrics, definitions, targets, computed = _compute(todo)
     snapshots = WeeklySnapshot.objects.bulk_create(
         WeeklySnapshot(
             week_start=w.monday,
@@ -223,7 +235,36 @@ def scorecard_backfill(*, weeks: int, by: AbstractBaseUser | None = None) -> Bac
         )
         for snapshot in snapshots
     )
-    return BackfillResult(todo, skipped)
+
+
+def backfill_weeks_since(since: date) -> int:
+    """The completed weeks from the week of `since` to last week, for `--since`."""
+    last = IsoWeek.last_completed()
+    first = IsoWeek.of(since)
+    if first > last:
+        raise ValidationError(f"{since:%-d %B %Y} is not before last week: nothing to backfill.")
+    weeks = (last.monday - first.monday).days // 7 + 1
+    if weeks > BACKFILL_MAX_WEEKS:
+        raise ValidationError(
+            f"{since:%-d %B %Y} is {weeks} weeks back; a backfill reaches back at most "
+            f"{BACKFILL_MAX_WEEKS}."
+        )
+    return weeks
+
+
+def backfill_weeks_all() -> int:
+    """The completed weeks from the oldest golden record's date to last week, for `--all`."""
+    oldest = [
+        Lead.objects.aggregate(d=Min("created_at"))["d"],
+        Deal.objects.aggregate(d=Min("created_at"))["d"],
+    ]
+    days = [timezone.localtime(x).date() for x in oldest if x is not None]
+    first_arr = ArrChange.objects.aggregate(d=Min("effective_date"))["d"]
+    if first_arr is not None:
+        days.append(first_arr)
+    if not days:
+        return 1
+    return backfill_weeks_since(min(min(days), IsoWeek.last_completed().monday))
 
 
 @transaction.atomic

@@ -1,12 +1,28 @@
-"""python manage.py reconcile [--weeks N]"""
+"""python manage.py reconcile [--weeks N | --since YYYY-MM-DD | --all]"""
 
 from __future__ import annotations
+
+import argparse
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from pipeline.choices import ReconciliationTrigger, RunStatus
-from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS, reconciliation_run_now
+from pipeline.services.reconciliation import (
+    DEFAULT_WEEKS,
+    MAX_WEEKS,
+    reconciliation_run_now,
+    reconciliation_weeks_all,
+    reconciliation_weeks_since,
+)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2017-01-01") from None
 
 
 class Command(BaseCommand):
@@ -17,16 +33,31 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
+        reach = parser.add_mutually_exclusive_group()
+        reach.add_argument(
             "--weeks",
             type=int,
             default=DEFAULT_WEEKS,
             help=f"ISO weeks of metric bridges, up to the current one (1–{MAX_WEEKS}, "
             f"default {DEFAULT_WEEKS}).",
         )
+        reach.add_argument(
+            "--since",
+            type=_day,
+            help="Reach back to the week of this date, e.g. 2017-01-01.",
+        )
+        reach.add_argument(
+            "--all",
+            action="store_true",
+            help="Reach back to the oldest record of the two systems.",
+        )
 
-    def handle(self, *args, weeks: int, **options) -> None:
+    def handle(self, *args, weeks: int, since: date | None, all: bool, **options) -> None:
         try:
+            if since is not None:
+                weeks = reconciliation_weeks_since(since)
+            elif all:
+                weeks = reconciliation_weeks_all()
             run = reconciliation_run_now(trigger=ReconciliationTrigger.COMMAND, weeks=weeks)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None

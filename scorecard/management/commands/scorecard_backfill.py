@@ -1,13 +1,26 @@
-"""python manage.py scorecard_backfill [--weeks 104]"""
+"""python manage.py scorecard_backfill [--weeks 104 | --since YYYY-MM-DD | --all]"""
 
 from __future__ import annotations
 
+import argparse
 import time
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from scorecard.services.snapshots import scorecard_backfill
+from scorecard.services.snapshots import (
+    backfill_weeks_all,
+    backfill_weeks_since,
+    scorecard_backfill,
+)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2017-01-01") from None
 
 
 class Command(BaseCommand):
@@ -17,11 +30,20 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--weeks", type=int, default=104, help="How far back (default 104).")
+        reach = parser.add_mutually_exclusive_group()
+        reach.add_argument("--weeks", type=int, default=104, help="How far back (default 104).")
+        reach.add_argument(
+            "--since", type=_day, help="Back to the week of this date, e.g. 2017-01-01."
+        )
+        reach.add_argument("--all", action="store_true", help="Back to the oldest record's week.")
 
-    def handle(self, *args, weeks: int, **options) -> None:
+    def handle(self, *args, weeks: int, since: date | None, all: bool, **options) -> None:
         started = time.monotonic()
         try:
+            if since is not None:
+                weeks = backfill_weeks_since(since)
+            elif all:
+                weeks = backfill_weeks_all()
             result = scorecard_backfill(weeks=weeks)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
