@@ -41,4 +41,9 @@ class ExchangeRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.currency} {self.rate} from {self.valid_from}"
+        return f"{self.currency} {self.rate_text} from {self.valid_from}"
+
+    @property
+    def rate_text(self) -> str:
+        """The rate without trailing zeros, never in exponent form (10, not 1E+1)."""
+        return f"{self.rate.normalize():f}"

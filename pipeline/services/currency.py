@@ -128,7 +128,7 @@ def amounts_convert(
 # --- Rates ----------------------------------------------------------------------------------
 
 
-def _currency_check(raw: object) -> str:
+def rate_currency_check(raw: object) -> str:
     """The normalised code of a currency a rate may be given for; ValidationError otherwise."""
     code = currency_normalise(raw)
     if not code:
@@ -142,7 +142,7 @@ def _currency_check(raw: object) -> str:
     return code
 
 
-def _rate_check(raw: object) -> Decimal:
+def rate_value_check(raw: object) -> Decimal:
     """A rate as a Decimal: a number above 0, below RATE_MAX, at most 10 decimal places."""
     try:
         rate = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
@@ -159,7 +159,7 @@ def _rate_check(raw: object) -> Decimal:
     return rate
 
 
-def _date_check(raw: object) -> date:
+def rate_date_check(raw: object) -> date:
     if isinstance(raw, date):
         return raw
     text = str(raw or "").strip()
@@ -186,9 +186,9 @@ def exchange_rate_set(
     """Set the rate of `currency` from `valid_from` on (a new row, or the rate of that day
     changed), then reconvert that currency's deals and ARR changes. Refuses an unknown code,
     the company currency, a rate that is not a number above 0, and a day that is not a date."""
-    code = _currency_check(currency)
-    day = _date_check(valid_from)
-    value = _rate_check(rate)
+    code = rate_currency_check(currency)
+    day = rate_date_check(valid_from)
+    value = rate_value_check(rate)
     exchange_rate, _ = ExchangeRate.objects.update_or_create(
         currency=code, valid_from=day, defaults={"rate": value, "updated_by": by}
     )
@@ -271,9 +271,9 @@ def _read_rates(content: bytes) -> tuple[list[tuple[int, str, date, Decimal]], l
                 continue
             values: dict[str, object] = {}
             for column, check in (
-                ("currency", _currency_check),
-                ("date", _date_check),
-                ("rate", _rate_check),
+                ("currency", rate_currency_check),
+                ("date", rate_date_check),
+                ("rate", rate_value_check),
             ):
                 try:
                     values[column] = check(cells[at[column]])
