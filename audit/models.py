@@ -7,12 +7,12 @@ triggers. Every tracked model is tracked through a proxy declared here, so the e
 layers only point down), and third-party tables (auth, django_celery_beat) need no migration
 in an app we do not own.
 
-What is tracked is what people edit: source systems and field authority, import presets and
-the life of an import batch, the metric catalog and published weeks, mechanisms, disputes and
-the corrections they make (lead aliases, field overrides), API tokens, users and their roles,
-and the beat schedules. What is not tracked, on purpose: golden records
-(leads, accounts, deals, ARR changes), source records, stage histories, discrepancies, bridges,
-series values and snapshot values. They change by the million through imports, reconciliation
+What is tracked is what people edit: source systems, field authority, exchange rates, import
+presets and the life of an import batch, the metric catalog and published weeks, mechanisms,
+disputes and the corrections they make (lead aliases, field overrides), API tokens, users and
+their roles, and the beat schedules. What is not tracked, on purpose: golden records (leads,
+accounts, deals, ARR changes), source records, stage histories, discrepancies, bridges, series
+values and snapshot values. They change by the million through imports, reconciliation
 runs and publications, each of which is itself recorded (its batch, run or publication); a
 trigger there would double the cost of the hot path for a log nobody could read.
 
@@ -34,6 +34,7 @@ from pghistory.models import Events
 from disputes.models import Dispute, DisputeComment, DisputeSettings
 from mechanisms.models import Action, Goal, Link, LogEntry, Mechanism
 from pipeline.models import (
+    ExchangeRate,
     FieldAuthority,
     FieldOverride,
     ImportBatch,
@@ -58,6 +59,7 @@ SECRET_FIELDS = frozenset({"password", "key_hash"})
 TRACKED: tuple[tuple[type, tuple[str, ...]], ...] = (
     (SourceSystem, ()),
     (FieldAuthority, ()),
+    (ExchangeRate, ()),
     (ImportPreset, ()),
     # An import writes its progress every few thousand rows: only its status and outcome count.
     (ImportBatch, ("phase", "progress", "heartbeat_at", "preview", "unknown_columns", "file")),

@@ -24,6 +24,7 @@ from pipeline.models import (
     Account,
     Deal,
     Discrepancy,
+    ExchangeRate,
     Lead,
     ReconciledMetricWeek,
     ReconciliationRun,
@@ -223,3 +224,15 @@ class MetricWeekFilter(df.FilterSet):
     class Meta:
         model = ReconciledMetricWeek
         fields = ["metric", "week", "run"]
+
+
+class ExchangeRateFilter(df.FilterSet):
+    currency = df.CharFilter(method="of_currency", label="Currency (ISO 4217 code)")
+    valid_after = df.DateFilter(field_name="valid_from", lookup_expr="gte")
+
+    class Meta:
+        model = ExchangeRate
+        fields = ["currency", "valid_after"]
+
+    def of_currency(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(currency=value.strip().upper())

@@ -11,6 +11,12 @@ from django.core.exceptions import ValidationError
 from pipeline.choices import AUTHORITY_FIELDS, ObjectType
 from pipeline.models import ImportPreset, SourceSystem
 from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, mapping_from_dict
+from pipeline.services.currency import (
+    RATES_FILE_MAX_BYTES,
+    rate_currency_check,
+    rate_date_check,
+    rate_value_check,
+)
 from pipeline.services.presets import import_preset_name_check
 from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
 
@@ -228,3 +234,41 @@ class ScheduleForm(forms.Form):
         error_messages={"required": "Choose at least one day of the week."},
     )
     weeks = forms.IntegerField(min_value=1, max_value=MAX_WEEKS, label="Weeks of metric bridges")
+
+
+class ExchangeRateForm(forms.Form):
+    """One rate: the service's own checks, so the page says exactly what the service would.
+    Fields are text so that whatever was typed comes back on an error."""
+
+    currency = forms.CharField(
+        max_length=40, help_text="ISO 4217 code, e.g. EUR.", widget=forms.TextInput({"size": 5})
+    )
+    valid_from = forms.CharField(
+        label="Valid from", max_length=40, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    rate = forms.CharField(
+        max_length=60,
+        help_text="Company-currency units one unit is worth.",
+        widget=forms.TextInput({"inputmode": "decimal", "size": 14}),
+    )
+
+    def clean_currency(self):
+        return rate_currency_check(self.cleaned_data["currency"])
+
+    def clean_valid_from(self):
+        return rate_date_check(self.cleaned_data["valid_from"])
+
+    def clean_rate(self):
+        return rate_value_check(self.cleaned_data["rate"])
+
+
+class ExchangeRatesUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV with the header currency,date,rate (UTF-8); dates like 2026-03-31."
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > RATES_FILE_MAX_BYTES:
+            raise ValidationError(f"The file is over {RATES_FILE_MAX_BYTES // 1_000_000} MB.")
+        return upload

@@ -126,9 +126,9 @@ SOURCE_TABLES = {
 DATE_COLUMNS = frozenset({"close_date", "effective_date", "renewal_date"})
 
 # The amount columns in the company currency, by the date whose exchange rate converts them.
-AMOUNT_AT_CLOSE = "amount"  # TEMP-FX "amount_at_close"
-AMOUNT_AT_CREATION = "amount"  # TEMP-FX "amount_at_creation"
-ARR_AMOUNT = "amount"  # TEMP-FX "amount_converted"
+AMOUNT_AT_CLOSE = "amount_at_close"
+AMOUNT_AT_CREATION = "amount_at_creation"
+ARR_AMOUNT = "amount_converted"
 
 NOUNS = {
     ObjectType.LEAD: ("lead", "leads"),

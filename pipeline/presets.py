@@ -8,7 +8,7 @@ A mapping is plain JSON, the same whether ops staff save it in the browser, pass
      "fields": {"external_id": "Id",
                 "email": {"column": "Email"},
                 "stage": {"column": "Status", "values": {"Working - Contacted": "sal"}},
-                "currency": {"default": "USD"},
+                "currency": {"default": "EUR"},
                 "mql_at": {"column": "MQL_Date__c", "optional": true}}}
 
 A field is a column name, or an object with `column`, optional `values` (the file's values,
@@ -23,6 +23,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from pipeline.choices import (
@@ -39,6 +40,9 @@ TEXT, EMAIL, DOMAIN, DATETIME, DATE, DECIMAL, INTEGER, CHOICE = (
     "text", "email", "domain", "datetime", "date", "decimal", "integer", "choice",
 )  # fmt: skip
 DATE_ORDERS = ("iso", "us", "eu", "auto")
+# A blank_default that means "the company currency", read when an import runs (settings may
+# differ between the module's import and the run, as they do in tests).
+COMPANY_CURRENCY = "<company currency>"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,12 @@ class FieldInfo:
     choices: tuple[str, ...] = ()
     blank_default: str | None = None  # what a blank cell means when it is not an error
     positive: bool = False  # decimals: > 0 rather than >= 0
+
+    def blank(self) -> str | None:
+        """What a blank cell means (blank_default, with the company currency filled in)."""
+        if self.blank_default == COMPANY_CURRENCY:
+            return settings.COMPANY_CURRENCY
+        return self.blank_default
 
 
 def _f(name, kind, label, **kw) -> FieldInfo:
@@ -96,7 +106,7 @@ FIELDS: dict[str, tuple[FieldInfo, ...]] = {
         _f("name", TEXT, "Name", required=True, max_length=255),
         _f("stage", CHOICE, "Stage", required=True, choices=tuple(DealStage.values)),
         _f("amount", DECIMAL, "Amount", blank_default="0"),
-        _f("currency", TEXT, "Currency", max_length=3, blank_default="USD"),
+        _f("currency", TEXT, "Currency", max_length=3, blank_default=COMPANY_CURRENCY),
         _f("created_at", DATETIME, "Created", required=True),
         _f("close_date", DATE, "Close date"),
         _f("source", CHOICE, "Marketing- or sales-sourced", choices=tuple(DealSource.values),
@@ -114,6 +124,7 @@ FIELDS: dict[str, tuple[FieldInfo, ...]] = {
            max_length=255),
         _f("kind", CHOICE, "Kind", required=True, choices=tuple(ArrChangeKind.values)),
         _f("amount", DECIMAL, "Annual amount", required=True, positive=True),
+        _f("currency", TEXT, "Currency", max_length=3, blank_default=COMPANY_CURRENCY),
         _f("effective_date", DATE, "Effective date", required=True),
     ),
 }  # fmt: skip
@@ -354,7 +365,7 @@ BUILTIN_PRESETS: dict[str, dict] = {
                 "amount": "Amount", "close_date": "CloseDate", "created_at": "CreatedDate",
                 "source": {"column": "LeadSource", "values": _SALES_SOURCES},
                 "deal_type": {"column": "Type", "values": _SF_OPP_TYPE}, "owner": "OwnerId",
-                "currency": {"column": "CurrencyIsoCode", "optional": True, "default": "USD"},
+                "currency": {"column": "CurrencyIsoCode", "optional": True},
             },
         },
     },

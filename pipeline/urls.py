@@ -12,6 +12,13 @@ urlpatterns = [
     path("accounts/", views.account_list, name="account-list"),
     path("accounts/<int:pk>/", views.account_detail, name="account-detail"),
     path("authority/", views.authority, name="authority"),
+    path("currencies/", views.exchange_rate_list, name="exchange-rate-list"),
+    path("currencies/import/", views.exchange_rate_import, name="exchange-rate-import"),
+    path(
+        "currencies/<int:pk>/delete/",
+        views.exchange_rate_delete_view,
+        name="exchange-rate-delete",
+    ),
     path("imports/", views.import_list, name="import-list"),
     path("imports/new/", views.import_new, name="import-new"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -37,6 +38,8 @@ from pipeline.filters import (
 from pipeline.forms import (
     NEW_MAPPING,
     AuthorityForm,
+    ExchangeRateForm,
+    ExchangeRatesUploadForm,
     ImportUploadForm,
     MappingForm,
     RunStartForm,
@@ -46,6 +49,7 @@ from pipeline.models import (
     Account,
     BridgeStep,
     Deal,
+    ExchangeRate,
     FieldAuthority,
     ImportBatch,
     Lead,
@@ -53,6 +57,12 @@ from pipeline.models import (
 )
 from pipeline.services import reconciliation
 from pipeline.services.authority import field_authority_set
+from pipeline.services.currency import (
+    ExchangeRatesRejected,
+    exchange_rate_delete,
+    exchange_rate_set,
+    exchange_rates_import,
+)
 from pipeline.services.imports import (
     import_batch_confirm,
     import_batch_create,
@@ -190,6 +200,86 @@ def authority(request: HttpRequest) -> HttpResponse:
                 return redirect("pipeline:authority")
     sections = [(ObjectType(kind).label, kind, form) for kind, form in forms_by_type.items()]
     return render(request, "pipeline/authority.html", {"sections": sections, "may_edit": may_edit})
+
+
+# --- Currencies --------------------------------------------------------------------------------
+
+
+def _exchange_rates_page(
+    request: HttpRequest,
+    *,
+    form: ExchangeRateForm | None = None,
+    upload: ExchangeRatesUploadForm | None = None,
+    upload_errors: list | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    rates = ExchangeRate.objects.select_related("updated_by").order_by("currency", "-valid_from")
+    by_currency: dict[str, list[ExchangeRate]] = {}
+    for rate in rates:
+        by_currency.setdefault(rate.currency, []).append(rate)
+    context = {
+        "company_currency": settings.COMPANY_CURRENCY,
+        "by_currency": sorted(by_currency.items()),
+        "may_edit": can(request.user, "exchange_rates.edit"),
+        "form": form or ExchangeRateForm(),
+        "upload": upload or ExchangeRatesUploadForm(),
+        "upload_errors": upload_errors or [],
+    }
+    return render(request, "pipeline/exchange_rate_list.html", context, status=status)
+
+
+@require("records.view")
+def exchange_rate_list(request: HttpRequest) -> HttpResponse:
+    """The company currency and the dated rates into it; ops staff add or change a rate here."""
+    if request.method != "POST":
+        return _exchange_rates_page(request)
+    if not can(request.user, "exchange_rates.edit"):
+        raise PermissionDenied("Only ops staff change exchange rates.")
+    form = ExchangeRateForm(request.POST)
+    if form.is_valid():
+        try:
+            rate = exchange_rate_set(by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"{rate.currency} from {rate.valid_from:%Y-%m-%d}: {rate.rate_text}. "
+                f"Amounts in {rate.currency} are reconverted.",
+            )
+            return redirect("pipeline:exchange-rate-list")
+    return _exchange_rates_page(request, form=form, status=400)
+
+
+@require_POST
+@require("exchange_rates.edit")
+def exchange_rate_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        exchange_rate_delete(by=request.user, rate_id=pk)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Rate deleted; its currency's amounts are reconverted.")
+    return redirect("pipeline:exchange-rate-list")
+
+
+@require_POST
+@require("exchange_rates.edit")
+def exchange_rate_import(request: HttpRequest) -> HttpResponse:
+    """A CSV of rates, all or nothing: any bad row and every problem is listed, none applied."""
+    upload = ExchangeRatesUploadForm(request.POST, request.FILES)
+    if not upload.is_valid():
+        return _exchange_rates_page(request, upload=upload, status=400)
+    try:
+        result = exchange_rates_import(by=request.user, file=upload.cleaned_data["file"])
+    except ExchangeRatesRejected as exc:
+        return _exchange_rates_page(request, upload=upload, upload_errors=exc.errors, status=400)
+    messages.success(
+        request,
+        f"Rates imported: {result.created} new, {result.updated} changed, "
+        f"{result.unchanged} unchanged.",
+    )
+    return redirect("pipeline:exchange-rate-list")
 
 
 # --- Imports ---------------------------------------------------------------------------------

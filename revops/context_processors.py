@@ -24,6 +24,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Leads", "pipeline:lead-list", "records.view", "pipeline:lead-"),
     NavItem("Deals", "pipeline:deal-list", "records.view", "pipeline:deal-"),
     NavItem("Accounts", "pipeline:account-list", "records.view", "pipeline:account-"),
+    NavItem("Currencies", "pipeline:exchange-rate-list", "records.view", "pipeline:exchange-rate"),
     NavItem(
         "Reconciliation",
         "pipeline:reconciliation-run-list",

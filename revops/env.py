@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from revops.currencies import currency_parse
+
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 
@@ -61,6 +63,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not all(items):
         raise ImproperlyConfigured(f"{name}={raw!r}: empty item in comma-separated list")
     return items
+
+
+def env_currency(name: str, default: str) -> str:
+    """An ISO 4217 currency code such as USD or EUR, upper-cased."""
+    raw = env_raw(name)
+    if raw is None:
+        return default
+    code = currency_parse(raw)
+    if code is None:
+        raise ImproperlyConfigured(f"{name}={raw!r}: not an ISO 4217 currency code such as USD")
+    return code
 
 
 def env_database(name: str) -> dict | None:

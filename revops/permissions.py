@@ -34,6 +34,9 @@ RULES: dict[str, frozenset[Role]] = {
     "records.view": EVERYONE,
     # Which system wins which field: everyone may see the rules, ops staff change them.
     "authority.edit": OPS,
+    # Exchange rates into the company currency: everyone who reads records reads them
+    # ("records.view"); ops staff set, delete and import them.
+    "exchange_rates.edit": OPS,
     # Imports are an ops tool: batches, their problems, presets and the upload itself.
     "imports.view": OPS,
     "imports.run": OPS,

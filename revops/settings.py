@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from revops.env import (
     env_bool,
+    env_currency,
     env_database,
     env_email,
     env_int,
@@ -175,7 +176,9 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-us"
 # The company's time zone: ISO weeks (Monday 00:00 to Sunday 23:59:59) are cut in it.
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
-COMPANY_CURRENCY = env_str("COMPANY_CURRENCY", "USD")  # TEMP-FX
+# The currency every metric sums in; deals and ARR changes in others are converted to it at
+# the exchange rate in force on their date (pipeline/services/currency.py).
+COMPANY_CURRENCY = env_currency("COMPANY_CURRENCY", "USD")
 USE_I18N = True
 USE_TZ = True
 

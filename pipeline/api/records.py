@@ -32,10 +32,10 @@ LEAD_FIELDS = [
 ]  # fmt: skip
 ACCOUNT_FIELDS = ["name", "industry", "employees", "owner", "health", "renewal_date"]
 DEAL_FIELDS = [
-    "name", "stage", "amount", "currency", "created_at", "close_date", "source", "deal_type",
-    "owner", "is_closed", "is_won",
+    "name", "stage", "amount", "currency", "amount_at_close", "amount_at_creation", "created_at",
+    "close_date", "source", "deal_type", "owner", "is_closed", "is_won",
 ]  # fmt: skip
-ARR_FIELDS = ["kind", "amount", "effective_date"]
+ARR_FIELDS = ["kind", "amount", "currency", "amount_converted", "effective_date"]
 
 
 # --- Serializers ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pipeline.choices import ObjectType
 from pipeline.models import (
     BridgeStep,
     Discrepancy,
+    ExchangeRate,
     ImportBatch,
     ImportRowError,
     ReconciledMetricWeek,
@@ -222,3 +223,27 @@ class BridgeSerializer(serializers.ModelSerializer):
 
     def get_week(self, row: ReconciledMetricWeek) -> str:
         return IsoWeek.of(row.week_start).label
+
+
+class ExchangeRateSerializer(serializers.ModelSerializer):
+    rate = serializers.DecimalField(max_digits=24, decimal_places=10, read_only=True)
+    updated_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = ExchangeRate
+        fields = ["id", "currency", "valid_from", "rate", "updated_at", "updated_by"]
+
+
+class ExchangeRateInputSerializer(serializers.Serializer):
+    """A rate to set: the service checks the code (ISO 4217, not the company currency) and
+    the rate (above 0, at most 10 decimal places)."""
+
+    currency = serializers.CharField(max_length=40)
+    valid_from = serializers.DateField()
+    rate = serializers.DecimalField(max_digits=24, decimal_places=10, min_value=0)
+
+
+class ExchangeRateChangeSerializer(serializers.Serializer):
+    rate = serializers.DecimalField(max_digits=24, decimal_places=10, min_value=0)

@@ -26,6 +26,10 @@ urlpatterns = [
     path("imports/<int:pk>/confirm/", views.ImportConfirm.as_view(), name="import-confirm"),
     path("imports/<int:pk>/errors/", views.ImportErrors.as_view(), name="import-errors"),
     path("presets/", views.PresetList.as_view(), name="preset-list"),
+    path("exchange-rates/", views.ExchangeRateListCreate.as_view(), name="exchange-rate-list"),
+    path(
+        "exchange-rates/<int:pk>/", views.ExchangeRateDetail.as_view(), name="exchange-rate-detail"
+    ),
     path(
         "reconciliation/runs/start/",
         views.RunStartView.as_view(),

@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +16,9 @@ from pipeline import selectors
 from pipeline.api.serializers import (
     BridgeSerializer,
     DiscrepancySerializer,
+    ExchangeRateChangeSerializer,
+    ExchangeRateInputSerializer,
+    ExchangeRateSerializer,
     ImportBatchSerializer,
     ImportCreateSerializer,
     ImportRowErrorSerializer,
@@ -24,9 +27,15 @@ from pipeline.api.serializers import (
     RunStartInputSerializer,
 )
 from pipeline.choices import ReconciliationTrigger
-from pipeline.filters import DiscrepancyFilter, MetricWeekFilter, ReconciliationRunFilter
+from pipeline.filters import (
+    DiscrepancyFilter,
+    ExchangeRateFilter,
+    MetricWeekFilter,
+    ReconciliationRunFilter,
+)
 from pipeline.models import (
     BridgeStep,
+    ExchangeRate,
     ImportBatch,
     ImportPreset,
     ImportRowError,
@@ -35,6 +44,7 @@ from pipeline.models import (
 )
 from pipeline.presets import BUILTIN_PRESETS
 from pipeline.services import reconciliation
+from pipeline.services.currency import exchange_rate_delete, exchange_rate_set
 from pipeline.services.imports import (
     import_batch_confirm,
     import_batch_create,
@@ -273,3 +283,62 @@ class _RunCache(dict):
     def __missing__(self, run_id: int) -> ReconciliationRun:
         self[run_id] = self._queryset.get(pk=run_id)
         return self[run_id]
+
+
+# --- Exchange rates ---------------------------------------------------------------------------
+
+
+class ExchangeRateListCreate(ListAPIView):
+    """GET: exchange rates into the company currency (`?currency=EUR`). POST (ops):
+    `{"currency", "valid_from", "rate"}` sets the rate of that currency from that day (an
+    existing rate for the day is replaced) and reconverts the currency's amounts."""
+
+    permission_classes = [Can]
+    action_for_method = {"GET": "records.view", "POST": "exchange_rates.edit"}
+    serializer_class = ExchangeRateSerializer
+    filterset_class = ExchangeRateFilter
+    pagination_class = ById
+
+    def get_queryset(self):
+        return ExchangeRate.objects.select_related("updated_by")
+
+    @extend_schema(request=ExchangeRateInputSerializer, responses={201: ExchangeRateSerializer})
+    def post(self, request: Request) -> Response:
+        data = ExchangeRateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rate = exchange_rate_set(by=request.user, **data.validated_data)
+        return Response(ExchangeRateSerializer(rate).data, status=status.HTTP_201_CREATED)
+
+
+class ExchangeRateDetail(RetrieveAPIView):
+    """GET one rate; PUT (ops) `{"rate"}` changes it; DELETE (ops) removes it. Each reconverts
+    the currency's amounts."""
+
+    permission_classes = [Can]
+    action_for_method = {
+        "GET": "records.view",
+        "PUT": "exchange_rates.edit",
+        "DELETE": "exchange_rates.edit",
+    }
+    serializer_class = ExchangeRateSerializer
+
+    def get_queryset(self):
+        return ExchangeRate.objects.select_related("updated_by")
+
+    @extend_schema(request=ExchangeRateChangeSerializer, responses={200: ExchangeRateSerializer})
+    def put(self, request: Request, pk: int) -> Response:
+        current = self.get_object()
+        data = ExchangeRateChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rate = exchange_rate_set(
+            by=request.user,
+            currency=current.currency,
+            valid_from=current.valid_from,
+            rate=data.validated_data["rate"],
+        )
+        return Response(ExchangeRateSerializer(rate).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        exchange_rate_delete(by=request.user, rate_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)

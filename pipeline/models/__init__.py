@@ -1,4 +1,5 @@
 from pipeline.models.corrections import OVERRIDABLE_TYPES, FieldOverride, LeadAlias
+from pipeline.models.currency import ExchangeRate
 from pipeline.models.golden import (
     Account,
     ArrChange,
@@ -39,6 +40,7 @@ __all__ = [
     "Deal",
     "DealStageChange",
     "Discrepancy",
+    "ExchangeRate",
     "FieldAuthority",
     "FieldOverride",
     "ImportBatch",

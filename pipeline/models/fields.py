@@ -14,6 +14,7 @@ from pipeline.choices import (
     DealType,
     LeadStage,
 )
+from revops.currencies import company_currency
 
 # Constraint names in abstract models must be unique per concrete class.
 _N = "%(app_label)s_%(class)s_"
@@ -72,8 +73,26 @@ class AccountFields(models.Model):
 class DealFields(models.Model):
     name = models.CharField(max_length=255)
     stage = models.CharField(max_length=16, choices=DealStage.choices)
-    amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    currency = models.CharField(max_length=3, default="USD")
+    amount = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+    currency = models.CharField(max_length=3, default=company_currency)
+    # In the company currency, kept by pipeline.services.currency.amounts_convert; NULL when no
+    # rate is in force for the currency on the day, so the deal is never summed unconverted.
+    amount_at_close = models.DecimalField(
+        max_digits=24,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Amount in the company currency at the rate on the close date (else created).",
+    )
+    amount_at_creation = models.DecimalField(
+        max_digits=24,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Amount in the company currency at the rate on the day it was created.",
+    )
     created_at = models.DateTimeField(help_text="When the deal was created in its system.")
     close_date = models.DateField(
         null=True, blank=True, help_text="Expected close while open; actual close once closed."
@@ -114,11 +133,20 @@ class DealFields(models.Model):
 class ArrChangeFields(models.Model):
     kind = models.CharField(max_length=12, choices=ArrChangeKind.choices)
     amount = models.DecimalField(
-        max_digits=14,
-        decimal_places=2,
+        max_digits=24,
+        decimal_places=6,
         help_text="Annual amount, always positive; contraction and churn reduce ARR by it.",
     )
+    currency = models.CharField(max_length=3, default=company_currency)
     effective_date = models.DateField()
+    amount_converted = models.DecimalField(  # kept like DealFields.amount_at_close
+        max_digits=24,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Amount in the company currency at the rate on the effective date.",
+    )
 
     class Meta:
         abstract = True
@@ -127,4 +155,7 @@ class ArrChangeFields(models.Model):
                 condition=Q(kind__in=ArrChangeKind.values), name=_N + "kind_valid"
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name=_N + "amount_positive"),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name=_N + "currency_iso"
+            ),
         ]

@@ -205,7 +205,7 @@ class DealStageChange(models.Model):
     from_stage = models.CharField(max_length=16, choices=DealStage.choices, blank=True)
     to_stage = models.CharField(max_length=16, choices=DealStage.choices)
     changed_at = models.DateTimeField()
-    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
 
     class Meta:
         ordering = ["deal", "changed_at"]

@@ -215,6 +215,10 @@ def source_fields(object_type: str) -> list[str]:
         "arr_change",
         "is_closed",
         "is_won",
+        # Derived from the data by pipeline.services.currency, never imported or picked.
+        "amount_at_close",
+        "amount_at_creation",
+        "amount_converted",
     }
     return [
         f.column

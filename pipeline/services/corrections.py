@@ -26,6 +26,7 @@ from pipeline.models import (
 )
 from pipeline.normalise import NormaliseError, email_key
 from pipeline.services.identity import ResolveResult, golden_resolve_keys
+from revops.currencies import currency_parse
 
 GOLDEN_MODELS = {ObjectType.LEAD: Lead, ObjectType.ACCOUNT: Account, ObjectType.DEAL: Deal}
 
@@ -119,6 +120,11 @@ def _parse(object_type: str, field: str, raw: str | None) -> str | None:
     if model_field.choices and raw not in {str(c) for c, _ in model_field.choices}:
         allowed = ", ".join(str(c) for c, _ in model_field.choices)
         raise ValidationError(f"{raw!r} is not a {field}; use one of {allowed}.")
+    if field == "currency":
+        code = currency_parse(raw)
+        if code is None:
+            raise ValidationError(f"{raw[:40]} is not an ISO 4217 currency code.")
+        return code
     if model_field.max_length and len(raw) > model_field.max_length:
         raise ValidationError(f"{field} holds at most {model_field.max_length} characters.")
     return raw

@@ -48,6 +48,13 @@ from pipeline.models import (
     SourceSystem,
     source_fields,
 )
+from pipeline.services.currency import amounts_convert
+
+# The tables whose converted amounts follow each object type's writes.
+_CONVERTED = {
+    ObjectType.DEAL: ("pipeline_deal", "pipeline_sourcedeal"),
+    ObjectType.ARR: ("pipeline_arrchange", "pipeline_sourcearrchange"),
+}
 
 _ROLE_ORDER = {SystemRole.SALES: 0, SystemRole.MARKETING: 1, SystemRole.CUSTOMER_SUCCESS: 2}
 _RESOLVE_ORDER = (ObjectType.ACCOUNT, ObjectType.LEAD, ObjectType.DEAL, ObjectType.ARR)
@@ -274,6 +281,8 @@ def _resolve_scope(object_type: str, systems: list[int], result: ResolveResult) 
     )
     created, updated = _upsert(object_type, spec, systems, relation)
     _link(object_type)
+    if object_type in _CONVERTED:
+        amounts_convert(tables=_CONVERTED[object_type], in_scope=True)
     result.created[object_type] = result.created.get(object_type, 0) + created
     result.updated[object_type] = result.updated.get(object_type, 0) + updated
     result.deleted[object_type] = result.deleted.get(object_type, 0) + _delete_orphans(
@@ -335,6 +344,9 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
             """,
             [batch_id],
         )
+    if object_type in _CONVERTED:
+        # The golden rows just upserted and the source rows just written, all in `_scope`.
+        amounts_convert(tables=_CONVERTED[object_type], in_scope=True)
     result = ResolveResult(
         created={object_type: created},
         updated={object_type: updated},
@@ -464,7 +476,7 @@ def _golden_columns(object_type: str, systems: list[int]) -> dict[str, str]:
         columns["account_id"] = _first_non_null("linked_account_id", systems)
         columns["lead_id"] = _first_non_null("linked_lead_id", systems)
     elif object_type == ObjectType.ARR:
-        for name in ("kind", "amount", "effective_date"):
+        for name in ("kind", "amount", "currency", "effective_date"):
             columns[name] = _pick(name, systems)
         columns["account_id"] = _first_non_null("linked_account_id", systems)
     return columns
@@ -606,15 +618,17 @@ def _delete_orphans(object_type: str, keys_table: str) -> int:
 
 
 def account_arr_rollup(*, today: date | None = None) -> None:
-    """Set each account's ARR (changes effective by `today`), customer-since and churn dates."""
+    """Set each account's ARR (changes effective by `today`, in the company currency: a change
+    with no rate in force is left out rather than added unconverted), customer-since and churn
+    dates."""
     today = today or timezone.localdate()
     with connection.cursor() as cursor:
         cursor.execute(
             """
             WITH totals AS (
                 SELECT a.id,
-                    COALESCE(SUM(CASE WHEN c.kind = ANY(%(arr_reducing)s) THEN -c.amount
-                                      ELSE c.amount END)
+                    COALESCE(SUM(CASE WHEN c.kind = ANY(%(arr_reducing)s)
+                                      THEN -c.amount_converted ELSE c.amount_converted END)
                         FILTER (WHERE c.effective_date <= %(today)s), 0) AS arr,
                     MIN(c.effective_date) FILTER (WHERE c.kind = %(new)s) AS since,
                     MAX(c.effective_date) FILTER (WHERE c.kind = %(churn)s) AS churned,
@@ -625,7 +639,7 @@ def account_arr_rollup(*, today: date | None = None) -> None:
                 GROUP BY a.id
             ),
             v AS (
-                SELECT id, GREATEST(arr, 0) AS arr, since,
+                SELECT id, GREATEST(round(arr, 2), 0) AS arr, since,
                     CASE WHEN churned IS NOT NULL AND (grew IS NULL OR churned >= grew)
                          THEN churned END AS churned_on
                 FROM totals

@@ -76,6 +76,7 @@ from pipeline.services.identity import (
 )
 from pipeline.services.presets import import_preset_save
 from revops.csv import csv_lines
+from revops.currencies import ISO_4217
 from revops.db import SideChannel
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ logger = logging.getLogger(__name__)
 STORED_ERRORS_MAX = 10_000
 PREVIEW_ROWS = 20
 CHUNK_BYTES = 1 << 20
+AMOUNT_DECIMALS = 6  # numeric(24,6): DealFields.amount, ArrChangeFields.amount
 IMPORT_LOCK = 7_303_001  # pg advisory lock: one import writes at a time
 
 Progress = Callable[[str, int], None]
@@ -467,7 +469,8 @@ def _field_sql(info: FieldInfo, column: str, raw: str, mapping: Mapping, fm, *, 
         if info.name == "currency":
             value = f"upper({v})"
             invalid = (
-                f"CASE WHEN {x} !~ '^[A-Z]{{3}}$' THEN 'is not a currency code such as USD' END"
+                f"CASE WHEN NOT ({x} = ANY({_lit(sorted(ISO_4217))}::text[])) "
+                f"THEN format('%s is not an ISO 4217 currency code', left({x}, 40)) END"
             )
         else:
             value = f"coalesce({v}, '')"
@@ -517,20 +520,24 @@ def _field_sql(info: FieldInfo, column: str, raw: str, mapping: Mapping, fm, *, 
             invalid = f"CASE WHEN {x} < 0 THEN 'is negative' END"
             unreadable = "'is not a whole number'"
         else:
+            # Kept as the file wrote it, never rounded: more decimals than the column holds
+            # is an error below.
             value = (
                 f"CASE WHEN {clean} ~ '{_NUMBER}' AND length({clean}) <= 30 "
-                f"THEN round({clean}::numeric, 2) END"
+                f"THEN {clean}::numeric END"
             )
             floor, floor_msg = (
                 ("<= 0", "must be greater than 0") if info.positive else ("< 0", "is negative")
             )
             invalid = (
                 f"CASE WHEN {x} >= 1000000000000 THEN 'is too large' "
-                f"WHEN {x} {floor} THEN {_lit(floor_msg)} END"
+                f"WHEN {x} {floor} THEN {_lit(floor_msg)} "
+                f"WHEN scale(trim_scale({x})) > {AMOUNT_DECIMALS} "
+                f"THEN 'has more than {AMOUNT_DECIMALS} decimal places' END"
             )
             unreadable = "'is not a number'"
-        if info.blank_default is not None and not info.required:
-            value = f"CASE WHEN {v} IS NULL THEN {info.blank_default} ELSE {value} END"
+        if info.blank() is not None and not info.required:
+            value = f"CASE WHEN {v} IS NULL THEN {info.blank()} ELSE {value} END"
         return _Col(info, column, raw, value, _error(info, v, x, unreadable, invalid))
     if info.kind == CHOICE:
         whens = [f"WHEN {_lit(k)} THEN {_lit(t)}" for k, t in fm.values.items() if k != "*"]
@@ -541,7 +548,7 @@ def _field_sql(info: FieldInfo, column: str, raw: str, mapping: Mapping, fm, *, 
             if c.casefold() not in fm.values
         ]
         catch_all = _lit(fm.values["*"]) if "*" in fm.values else "NULL"
-        blank = _lit(info.blank_default) if info.blank_default is not None else "NULL"
+        blank = _lit(info.blank()) if info.blank() is not None else "NULL"
         mapped = f"(CASE lower({v}) {' '.join(whens)} ELSE {catch_all} END)"
         value = f"CASE WHEN {v} IS NULL THEN {blank} ELSE {mapped} END"
         known = sorted({k for k in fm.values if k != "*"}) or list(info.choices)
@@ -572,9 +579,7 @@ def _columns_sql(mapping: Mapping, positions: dict[str, int], fast: bool) -> lis
         if raw == "NULL::text":
             # An optional column the file does not have: every cell is blank, so the value is
             # whatever a blank means, worked out once rather than per row.
-            blank = _field_sql(info, column, raw, mapping, fm, fast=fast).value
-            blank = blank.replace(v, "NULL::text")
-            col = _Col(info, column, raw, blank, "NULL")
+            col = _Col(info, column, raw, _blank_value(info), "NULL")
         else:
             # Blank cells skip the value's SQL entirely.
             col = _Col(
@@ -589,8 +594,8 @@ def _columns_sql(mapping: Mapping, positions: dict[str, int], fast: bool) -> lis
 
 
 def _blank_value(info: FieldInfo) -> str:
-    if info.blank_default is not None:
-        return info.blank_default if info.kind in (DECIMAL, INTEGER) else _lit(info.blank_default)
+    if info.blank() is not None:
+        return info.blank() if info.kind in (DECIMAL, INTEGER) else _lit(info.blank())
     return "''" if info.kind == TEXT else "NULL"
 
 
@@ -822,8 +827,8 @@ _FK = {
 
 
 def _unmapped_default(info: FieldInfo) -> str:
-    if info.blank_default is not None:
-        return _lit(info.blank_default) if info.kind != DECIMAL else info.blank_default
+    if info.blank() is not None:
+        return _lit(info.blank()) if info.kind != DECIMAL else info.blank()
     if info.kind in (TEXT, EMAIL, DOMAIN):
         return "''"
     return "NULL"

@@ -234,7 +234,7 @@ def test_amounts_with_currency_symbols_and_thousands_separators_are_read(tmp_pat
         Decimal("1234.50"),
         Decimal("12000.00"),
         Decimal("99.90"),
-        Decimal("1234.57"),
+        Decimal("1234.567"),  # kept as written, never rounded to cents
         Decimal("0.00"),  # blank amount: nothing yet
     ]
 

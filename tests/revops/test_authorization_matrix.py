@@ -55,6 +55,9 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "pipeline:account-list": {"GET": ALL},
     "pipeline:account-detail": {"GET": ALL},
     "pipeline:authority": {"GET": ALL, "POST": OPS},
+    "pipeline:exchange-rate-list": {"GET": ALL, "POST": OPS},
+    "pipeline:exchange-rate-import": {"POST": OPS},
+    "pipeline:exchange-rate-delete": {"POST": OPS},
     # Imports: an ops tool
     "pipeline:import-list": {"GET": OPS},
     "pipeline:import-new": {"GET": OPS, "POST": OPS},
@@ -129,6 +132,8 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "api:import-confirm": {"POST": OPS},
     "api:import-errors": {"GET": OPS},
     "api:preset-list": {"GET": OPS, "POST": OPS},
+    "api:exchange-rate-list": {"GET": ALL, "POST": OPS},
+    "api:exchange-rate-detail": {"GET": ALL, "PUT": OPS, "DELETE": OPS},
     "api:reconciliation-run-start": {"POST": OPS},
     "api:lead-list": {"GET": ALL},
     "api:lead-detail": {"GET": ALL},
@@ -244,6 +249,7 @@ def _sample_models():
         "discrepancy_id": p.Discrepancy,
     }
     by_url = [  # most specific first
+        ("exchange-rate", p.ExchangeRate),
         ("source-lead", p.SourceLead),
         ("source-account", p.SourceAccount),
         ("source-deal", p.SourceDeal),

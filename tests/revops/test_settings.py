@@ -49,6 +49,7 @@ def run(code: str, **env: str | None) -> subprocess.CompletedProcess:
         ({"EMAIL_URL": "pigeon://coop"}, "EMAIL_URL"),
         ({"CONN_MAX_AGE": "forever"}, "CONN_MAX_AGE"),
         ({"SITE_URL": "revops.example.com"}, "SITE_URL"),
+        ({"COMPANY_CURRENCY": "US$"}, "COMPANY_CURRENCY='US$'"),
     ],
 )
 def test_bad_environment_value_fails_start_up_naming_the_variable(env, named):

@@ -84,6 +84,7 @@ EVERYONE = [
     "Leads",
     "Deals",
     "Accounts",
+    "Currencies",
     "Reconciliation",
     "Mechanisms",
     "My actions",
