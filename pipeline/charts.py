@@ -9,6 +9,7 @@ from pipeline import metrics
 from pipeline.choices import FIELD_LABELS, BridgeReason
 from pipeline.models import BridgeStep, ReconciledMetricWeek
 from pipeline.selectors import RECONCILED_METRICS
+from revops.currencies import currency_prefix
 from revops.weeks import IsoWeek
 
 
@@ -18,14 +19,15 @@ def metric_is_money(metric_key: str) -> bool:
 
 
 def format_value(metric_key: str, value: Decimal, *, signed: bool = False) -> str:
-    """`$1,234` for money metrics, `1,234` for counts; `signed` writes + and −."""
+    """`$1,234` for money metrics (in the company currency), `1,234` for counts; `signed`
+    writes + and −."""
     sign = ""
     if signed and value > 0:
         sign = "+"
     elif value < 0:
         sign = "−"
     number = f"{abs(value):,.0f}"
-    return f"{sign}${number}" if metric_is_money(metric_key) else f"{sign}{number}"
+    return f"{sign}{currency_prefix()}{number}" if metric_is_money(metric_key) else sign + number
 
 
 def step_label(reason: str, field: str, *, marketing: str, sales: str) -> str:
@@ -97,7 +99,7 @@ def waterfall_figure(
             "margin": {"l": 60, "r": 20, "t": 50, "b": 90},
             "height": 380,
             "yaxis": {
-                "tickprefix": "$" if metric_is_money(key) else "",
+                "tickprefix": currency_prefix() if metric_is_money(key) else "",
                 "separatethousands": True,
                 "rangemode": "tozero",
                 "gridcolor": "#eef0f3",

@@ -129,6 +129,10 @@ DATE_COLUMNS = frozenset({"close_date", "effective_date", "renewal_date"})
 AMOUNT_AT_CLOSE = "amount_at_close"
 AMOUNT_AT_CREATION = "amount_at_creation"
 ARR_AMOUNT = "amount_converted"
+# SQL true for a record with no converted amount (no exchange rate for its date), as the
+# partial indexes that find them are declared (pipeline/models/golden.py).
+UNCONVERTED_DEAL = f"({AMOUNT_AT_CLOSE} IS NULL OR {AMOUNT_AT_CREATION} IS NULL)"
+UNCONVERTED_ARR = f"{ARR_AMOUNT} IS NULL"
 
 NOUNS = {
     ObjectType.LEAD: ("lead", "leads"),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
@@ -48,6 +49,17 @@ def pipeline_overview(*, today: date | None = None) -> dict:
         arr=Sum("arr"),
     )
     return {"leads": leads, "deals": deals, "accounts": accounts, "week_start": week_start}
+
+
+def amounts_unconverted_exist() -> bool:
+    """Is any deal or ARR change without an amount in the company currency (no exchange rate
+    for its date)? One round trip, answered from partial indexes of just those rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM pipeline_deal WHERE {metrics.UNCONVERTED_DEAL}) "
+            f"OR EXISTS (SELECT 1 FROM pipeline_arrchange WHERE {metrics.UNCONVERTED_ARR})"
+        )
+        return cursor.fetchone()[0]
 
 
 def lead_list() -> QuerySet[Lead]:

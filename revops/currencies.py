@@ -43,3 +43,17 @@ def company_currency() -> str:
     from django.conf import settings
 
     return settings.COMPANY_CURRENCY
+
+
+# How an amount in the company currency is prefixed on the page; any other code is written
+# out ("CHF 1,200"), which no reader mistakes for another currency.
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩"}
+
+
+def currency_prefix(code: str | None = None) -> str:
+    """The prefix of an amount in `code` (default: the company currency): `$`, `€`, or the
+    code and a space."""
+    from django.conf import settings
+
+    code = code or settings.COMPANY_CURRENCY
+    return _SYMBOLS.get(code, f"{code} ")

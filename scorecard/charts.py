@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from revops.currencies import currency_prefix
 from scorecard.choices import Rag, Unit
 from scorecard.formatting import format_value
 
@@ -31,7 +32,7 @@ def _number(value: Decimal | None) -> float | None:
 
 def _axis_format(unit: str) -> dict:
     if unit == Unit.CURRENCY:
-        return {"tickprefix": "$", "tickformat": "~s"}
+        return {"tickprefix": currency_prefix(), "tickformat": "~s"}
     if unit == Unit.PERCENT:
         return {"ticksuffix": "%", "tickformat": ".0f"}
     if unit == Unit.RATIO:

@@ -1,10 +1,11 @@
 """How numbers read on the scorecard: one function per unit, short forms for tiles and full
-forms for tables and titles. Pure."""
+forms for tables and titles. Pure, but for the company currency amounts are in."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from revops.currencies import currency_prefix
 from scorecard.choices import Unit
 
 MINUS = "−"  # a real minus sign, the width of a plus
@@ -34,8 +35,8 @@ def _compact_money(value: Decimal) -> str:
             # 999,960 rounds to 1000k: say $1.00M instead.
             limit, suffix = _SCALES[i - 1]
             scaled, places = amount / limit, 2
-        return f"{sign}${_q(scaled, places):.{places}f}{suffix}"
-    return f"{sign}${_q(amount, 0):,.0f}"
+        return f"{sign}{currency_prefix()}{_q(scaled, places):.{places}f}{suffix}"
+    return f"{sign}{currency_prefix()}{_q(amount, 0):,.0f}"
 
 
 def _places(value: Decimal) -> int:
@@ -51,7 +52,7 @@ def format_value(value: Decimal | None, unit: str, *, compact: bool = False) -> 
     if unit == Unit.CURRENCY:
         if compact:
             return _compact_money(value)
-        return (MINUS if value < 0 else "") + "$" + _grouped(abs(value), 0)
+        return (MINUS if value < 0 else "") + currency_prefix() + _grouped(abs(value), 0)
     if unit == Unit.PERCENT:
         return f"{_grouped(value, 1)}%"
     if unit == Unit.RATIO:

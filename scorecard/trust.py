@@ -89,13 +89,14 @@ def reconciliation_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, Trust
     wanted = keys & RECONCILED_METRICS.keys()
     if not wanted:
         return {}
-    missing = reconciliation_missing_system()
+    results = pipeline_selectors.metric_reconciliation_for_week(week.monday)
+    # No result this week: say why when it is that a system to compare is missing.
+    missing = "" if results else reconciliation_missing_system()
     if missing:
         return {
             key: TrustMark(NOT_RECONCILED, "Not reconciled", missing.split(":")[0])
             for key in wanted
         }
-    results = pipeline_selectors.metric_reconciliation_for_week(week.monday)
     marks = {}
     for key in wanted:
         if key in results:
@@ -132,8 +133,15 @@ def _unconverted(key: str, week: IsoWeek) -> QuerySet | None:
 def currency_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, TrustMark]:
     """An amount metric that left out records with no exchange rate says so: how many, in
     which currencies, with a link to the exchange rates."""
+    money = [
+        key
+        for key in keys
+        if (spec := metrics.spec_get(key)) and (spec.is_money or spec.shape in metrics.ARR_SHAPES)
+    ]
+    if not money or not pipeline_selectors.amounts_unconverted_exist():
+        return {}  # the usual case, answered from two partial indexes in one round trip
     marks = {}
-    for key in keys:
+    for key in money:
         missing = _unconverted(key, week)
         if missing is None:
             continue
@@ -149,7 +157,7 @@ def currency_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, TrustMark]:
             "Missing exchange rate",
             f"{', '.join(parts)} {'have' if sum(n for _, n in counts) != 1 else 'has'} no "
             "exchange rate for their date and are left out of this number",
-            url=reverse("pipeline:currency-list"),
+            url=reverse("pipeline:exchange-rate-list"),
         )
     return marks
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
@@ -334,6 +335,7 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
             "part": part,
             "filter_keep": {"part": part} if part else {},
             "total": total,
+            "total_currency": settings.COMPANY_CURRENCY,
             "is_published_value": not cell.live,
         },
     )

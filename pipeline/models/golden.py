@@ -127,6 +127,12 @@ class Deal(DealFields):
         indexes = [
             models.Index(fields=["created_at"], name="pipeline_deal_created_idx"),
             models.Index(fields=["close_date"], name="pipeline_deal_close_idx"),
+            # The few deals with no exchange rate for their date, found without a scan.
+            models.Index(
+                fields=["currency"],
+                condition=Q(amount_at_close__isnull=True) | Q(amount_at_creation__isnull=True),
+                name="pipeline_deal_unconverted_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -155,6 +161,11 @@ class ArrChange(ArrChangeFields):
         indexes = [
             models.Index(fields=["effective_date"], name="pipeline_arrchange_date_idx"),
             models.Index(fields=["account", "effective_date"], name="pipeline_arrchange_acct_idx"),
+            models.Index(
+                fields=["currency"],
+                condition=Q(amount_converted__isnull=True),
+                name="pipeline_arrchange_unconv_idx",
+            ),
         ]
         verbose_name = "ARR change"
 

@@ -487,14 +487,16 @@ def test_a_redelivered_message_for_a_finished_run_does_nothing(mkt, crm):
     assert ReconciledMetricWeek.objects.filter(run=done).count() == 6 * 8
 
 
-def test_without_a_sales_system_the_run_fails_with_a_reason(mkt):
-    r = reconciliation.reconciliation_run_now(trigger="command")
-    assert r.status == "failed"
-    assert "No source system has the role sales" in r.message
+def test_without_a_sales_system_no_run_starts_and_the_reason_is_a_sentence(mkt):
+    with pytest.raises(ValidationError, match="There is no sales system yet"):
+        reconciliation.reconciliation_run_now(trigger="command")
+    with pytest.raises(ValidationError, match="There is no sales system yet"):
+        reconciliation.reconciliation_start(trigger="api")
+    assert not ReconciliationRun.objects.exists()
 
 
 def test_weeks_out_of_range_are_refused():
-    with pytest.raises(ValidationError, match="between 1 and 260"):
+    with pytest.raises(ValidationError, match="between 1 and 2600"):
         reconciliation.reconciliation_start(trigger="api", weeks=0)
     assert not ReconciliationRun.objects.exists()
 

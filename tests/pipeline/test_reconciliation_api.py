@@ -95,7 +95,7 @@ def test_starting_while_a_run_is_queued_is_a_conflict(client_as, reconciled):
 
 def test_bad_input_to_start_is_a_400_that_names_the_field(client_as, reconciled):
     response = client_as(Role.OPS).post(
-        reverse("api:reconciliation-run-start"), {"weeks": 999}, content_type="application/json"
+        reverse("api:reconciliation-run-start"), {"weeks": 9999}, content_type="application/json"
     )
     assert response.status_code == 400
     assert "weeks" in response.json()

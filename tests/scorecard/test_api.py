@@ -96,7 +96,7 @@ def test_the_week_endpoint_gives_the_snapshot_with_targets_status_and_links(clie
         "previous": "0", "change": "3", "numerator": None, "denominator": None, "note": "",
         "definition_version": 1, "live": False,
         "trust": {"state": "not_reconciled", "label": "Not reconciled",
-                  "detail": "No reconciliation has compared this number for this week yet",
+                  "detail": "There is no marketing and no sales system yet",
                   "url": None},
         "links": None,
     }  # fmt: skip

@@ -37,11 +37,13 @@ def page_html(client) -> str:
 def test_a_second_look_at_a_published_week_reads_no_values(reader, django_assert_num_queries):
     url = reverse("scorecard:week", args=[LAST])
     reader.get(url)
-    # Session, user, roles, one stamp query, and the trust marks' two (the open disputes of the
-    # week's metrics, the week's reconciliation); the values and the template come from the
-    # cache. Outside the cache, the footer (revops.hooks) counts mechanisms overdue for
-    # inspection and open and overdue disputes: one query each.
-    with django_assert_num_queries(8):
+    # Session, user, roles, one stamp query, and the trust marks' four (the open disputes of
+    # the week's metrics, whether any amount lacks an exchange rate, the week's
+    # reconciliation and, as it has no result, whether a system to compare is missing); the
+    # values and the template come from the cache. Outside the cache, the footer
+    # (revops.hooks) counts mechanisms overdue for inspection and open and overdue disputes:
+    # one query each.
+    with django_assert_num_queries(10):
         assert reader.get(url).status_code == 200
 
 

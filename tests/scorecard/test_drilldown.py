@@ -137,7 +137,7 @@ def test_deal_records_show_their_total(business, client_as):
         reverse("scorecard:metric-records", args=[W10, "new_bookings"])
     )
     assert page.context["total"] == Decimal("20000")  # 12,000 + 8,000
-    assert "Total 20,000.00" in page.text
+    assert "Total 20,000.00 USD" in page.text
 
 
 def test_the_records_csv_starts_with_a_byte_order_mark_so_excel_reads_utf8(client_as):
