@@ -379,6 +379,8 @@ class DemoData:
     )  # CRM opportunity history: external_id, from_stage, to_stage, changed_at, amount
     injected: dict[str, int] = field(default_factory=dict)
     as_of: date | None = None
+    # Monthly exchange rates into USD for the deal currencies other than USD: currency, date, rate.
+    exchange_rates: pd.DataFrame | None = None
 
 
 def generate(*, scale: float = 1, seed: int = 7, today: date) -> DemoData:
@@ -392,6 +394,8 @@ def generate(*, scale: float = 1, seed: int = 7, today: date) -> DemoData:
     companies = _companies(rng, max(50, int(COMPANIES_PER_SCALE * scale)))
     leads = _leads(rng, max(200, int(LEADS_PER_SCALE * scale)), companies, start, end)
     deals, deal_history, arr = _deals(rng, leads, companies, end, scale)
+    # A generator of its own, so the rest of the demo draws what it drew before currencies.
+    deals, deal_history = _deal_currencies(np.random.default_rng(seed + 4217), deals, deal_history)
     # A lead whose deal was won is a customer.
     won_leads = deals.loc[deals["stage"].eq("closed_won") & deals["lead_idx"].ge(0), "lead_idx"]
     leads.loc[won_leads.to_numpy(), "stage"] = "customer"
@@ -410,7 +414,57 @@ def generate(*, scale: float = 1, seed: int = 7, today: date) -> DemoData:
         frames[("gainsight", "account")],
     ) = _account_views(rng, companies, leads, deals, arr, today)
     frames[("gainsight", "arr")] = _arr_view(arr, companies)
-    return DemoData(frames=frames, deal_history=deal_history, injected=injected, as_of=today)
+    return DemoData(
+        frames=frames,
+        deal_history=deal_history,
+        injected=injected,
+        as_of=today,
+        exchange_rates=exchange_rates(start.date() - timedelta(days=90), today),
+    )
+
+
+# --- Currencies -----------------------------------------------------------------------------
+
+# Deal currencies other than the company's (USD): share of deals, and roughly what one USD
+# buys, used to write a deal's amount in its own currency.
+DEAL_CURRENCIES = {"EUR": (0.15, 0.92), "GBP": (0.10, 0.79)}
+
+
+def _deal_currencies(rng, deals: pd.DataFrame, history: pd.DataFrame):
+    """Put a minority of deals in EUR and GBP, with their amounts (and their stage history's)
+    in that currency. ARR stays in USD: customer success books it in the company currency."""
+    deals = deals.copy()
+    draw = rng.random(len(deals))
+    deals["currency"] = "USD"
+    low = 0.0
+    factor = np.ones(len(deals))
+    for code, (share, per_usd) in DEAL_CURRENCIES.items():
+        chosen = (draw >= low) & (draw < low + share)
+        deals.loc[chosen, "currency"] = code
+        factor[chosen] = per_usd
+        low += share
+    deals["amount"] = np.round(deals["amount"].to_numpy() * factor, -2)
+    by_deal = pd.Series(factor, index=deals["external_id"].to_numpy())
+    history = history.copy()
+    history["amount"] = np.round(
+        history["amount"].to_numpy() * by_deal.reindex(history["external_id"]).to_numpy(), -2
+    )
+    return deals, history
+
+
+def exchange_rates(start: date, end: date) -> pd.DataFrame:
+    """A rate for each demo currency on the first of every month from `start`'s month to
+    `end`'s: a smooth, deterministic drift around today's level."""
+    first = date(start.year, start.month, 1)
+    months = pd.date_range(first, end, freq="MS")
+    k = np.arange(len(months))
+    rows = []
+    for i, (code, (_share, per_usd)) in enumerate(DEAL_CURRENCIES.items()):
+        level = (1 / per_usd) * (1 + 0.03 * np.sin(k / (4 + i)) + 0.01 * np.cos(k / 2.5))
+        rows.append(
+            pd.DataFrame({"currency": code, "date": months.date, "rate": np.round(level, 4)})
+        )
+    return pd.concat(rows, ignore_index=True)
 
 
 # --- Companies ------------------------------------------------------------------------------
@@ -913,12 +967,12 @@ def _deal_views(rng, deals: pd.DataFrame, companies: pd.DataFrame, injected):
         "source",
         "deal_type",
         "owner",
+        "currency",
     ]
     crm = deals[cols].copy()
     crm["account_external_id"] = companies["external_id"].to_numpy()[deals["company_idx"]]
     crm["lead_external_id"] = ""
     crm["crm_id"] = ""
-    crm["currency"] = "USD"
     crm["created_at"] = pd.to_datetime(crm["created_at"]).dt.floor("min").dt.tz_localize("UTC")
     crm["close_date"] = pd.to_datetime(crm["close_date"]).dt.date
     # Marketing sees the deals it sourced, synced from the CRM, keyed by the CRM id.
@@ -1138,6 +1192,7 @@ def export_frames(data: DemoData) -> dict[str, pd.DataFrame]:
             "IsWon": sd["stage"].eq("closed_won").map({True: "true", False: "false"}),
             "LeadSource": sd["source"].map({"marketing": "Inbound", "sales": "Outbound"}),
             "Type": sd["deal_type"].map(_SF_TYPE), "OwnerId": sd["owner"],
+            "CurrencyIsoCode": sd["currency"],
         }),
         "hubspot_deals.csv": pd.DataFrame({
             "Record ID": hd["external_id"], "Deal Name": hd["name"],
@@ -1147,6 +1202,7 @@ def export_frames(data: DemoData) -> dict[str, pd.DataFrame]:
             "Original Source": hd["source"].map({"marketing": "Organic Search",
                                                  "sales": "Outbound"}),
             "Deal owner": hd["owner"], "Salesforce Opportunity ID": hd["crm_id"],
+            "Currency": hd["currency"],
         }),
         "salesforce_accounts.csv": pd.DataFrame({
             "Id": sa["external_id"], "Name": sa["name"], "Website": sa["domain"],

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from demo import northwind
 from pipeline.choices import BatchStatus, ObjectType
 from pipeline.models import FieldAuthority, ImportBatch, ImportPreset, SourceSystem
+from pipeline.services.currency import exchange_rates_import
 from pipeline.services.imports import import_batch_create, import_batch_run, mapping_for
 from revops.permissions import Role
 
@@ -129,6 +130,11 @@ def demo_load(
     demo_presets_ensure()
     files = northwind.export_frames(data)
     directory.mkdir(parents=True, exist_ok=True)
+    # The rates first, as ops would enter them, so the deals convert as they are imported.
+    rates_path = directory / "exchange_rates.csv"
+    data.exchange_rates.to_csv(rates_path, index=False)
+    with open(rates_path, "rb") as rates:
+        exchange_rates_import(by=None, file=rates)
     batches = []
     for slug, object_type, name, preset in northwind.EXPORTS:
         path = directory / name

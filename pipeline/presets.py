@@ -409,6 +409,7 @@ BUILTIN_PRESETS: dict[str, dict] = {
                 "owner": _opt("Deal owner"),
                 "crm_id": _opt("Salesforce Opportunity ID"),
                 "account_external_id": _opt("Associated Company IDs (Primary)"),
+                "currency": _opt("Currency"),
             },
         },
     },
