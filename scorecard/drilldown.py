@@ -31,7 +31,9 @@ from revops.weeks import IsoWeek, quarter_bounds
 class Column:
     label: str
     attr: str
-    kind: str = "text"  # text, datetime, date, money, number, stage, health, flag
+    # text, datetime, date, amount (a source's, in its own currency), money (in the company
+    # currency), number, stage, health, flag
+    kind: str = "text"
 
 
 @dataclass
@@ -62,7 +64,7 @@ LEAD = [
     Column("SQL", "sql_at", "datetime"),
     Column("First touch", "first_touch_at", "datetime"),
 ]
-DEAL_AMOUNT = Column("Amount", "amount", "money")
+DEAL_AMOUNT = Column("Amount", "amount", "amount")
 DEAL = [
     Column("Deal", "name"),
     Column("Account", "account.name"),

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST, require_safe
 from pipeline import metrics
 from pipeline.choices import AccountHealth, DealStage, LeadStage
 from revops.csv import csv_lines
+from revops.currencies import currency_prefix
 from revops.hooks import footer_notes
 from revops.lists import filtered_rows, page_of
 from revops.permissions import can, require
@@ -232,6 +233,13 @@ _STAGE_LABELS = {**dict(LeadStage.choices), **dict(DealStage.choices)}
 _HEALTH_LABELS = dict(AccountHealth.choices)
 
 
+def _amount_text(value: Decimal) -> str:
+    """An amount with its cents, and any finer places the source gave (9,225.225)."""
+    exponent = value.normalize().as_tuple().exponent
+    places = min(max(2, -exponent if isinstance(exponent, int) else 2), 6)
+    return f"{value:,.{places}f}"
+
+
 def _display(value: object, kind: str) -> dict:
     """A records-table cell: its text, its CSS class and, for stages and health, its chip."""
     if value is None or value == "":
@@ -241,8 +249,10 @@ def _display(value: object, kind: str) -> dict:
         return {"text": local.strftime("%Y-%m-%d %H:%M"), "cls": "nowrap"}
     if kind == "date":
         return {"text": value.isoformat(), "cls": "nowrap"}
-    if kind == "money":
-        return {"text": format_value(Decimal(value), "currency"), "cls": "num"}
+    if kind == "money":  # in the company currency
+        return {"text": currency_prefix() + _amount_text(Decimal(value)), "cls": "num"}
+    if kind == "amount":  # as the source gave it, in the currency of the next column
+        return {"text": _amount_text(Decimal(value)), "cls": "num"}
     if kind == "number":
         return {"text": f"{Decimal(value):,.1f}", "cls": "num"}
     if kind == "flag":
