@@ -112,6 +112,11 @@ def _parse(object_type: str, field: str, raw: str | None) -> str | None:
             number = Decimal(raw.replace(",", ""))
             if not number.is_finite() or number < 0:
                 raise ValueError
+            if -number.normalize().as_tuple().exponent > model_field.decimal_places:
+                # The column would round it; a correction keeps what was typed or refuses.
+                raise ValidationError(
+                    f"{field} holds at most {model_field.decimal_places} decimal places."
+                )
             return str(number)
         if internal in ("PositiveIntegerField", "IntegerField"):
             return str(int(raw))

@@ -173,10 +173,17 @@ def rate_date_check(raw: object) -> date:
 
 
 def _after_rates_changed(currencies: Iterable[str]) -> dict[str, int]:
-    """Reconvert what the changed currencies touch. Published scorecard weeks are frozen
-    snapshots and live weeks are computed on every request (scorecard/caching.py caches only
-    published ones), so no cached value needs dropping here."""
-    return amounts_convert(currencies=currencies)
+    """Reconvert what the changed currencies touch, and the ARR of accounts whose changes
+    moved. Published scorecard weeks are frozen snapshots and live weeks are computed on every
+    request (scorecard/caching.py caches only published ones), so no cached value needs
+    dropping here."""
+    # In-body import: identity resolution calls amounts_convert, so it imports this module.
+    from pipeline.services.identity import account_arr_rollup
+
+    counts = amounts_convert(currencies=currencies)
+    if counts.get("pipeline_arrchange"):
+        account_arr_rollup()
+    return counts
 
 
 @transaction.atomic

@@ -95,6 +95,18 @@ def test_an_arr_change_converts_at_the_rate_on_its_effective_date(ops_user):
     assert early.amount_converted is None
 
 
+def test_a_rate_change_moves_the_arr_of_accounts_with_changes_in_that_currency(ops_user):
+    change = ArrChangeFactory(
+        amount=Decimal("1000"), currency="EUR", effective_date=date(2026, 1, 5)
+    )
+    exchange_rate_set(by=ops_user, currency="EUR", valid_from=date(2026, 1, 1), rate="1.2")
+    change.account.refresh_from_db()
+    assert change.account.arr == Decimal("1200.00")
+    exchange_rate_set(by=ops_user, currency="EUR", valid_from=date(2026, 1, 1), rate="1.1")
+    change.account.refresh_from_db()
+    assert change.account.arr == Decimal("1100.00")
+
+
 def test_a_rate_change_reconverts_only_the_rows_of_that_currency_and_period(ops_user):
     exchange_rate_set(by=ops_user, currency="EUR", valid_from=date(2026, 1, 1), rate="1.1")
     exchange_rate_set(by=ops_user, currency="GBP", valid_from=date(2026, 1, 1), rate="1.3")

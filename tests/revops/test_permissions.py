@@ -15,6 +15,7 @@ ALL = {Role.EXECUTIVE, Role.OPS, Role.SALES_LEAD, Role.MARKETING_LEAD}
 EXPECTED = {
     "records.view": ALL,
     "authority.edit": {Role.OPS},
+    "exchange_rates.edit": {Role.OPS},
     "imports.view": {Role.OPS},
     "imports.run": {Role.OPS},
     "scorecard.view": ALL,
