@@ -162,6 +162,8 @@ class SourceDeal(SourceRecord, DealFields):
                     "external_id",
                     "name",
                     "amount",
+                    "amount_at_close",
+                    "amount_at_creation",
                     "stage",
                     "close_date",
                     "source",
