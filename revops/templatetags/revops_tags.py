@@ -33,3 +33,18 @@ def cell(value: Any) -> str:
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     return str(value)
+
+
+@register.filter
+def money(value: Any) -> str:
+    """An amount in the company currency, whole units: `$52,600`, `€52,600`, `CHF 52,600`."""
+    from decimal import Decimal, InvalidOperation
+
+    from revops.currencies import currency_prefix
+
+    try:
+        amount = Decimal(value or 0)
+    except (InvalidOperation, TypeError, ValueError):
+        return ""
+    sign = "−" if amount < 0 else ""
+    return f"{sign}{currency_prefix()}{abs(amount):,.0f}"
