@@ -48,3 +48,15 @@ def money(value: Any) -> str:
         return ""
     sign = "−" if amount < 0 else ""
     return f"{sign}{currency_prefix()}{abs(amount):,.0f}"
+
+
+@register.filter
+def converted(record: Any, attr: str = "amount_at_close") -> str:
+    """Beside an amount in another currency, what it is in the company currency (`≈ $1,204`),
+    or that it has no exchange rate yet; nothing for an amount already in it."""
+    from django.conf import settings
+
+    if getattr(record, "currency", settings.COMPANY_CURRENCY) == settings.COMPANY_CURRENCY:
+        return ""
+    value = getattr(record, attr, None)
+    return "no exchange rate yet" if value is None else f"≈ {money(value)}"
