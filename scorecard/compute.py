@@ -109,9 +109,14 @@ def _frame(sql: str, params: dict, columns: list[str], index: str = "wk") -> pd.
 class Sources:
     """The aggregate queries of one computation, each run at most once per range."""
 
-    def __init__(self, targets: TargetBook, metric_ids: dict[str, int]) -> None:
+    def __init__(
+        self, targets: TargetBook, metric_ids: dict[str, int], reach: date | None = None
+    ) -> None:
         self.targets = targets
         self.metric_ids = metric_ids  # metric key → id, for metrics that read another's target
+        # The earliest week any total or ratio of this computation reads: the per-object
+        # queries cover it once, and each metric takes its slice.
+        self.reach = reach
         self._cache: dict[tuple, object] = {}
 
     def _cached(self, key: tuple, make: Callable[[], object]):
@@ -131,7 +136,12 @@ class Sources:
     def totals(self, object_type: str, first: date, last: date) -> dict[metrics.Measure, list]:
         """Every total and ratio measure the registry declares over `object_type`, per week of
         [first, last]: one statement, a branch per date column, a FILTER aggregate per
-        measure. Counts are ints, amounts Decimals in the company currency."""
+        measure. Counts are ints, amounts Decimals in the company currency. Computed once
+        from `reach` (when earlier) and sliced, so metrics of different windows share it."""
+        if self.reach is not None and self.reach < first:
+            wide = self.totals(object_type, self.reach, last)
+            skip = (first - self.reach).days // 7
+            return {m: series[skip:] for m, series in wide.items()}
 
         def make():
             measures = metrics.measures(object_type)
@@ -643,7 +653,14 @@ def _compute(requested, definitions, catalog, targets) -> dict[int, dict[IsoWeek
                     pending.append(operand)
 
     targets = targets if targets is not None else TargetBook.load()
-    sources = Sources(targets, {d.metric.key: d.metric_id for d in needed.values()})
+    windows = [
+        d.window_weeks or BUILTINS[d.builtin].window or 1
+        for d in needed.values()
+        if d.metric.kind == MetricKind.BUILTIN
+        and BUILTINS[d.builtin].spec.shape in (metrics.TOTAL, metrics.RATIO)
+    ]
+    reach = span[0] - (max(windows, default=1) - 1) * WEEK
+    sources = Sources(targets, {d.metric.key: d.metric_id for d in needed.values()}, reach)
     if "new_bookings" not in sources.metric_ids:
         from scorecard.models import Metric
 

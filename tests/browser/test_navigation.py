@@ -21,6 +21,7 @@ EVERYONE = [
     "Leads",
     "Deals",
     "Accounts",
+    "Currencies",
     "Reconciliation",
     "Mechanisms",
     "My actions",

@@ -149,3 +149,14 @@ def test_the_records_page_shows_original_and_converted_amounts_and_the_totals_cu
     at = shown.index("67,160,000.00")
     assert shown[at : at + 3] == ["67,160,000.00", "COP", "$16,857.16"]
     assert "USD</strong>" in page.text  # the total says its currency
+
+
+def test_the_deal_pages_show_the_original_amount_beside_its_company_currency_value(
+    tmp_path, client_as
+):
+    _rates("currency,date,rate\nCOP,2026-01-01,0.000240\nCOP,2026-03-01,0.000251\n")
+    _import_deals(tmp_path)
+    page = client_as(Role.SALES_LEAD).get(reverse("pipeline:deal-list"))
+    assert "COP 67,160,000" in page.text
+    assert "≈ $16,857" in page.text
+    assert "no exchange rate yet" in page.text  # the MXN and PEN deals
