@@ -51,6 +51,16 @@ class ImportBatchAdmin(ReadOnlyAdmin):
     list_select_related = ["system", "created_by"]
 
 
+@admin.register(models.ExchangeRate)
+class ExchangeRateAdmin(ReadOnlyAdmin):
+    """Read-only: a rate changed here would leave the converted amounts stale; the Currencies
+    page and the API change rates through the service that reconverts them."""
+
+    list_display = ["currency", "valid_from", "rate", "updated_by", "updated_at"]
+    list_filter = ["currency"]
+    list_select_related = ["updated_by"]
+
+
 @admin.register(models.FieldAuthority)
 class FieldAuthorityAdmin(ReadOnlyAdmin):
     list_display = ["object_type", "field", "system", "updated_by", "updated_at"]

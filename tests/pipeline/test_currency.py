@@ -13,6 +13,7 @@ from audit.models import AuditEvent
 from pipeline.models import ArrChange, Deal, ExchangeRate, SourceArrChange, SourceDeal
 from pipeline.services.currency import (
     ExchangeRatesRejected,
+    _conversion_sql,
     amounts_convert,
     exchange_rate_delete,
     exchange_rate_set,
@@ -380,3 +381,18 @@ def test_imported_arr_changes_carry_their_currency_and_converted_amount(tmp_path
     golden = ArrChange.objects.get(key__endswith=":C1")
     assert (golden.currency, golden.amount_converted) == ("GBP", Decimal("1250.000000"))
     assert golden.account.arr == Decimal("1750.00")
+
+
+def test_the_conversion_sql_reads_as_one_update_with_a_lateral_rate_lookup():
+    assert _conversion_sql("pipeline_arrchange", in_scope=True, currencies=True) == (
+        "UPDATE pipeline_arrchange u SET amount_converted = c.amount_converted "
+        "FROM (SELECT t.id, CASE WHEN t.currency = %(company)s THEN t.amount "
+        "WHEN abs(t.amount * r0.rate) < %(limit)s THEN round(t.amount * r0.rate, 6) "
+        "END AS amount_converted FROM pipeline_arrchange t "
+        "LEFT JOIN LATERAL (SELECT r.rate FROM pipeline_exchangerate r "
+        "WHERE r.currency = t.currency AND r.valid_from <= t.effective_date "
+        "ORDER BY r.valid_from DESC LIMIT 1) r0 ON true "
+        "WHERE true AND t.key IN (SELECT golden_key FROM _scope) "
+        "AND t.currency = ANY(%(currencies)s)) c "
+        "WHERE u.id = c.id AND (u.amount_converted) IS DISTINCT FROM (c.amount_converted)"
+    )

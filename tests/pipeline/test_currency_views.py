@@ -88,10 +88,13 @@ def test_ops_delete_a_rate(client_as, eur):
     assert list(ExchangeRate.objects.values_list("rate", flat=True)) == [Decimal("1.08")]
 
 
-def test_deleting_a_rate_that_is_gone_says_so(client_as):
+@pytest.mark.parametrize("pk", [999999, 10**20])
+def test_deleting_a_rate_that_is_gone_says_so(client_as, pk):
     client = client_as(Role.OPS)
-    response = client.post(reverse("pipeline:exchange-rate-delete", args=[999999]), follow=True)
+    response = client.post(reverse("pipeline:exchange-rate-delete", args=[pk]), follow=True)
     assert "does not exist" in response.content.decode()
+    api = client.delete(reverse("api:exchange-rate-detail", args=[pk]))
+    assert api.status_code == 404
 
 
 def test_an_uploaded_file_with_bad_rows_lists_each_and_applies_nothing(client_as, eur):

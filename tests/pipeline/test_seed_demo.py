@@ -92,6 +92,15 @@ def test_demo_has_the_promised_shape_at_scale_one_per_twenty():
     last = Lead.objects.order_by("-created_at").first().created_at.date()
     assert (TODAY - first).days >= 700
     assert last < TODAY
+    # A minority of deals in EUR and GBP, every one converted by the demo's monthly rates.
+    shares = {
+        c: Deal.objects.filter(currency=c).count() / Deal.objects.count() for c in ["EUR", "GBP"]
+    }
+    assert 0.08 < shares["EUR"] < 0.22
+    assert 0.04 < shares["GBP"] < 0.16
+    assert not Deal.objects.filter(amount_at_close__isnull=True).exists()
+    assert not Deal.objects.filter(amount_at_creation__isnull=True).exists()
+    assert not ArrChange.objects.filter(amount_converted__isnull=True).exists()
 
 
 def test_systems_disagree_exactly_as_the_generator_injected():
