@@ -19,7 +19,7 @@ def grant(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0012_converted_amounts_fill"),
+        ("pipeline", "0014_reconciliation_index_converted"),
         ("revops", "0001_role_groups"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
