@@ -365,6 +365,7 @@ def reconciliation_missing_system() -> str:
     says which is missing."""
     roles = set(
         SourceSystem.objects.filter(role__in=[SystemRole.MARKETING, SystemRole.SALES])
+        .order_by()
         .values_list("role", flat=True)
         .distinct()
     )
