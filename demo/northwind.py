@@ -363,9 +363,9 @@ DEAL_STAGES = np.array(["qualification", "discovery", "proposal", "negotiation"]
 
 # Systems of the demo: slug → (name, role, vendor).
 SYSTEMS = {
-    "hubspot": ("HubSpot", "marketing", "HubSpot"),
-    "salesforce": ("Salesforce", "sales", "Salesforce"),
-    "gainsight": ("Gainsight", "customer_success", "Gainsight"),
+    "hubspot": ("HubSpot", "marketing", "hubspot"),
+    "salesforce": ("Salesforce", "sales", "salesforce"),
+    "gainsight": ("Gainsight", "customer_success", "gainsight"),
 }
 
 

@@ -4,8 +4,9 @@ revops/ needs to import none of them."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
 from pipeline import selectors
@@ -15,6 +16,16 @@ from scorecard import selectors as scorecard_selectors
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
+    if (
+        can(request.user, "systems.edit")
+        and not request.session.get("systems_setup_shown")
+        and not selectors.source_systems_exist()
+    ):
+        # A fresh install: the first thing to do is say which systems the data comes from.
+        # Once a session: the home page stays reachable for whoever wants it.
+        request.session["systems_setup_shown"] = True
+        messages.info(request, "Welcome. Start by adding the systems your exports come from.")
+        return redirect("pipeline:system-list")
     context = {}
     if can(request.user, "scorecard.view"):
         # Executives come for the scorecard: last week's top line leads the page.

@@ -11,6 +11,16 @@ class SystemRole(models.TextChoices):
     CUSTOMER_SUCCESS = "customer_success", "Customer success"
 
 
+class Vendor(models.TextChoices):
+    """The product behind a source system: which built-in presets read its exports."""
+
+    HUBSPOT = "hubspot", "HubSpot"
+    SALESFORCE = "salesforce", "Salesforce"
+    MARKETO = "marketo", "Marketo"
+    GAINSIGHT = "gainsight", "Gainsight"
+    OTHER = "other", "Other"
+
+
 class ObjectType(models.TextChoices):
     LEAD = "lead", "Lead"
     ACCOUNT = "account", "Account"

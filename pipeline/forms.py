@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from pipeline.choices import AUTHORITY_FIELDS, ObjectType
+from pipeline.choices import AUTHORITY_FIELDS, ObjectType, SystemRole, Vendor
 from pipeline.models import ImportPreset, SourceSystem
 from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, mapping_from_dict
 from pipeline.services.currency import (
@@ -23,29 +23,54 @@ from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
 NEW_MAPPING = "__new__"
 
 
-def preset_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    """Presets grouped for a <select>: built-in ones by key, saved ones by name."""
-    builtin = [(key, spec["label"]) for key, spec in BUILTIN_PRESETS.items()]
+def preset_choices(vendor: str = "") -> list[tuple[str, list[tuple[str, str]]]]:
+    """Presets grouped for a <select>: built-in ones by vendor (only `vendor`'s when given and
+    not "other"), saved ones by name."""
+    groups = []
+    for key, label in Vendor.choices:
+        if vendor not in ("", Vendor.OTHER) and key != vendor:
+            continue
+        builtin = [
+            (k, spec["label"]) for k, spec in BUILTIN_PRESETS.items() if preset_vendor(k) == key
+        ]
+        if builtin:
+            groups.append((label, builtin))
     saved = [
         (p.name, f"{p.name} ({p.get_object_type_display()})")
         for p in ImportPreset.objects.order_by("name")
     ]
-    groups = [("Built-in", builtin)]
     if saved:
         groups.append(("Saved", saved))
     groups.append(("Other", [(NEW_MAPPING, "Build a mapping from this file's header…")]))
     return groups
 
 
+def preset_vendor(preset: str) -> str:
+    """The vendor whose exports a built-in preset reads ("" for a saved preset or none)."""
+    vendor = preset.split("-", 1)[0] if preset in BUILTIN_PRESETS else ""
+    return vendor if vendor in Vendor.values else ""
+
+
+class SourceSystemForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    vendor = forms.ChoiceField(choices=Vendor.choices, initial=Vendor.OTHER)
+    role = forms.ChoiceField(choices=SystemRole.choices)
+
+
 class ImportUploadForm(forms.Form):
-    system = forms.ModelChoiceField(queryset=SourceSystem.objects.all(), empty_label=None)
+    system = forms.ModelChoiceField(
+        queryset=SourceSystem.objects.filter(retired_at__isnull=True), empty_label=None
+    )
     object_type = forms.ChoiceField(label="Object", choices=ObjectType.choices)
     preset = forms.ChoiceField(label="Columns", choices=())
     file = forms.FileField(help_text="A CSV export: comma, semicolon or tab separated.")
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, vendor: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # Every preset stays valid on submit (the system is checked against it in clean());
+        # the page shows only the chosen system's vendor's.
         self.fields["preset"].choices = preset_choices()
+        self.fields["preset"].widget.choices = preset_choices(vendor)
         limit = settings.IMPORT_MAX_BYTES
         self.fields["file"].help_text += f" Up to {limit // 1_000_000:,} MB."
 
@@ -75,6 +100,14 @@ class ImportUploadForm(forms.Form):
             )
         if reads != object_type:
             self.add_error("preset", f"This preset reads {reads}s; you chose {object_type}s.")
+        system, vendor = data.get("system"), preset_vendor(preset)
+        if system and vendor and system.vendor not in (vendor, Vendor.OTHER, ""):
+            self.add_error(
+                "preset",
+                f"This preset reads {Vendor(vendor).label} exports, and {system.name} is a "
+                f"{system.get_vendor_display()} system: choose one of its presets, or build a "
+                "mapping from the file's header.",
+            )
         return data
 
 

@@ -24,6 +24,7 @@ from pipeline.models import (
     ReconciliationRun,
     SourceDeal,
     SourceLead,
+    SourceSystem,
 )
 from pipeline.presets import FIELDS
 from revops.weeks import IsoWeek
@@ -49,6 +50,10 @@ def pipeline_overview(*, today: date | None = None) -> dict:
         arr=Sum("arr"),
     )
     return {"leads": leads, "deals": deals, "accounts": accounts, "week_start": week_start}
+
+
+def source_systems_exist() -> bool:
+    return SourceSystem.objects.exists()
 
 
 def amounts_unconverted_exist() -> bool:

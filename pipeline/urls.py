@@ -5,6 +5,9 @@ from pipeline import views
 app_name = "pipeline"
 
 urlpatterns = [
+    path("systems/", views.system_list, name="system-list"),
+    path("systems/<slug:slug>/edit/", views.system_edit, name="system-edit"),
+    path("systems/<slug:slug>/retire/", views.system_retire_view, name="system-retire"),
     path("leads/", views.lead_list, name="lead-list"),
     path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),
     path("deals/", views.deal_list, name="deal-list"),

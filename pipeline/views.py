@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,6 +27,8 @@ from pipeline.choices import (
     ObjectType,
     ReconciliationTrigger,
     RunStatus,
+    SystemRole,
+    Vendor,
 )
 from pipeline.filters import (
     AccountFilter,
@@ -44,6 +46,7 @@ from pipeline.forms import (
     MappingForm,
     RunStartForm,
     ScheduleForm,
+    SourceSystemForm,
 )
 from pipeline.models import (
     Account,
@@ -54,6 +57,7 @@ from pipeline.models import (
     ImportBatch,
     Lead,
     ReconciliationRun,
+    SourceSystem,
 )
 from pipeline.services import reconciliation
 from pipeline.services.authority import field_authority_set
@@ -73,6 +77,7 @@ from pipeline.services.imports import (
     mapping_for,
     row_errors_csv,
 )
+from pipeline.services.systems import system_add, system_retire, system_update
 from revops.csv import csv_response
 from revops.lists import filtered_page
 from revops.permissions import can, require
@@ -292,9 +297,93 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return render(request, "pipeline/import_list.html", {"page": page, "query": ""})
 
 
+def _systems_page(request: HttpRequest, *, form=None, edit=None, status: int = 200):
+    systems = SourceSystem.objects.annotate(batch_count=Count("batches")).order_by(
+        F("retired_at").asc(nulls_first=True), "name"
+    )
+    return render(
+        request,
+        "pipeline/system_list.html",
+        {
+            "systems": systems,
+            "form": form or SourceSystemForm(),
+            "edit": edit,
+            "can_edit": can(request.user, "systems.edit"),
+            "missing": reconciliation.reconciliation_missing_system(),
+            "vendors": Vendor.choices,
+            "roles": SystemRole.choices,
+        },
+        status=status,
+    )
+
+
+@require("records.view")
+def system_list(request: HttpRequest) -> HttpResponse:
+    """The source systems: everyone sees them; ops add one here (name, vendor and role)."""
+    if request.method != "POST":
+        return _systems_page(request)
+    if not can(request.user, "systems.edit"):
+        raise PermissionDenied("Only ops staff add source systems.")
+    form = SourceSystemForm(request.POST)
+    if form.is_valid():
+        try:
+            system = system_add(by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"{system.name} added (slug {system.slug}). Import its first file next.",
+            )
+            return redirect(f"{reverse('pipeline:import-new')}?system={system.slug}")
+    return _systems_page(request, form=form, status=400)
+
+
+@require_POST
+@require("systems.edit")
+def system_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """Rename a system, or change its vendor or role; its slug stays."""
+    system = get_object_or_404(SourceSystem, slug=slug)
+    form = SourceSystemForm(request.POST, prefix=f"edit-{system.pk}")
+    if form.is_valid():
+        try:
+            system_update(by=request.user, system=system, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{system.name} saved.")
+            return redirect("pipeline:system-list")
+    return _systems_page(request, edit=(system.pk, form), status=400)
+
+
+@require_POST
+@require("systems.edit")
+def system_retire_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Retire a system (its records stay; no new imports), or bring it back."""
+    system = get_object_or_404(SourceSystem, slug=slug)
+    retire = request.POST.get("retire") != "0"
+    system_retire(by=request.user, system=system, retired=retire)
+    messages.success(
+        request,
+        f"{system.name} retired: its records stay, it takes no new imports."
+        if retire
+        else f"{system.name} is back: it takes imports again.",
+    )
+    return redirect("pipeline:system-list")
+
+
 @require("imports.run")
 def import_new(request: HttpRequest) -> HttpResponse:
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    # ?system=<slug>: the form starts on that system, offering its vendor's presets.
+    chosen = SourceSystem.objects.filter(
+        slug=request.GET.get("system", ""), retired_at__isnull=True
+    ).first()
+    form = ImportUploadForm(
+        request.POST or None,
+        request.FILES or None,
+        vendor=chosen.vendor if chosen else "",
+        initial={"system": chosen} if chosen else None,
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         upload = data["file"]

@@ -37,6 +37,8 @@ RULES: dict[str, frozenset[Role]] = {
     # Exchange rates into the company currency: everyone who reads records reads them
     # ("records.view"); ops staff set, delete and import them.
     "exchange_rates.edit": OPS,
+    # Source systems: everyone sees which there are; ops staff add, rename and retire them.
+    "systems.edit": OPS,
     # Imports are an ops tool: batches, their problems, presets and the upload itself.
     "imports.view": OPS,
     "imports.run": OPS,

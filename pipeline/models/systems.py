@@ -14,6 +14,7 @@ from pipeline.choices import (
     BatchStatus,
     ObjectType,
     SystemRole,
+    Vendor,
 )
 
 
@@ -25,10 +26,19 @@ class SourceSystem(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     role = models.CharField(max_length=20, choices=SystemRole.choices)
     vendor = models.CharField(
-        max_length=50, blank=True, help_text="The product behind it, e.g. HubSpot or Salesforce."
+        max_length=50,
+        choices=Vendor.choices,
+        default=Vendor.OTHER,
+        blank=True,
+        help_text="The product behind it: which built-in presets read its exports.",
     )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
+    retired_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A retired system keeps its records and history but takes no new imports.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -40,6 +50,10 @@ class SourceSystem(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
 
 
 class ImportPreset(models.Model):

@@ -866,6 +866,14 @@ def _size_check(size: int | None) -> None:
         )
 
 
+def _system_check(system: SourceSystem) -> None:
+    if system.retired_at is not None:
+        raise ValidationError(
+            f"{system.name} is retired: it takes no new imports. Bring it back on the Systems "
+            "page first."
+        )
+
+
 def _file_name(file_name: str, path: Path | None = None) -> str:
     """The name a batch shows for its file: as the user named it, without folders."""
     return Path(file_name or (path.name if path else "upload.csv")).name[:255]
@@ -887,6 +895,7 @@ def import_batch_create(
     """Create a batch, queued for checking (and applying, when `apply`). An upload (`content`,
     a file-like object) is stored with the batch so a worker can read it; a `path` on this
     machine (the command line) is read where it is. Refuses a file over the size limit."""
+    _system_check(system)
     size = getattr(content, "size", None) if content is not None else path.stat().st_size
     _size_check(size)
     batch = ImportBatch(
@@ -922,6 +931,7 @@ def import_batch_draft_create(
     """Store an upload that no preset reads yet, as a draft without a mapping: the mapping page
     builds one from the file's header (`import_batch_draft_map`). Refuses a file over the size
     limit, as every import does."""
+    _system_check(system)
     _size_check(getattr(content, "size", None))
     batch = ImportBatch(
         system=system,

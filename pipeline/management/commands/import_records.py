@@ -52,7 +52,13 @@ class Command(BaseCommand):
     ) -> None:
         source = SourceSystem.objects.filter(slug=system).first()
         if source is None:
-            known = ", ".join(SourceSystem.objects.values_list("slug", flat=True)) or "none yet"
+            known = ", ".join(SourceSystem.objects.values_list("slug", flat=True))
+            if not known:
+                raise CommandError(
+                    f"No source system {system!r}: there is none yet. Add one first, e.g. "
+                    f"manage.py system_add --name HubSpot --vendor hubspot --role marketing "
+                    f"(or on the Systems page)."
+                )
             raise CommandError(f"No source system {system!r}. Systems: {known}.")
         if not file.is_file():
             raise CommandError(f"{file}: no such file.")
