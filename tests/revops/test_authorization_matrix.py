@@ -56,6 +56,9 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "pipeline:account-detail": {"GET": ALL},
     "pipeline:authority": {"GET": ALL, "POST": OPS},
     "pipeline:exchange-rate-list": {"GET": ALL, "POST": OPS},
+    "pipeline:system-list": {"GET": ALL, "POST": OPS},
+    "pipeline:system-edit": {"POST": OPS},
+    "pipeline:system-retire": {"POST": OPS},
     "pipeline:exchange-rate-import": {"POST": OPS},
     "pipeline:exchange-rate-delete": {"POST": OPS},
     # Imports: an ops tool
