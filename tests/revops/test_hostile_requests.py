@@ -39,3 +39,10 @@ def test_a_nul_byte_in_an_api_query_string_is_a_400_in_json(client_as):
     response = client_as(Role.OPS).get("/api/v1/leads/?email=%00")
     assert response.status_code == 400
     assert "NUL" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/disputes/", "/api/v1/presets/", "/api/v1/mechanisms/"])
+def test_deeply_nested_json_is_a_400(client_as, url):
+    response = client_as(Role.OPS).post(url, "[" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested" in response.json()["detail"]
