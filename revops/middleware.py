@@ -8,6 +8,7 @@ from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLogi
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):
@@ -77,3 +78,21 @@ class RefuseNulMiddleware:
 
 def _has_nul(data) -> bool:
     return any("\x00" in key or any("\x00" in v for v in data.getlist(key)) for key in data)
+
+
+class PrivateCacheMiddleware:
+    """Every response to a signed-in user (session or API token) is `private, no-store`: pages,
+    API answers and CSV exports hold company data that no shared proxy or browser disk cache
+    should keep. Static files never get here (WhiteNoise answers them first, with their own
+    long lifetimes)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Read after the view: DRF sets request.user from an API token while handling it.
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or "HTTP_AUTHORIZATION" in request.META:
+            patch_cache_control(response, private=True, no_store=True)
+        return response

@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Responses to a signed-in user: Cache-Control private, no-store.
+    "revops.middleware.PrivateCacheMiddleware",
     # Marks the user verified once a one-time code from their authenticator app was accepted.
     "django_otp.middleware.OTPMiddleware",
     # Tags every database change of a request with its user and URL for the audit log (the

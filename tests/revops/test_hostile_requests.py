@@ -46,3 +46,28 @@ def test_deeply_nested_json_is_a_400(client_as, url):
     response = client_as(Role.OPS).post(url, "[" * 100_000, content_type="application/json")
     assert response.status_code == 400
     assert "nested" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/scorecard/",
+        "/records/reconciliation/discrepancies.csv",
+        "/api/v1/leads/",
+        "/accounts/profile/",
+    ],
+)
+def test_signed_in_responses_are_never_stored_by_a_cache(client_as, url):
+    response = client_as(Role.OPS).get(url, follow=True)
+    assert response.status_code == 200
+    directives = {d.strip() for d in response["Cache-Control"].split(",")}
+    assert {"private", "no-store"} <= directives
+
+
+def test_static_files_keep_their_own_cache_lifetime(client_as, settings):
+    settings.WHITENOISE_USE_FINDERS = True  # serve from the source folders, as with DEBUG=1
+    settings.WHITENOISE_AUTOREFRESH = True
+    response = client_as(Role.OPS).get("/static/css/app.css")
+    assert response.status_code == 200
+    assert "no-store" not in response.get("Cache-Control", "")
