@@ -71,3 +71,15 @@ def test_static_files_keep_their_own_cache_lifetime(client_as, settings):
     response = client_as(Role.OPS).get("/static/css/app.css")
     assert response.status_code == 200
     assert "no-store" not in response.get("Cache-Control", "")
+
+
+def test_a_non_ops_user_opening_the_admin_is_told_it_is_not_allowed(client_as):
+    response = client_as(Role.SALES_LEAD).get("/admin/", follow=True)
+    assert response.status_code == 403
+    assert "Not allowed" in response.text
+
+
+def test_an_anonymous_visitor_opening_the_admin_is_sent_to_sign_in(client):
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0].startswith("/accounts/login/")
