@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import Resolver404, reverse
 from django.utils.cache import patch_cache_control
+from django.views.defaults import page_not_found
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):
@@ -96,3 +98,24 @@ class PrivateCacheMiddleware:
         if (user is not None and user.is_authenticated) or "HTTP_AUTHORIZATION" in request.META:
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+class ProductNotFoundMiddleware:
+    """With DEBUG=1 (the demo, a developer's machine) Django answers a 404 with its debug page,
+    which lists every URL pattern of the project to whoever mistypes an address. Answer with
+    the product's own 404 page instead. Tracebacks of errors (500) stay a developer's tool."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # No view matched: the resolver's 404 never reaches process_exception.
+        if settings.DEBUG and response.status_code == 404 and request.resolver_match is None:
+            return page_not_found(request, Resolver404())
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if settings.DEBUG and isinstance(exception, Http404):
+            return page_not_found(request, exception)
+        return None

@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "revops.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # With DEBUG=1 a 404 is still the product's page, not Django's list of every URL.
+    "revops.middleware.ProductNotFoundMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]

@@ -83,3 +83,14 @@ def test_an_anonymous_visitor_opening_the_admin_is_sent_to_sign_in(client):
     response = client.get("/admin/", follow=True)
     assert response.status_code == 200
     assert response.redirect_chain[-1][0].startswith("/accounts/login/")
+
+
+def test_with_debug_on_a_mistyped_url_shows_the_products_404_page(client_as, settings):
+    settings.DEBUG = True
+    client = client_as(Role.EXECUTIVE)
+    for url in ("/no-such-page/", "/disputes/999999/"):
+        response = client.get(url)
+        assert response.status_code == 404
+        assert "There is nothing at this address" in response.text
+        assert "URLconf" not in response.text
+        assert "admin/" not in response.text
