@@ -339,3 +339,30 @@ def test_the_audit_log_records_who_moved_a_dispute_and_the_correction_it_made(di
     assert statuses == [("open", "in_review"), ("in_review", "accepted")]
     [override] = rows(model="pipeline.fieldoverride", operation="insert")
     assert override.username == "olga"
+
+
+def test_a_record_named_with_a_line_break_is_disputed_and_mailed_with_a_one_line_subject(
+    sales, ops, django_capture_on_commit_callbacks, mailoutbox
+):
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(name="Evil\r\nBcc: victim@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        filed = _post(
+            client_for(sales), object_type="account", record=account.pk, claimed_value="x",
+            explanation="why",
+        )  # fmt: skip
+    assert filed.status_code == 201, filed.content
+    dispute = Dispute.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        reviewed = client_for(ops).post(reverse("api:dispute-review", args=[dispute.pk]))
+    assert reviewed.status_code == 200, reviewed.content
+    # The filer on each step, the reviewer on being assigned.
+    assert sorted(m.recipients()[0] for m in mailoutbox) == [
+        "olga@example.com", "sam@example.com", "sam@example.com"
+    ]  # fmt: skip
+    for message in mailoutbox:
+        assert "\r" not in message.subject
+        assert "\n" not in message.subject
+        assert "Evil Bcc: victim@example.com" in message.subject
+        message.message()  # the headers build
