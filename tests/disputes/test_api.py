@@ -366,3 +366,21 @@ def test_a_record_named_with_a_line_break_is_disputed_and_mailed_with_a_one_line
         assert "\n" not in message.subject
         assert "Evil Bcc: victim@example.com" in message.subject
         message.message()  # the headers build
+
+
+def test_an_attachment_is_served_with_formula_cells_neutralised_and_the_original_to_ops(
+    imported, sales, ops, executive
+):
+    upload = csv_upload(b'email,note\nmissing@acme.com,"=HYPERLINK(""http://x"")"\n')
+    response = _post(
+        client_for(sales), metric="leads_created", week="2026-W10", claimed_value="2",
+        explanation="why", attachment=upload,
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    url = reverse("disputes:dispute-attachment", args=[Dispute.objects.get().pk])
+
+    served = b"".join(client_for(executive).get(url).streaming_content).decode()
+    assert served.splitlines() == ["email,note", 'missing@acme.com,"\'=HYPERLINK(""http://x"")"']
+    assert client_for(executive).get(url, {"original": "1"}).status_code == 403
+    original = b"".join(client_for(ops).get(url, {"original": "1"}).streaming_content)
+    assert b'"=HYPERLINK(""http://x"")"' in original
