@@ -212,6 +212,14 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Uploaded files are stored under MEDIA_ROOT and never served back: no MEDIA_URL route exists.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# Uploads are cut off while they arrive (revops/uploads.py): a dispute's attachment at its
+# 5 MB (disputes.services.disputes.MAX_ATTACHMENT_BYTES), anything else at IMPORT_MAX_BYTES.
+UPLOAD_MAX_BYTES_BY_PATH = [("/disputes/", 5 * 1024 * 1024), ("/api/v1/disputes/", 5 * 1024 * 1024)]
+FILE_UPLOAD_HANDLERS = [
+    "revops.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Email ----------------------------------------------------------------------------------
 _email = env_email("EMAIL_URL", "consolemail://")
