@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # An upload over its limit is stopped while it arrives and answered 413 (revops/uploads.py).
+    "revops.uploads.UploadLimitMiddleware",
     # A NUL byte in a query string or form field is a 400, not a database error.
     "revops.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -8,9 +8,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 # Room for the form's other fields and the multipart framing around the file.
 FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 def upload_limit(path: str) -> int:
@@ -31,13 +36,33 @@ class SizeLimitUploadHandler(FileUploadHandler):
         self.limit = upload_limit(self.request.path_info)
         self.received = 0
         if content_length and content_length > self.limit + FORM_OVERHEAD_BYTES:
-            raise RequestDataTooBig(f"Upload of {content_length} bytes; the limit is {self.limit}.")
+            raise RequestDataTooBig(
+                f"The upload is {_mb(content_length)}; the limit here is {_mb(self.limit)}."
+            )
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
         if self.received > self.limit:
-            raise RequestDataTooBig(f"Upload over the limit of {self.limit} bytes.")
+            raise RequestDataTooBig(f"The upload is over the limit here, {_mb(self.limit)}.")
         return raw_data
 
     def file_complete(self, file_size):
         return None  # the next handlers store the file
+
+
+class UploadLimitMiddleware:
+    """Reads a multipart body before anything else does, so an upload the handler above stops
+    is answered with a 413 that names the limit (JSON for the API) rather than a bare 400."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and request.content_type == "multipart/form-data":
+            try:
+                request.POST  # noqa: B018 - parse now, through SizeLimitUploadHandler
+            except RequestDataTooBig as exc:
+                if request.path_info.startswith("/api/"):
+                    return JsonResponse({"detail": str(exc)}, status=413)
+                return HttpResponse(str(exc), status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

@@ -65,9 +65,13 @@ def test_an_upload_within_the_limit_arrives_whole(settings):
 
 
 @pytest.mark.django_db
-def test_an_attachment_over_the_limit_through_the_api_is_a_400(client_as):
-    big = SimpleUploadedFile("big.csv", b"a,b\n" * (2 * MB))
-    response = client_as(Role.SALES_LEAD).post(
-        "/api/v1/disputes/", {"metric": "mqls", "attachment": big}
-    )
-    assert response.status_code == 400
+def test_an_attachment_over_the_limit_is_a_413_naming_the_limit(client_as):
+    client = client_as(Role.SALES_LEAD)
+    big = {"metric": "mqls", "attachment": SimpleUploadedFile("big.csv", b"a,b\n" * (2 * MB))}
+    api = client.post("/api/v1/disputes/", big)
+    assert api.status_code == 413
+    assert "the limit here is 5.2 MB" in api.json()["detail"]
+    big["attachment"].seek(0)
+    page = client.post("/disputes/new/", big)
+    assert page.status_code == 413
+    assert "the limit here is 5.2 MB" in page.text
