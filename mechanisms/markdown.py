@@ -141,7 +141,7 @@ def _markdown_html(text: str) -> str:
             match = _ALIGN.match(str(token.attrs.pop("style")))
             if match:
                 token.attrs["align"] = match.group(1)
-    return _MD.renderer.render(tokens, _MD.options, {})
+    return _MD.renderer.render(tokens, _MD.options, {}).rstrip("\n")
 
 
 def render(text: str) -> SafeString:
