@@ -15,7 +15,7 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1e6:,.1f} MB"
+    return f"{size / 2**20:,.1f}".removesuffix(".0") + " MB"  # as the limits are written: 5 MB
 
 
 def upload_limit(path: str) -> int:

@@ -157,7 +157,6 @@ def csv_upload(content: bytes, name: str = "missing.csv") -> SimpleUploadedFile:
         (csv_upload(b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR"), "binary"),
         (csv_upload(b'email\n"unterminated@acme.com\n'), "not a CSV"),
         (csv_upload(b"email\nperson@acme.com\n", name="missing.xlsx"), "not a CSV"),
-        (csv_upload(b"a" * (5 * 1024 * 1024 + 1)), "5 MB"),
     ],
 )
 def test_bad_attachments_are_refused_by_content(imported, sales, upload, message):
@@ -167,6 +166,16 @@ def test_bad_attachments_are_refused_by_content(imported, sales, upload, message
     )  # fmt: skip
     assert response.status_code == 400
     assert message in response.json()["attachment"][0]
+    assert not Dispute.objects.exists()
+
+
+def test_an_attachment_over_5_mb_is_stopped_while_it_arrives(imported, sales):
+    response = _post(
+        client_for(sales), metric="leads_created", week="2026-W10", claimed_value="2",
+        explanation="why", attachment=csv_upload(b"a" * (5 * 1024 * 1024 + 1)),
+    )  # fmt: skip
+    assert response.status_code == 413
+    assert "5 MB" in response.json()["detail"]
     assert not Dispute.objects.exists()
 
 

@@ -70,8 +70,8 @@ def test_an_attachment_over_the_limit_is_a_413_naming_the_limit(client_as):
     big = {"metric": "mqls", "attachment": SimpleUploadedFile("big.csv", b"a,b\n" * (2 * MB))}
     api = client.post("/api/v1/disputes/", big)
     assert api.status_code == 413
-    assert "the limit here is 5.2 MB" in api.json()["detail"]
+    assert "the limit here is 5 MB" in api.json()["detail"]
     big["attachment"].seek(0)
     page = client.post("/disputes/new/", big)
     assert page.status_code == 413
-    assert "the limit here is 5.2 MB" in page.text
+    assert "the limit here is 5 MB" in page.text
