@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser as DrfJSONParser
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -26,17 +25,6 @@ def exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     return drf_exception_handler(exc, context)
-
-
-class JSONParser(DrfJSONParser):
-    """DRF's JSON parser, except that a body nested too deeply for Python's parser (`[` a
-    hundred thousand times) is the caller's 400, not a RecursionError (500)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
 
 
 class Cursor(CursorPagination):

@@ -32,7 +32,8 @@ from disputes.api.serializers import (
 from disputes.filters import DisputeFilter
 from disputes.models import Dispute, DisputeComment, DisputeSettings, DisputeTransition
 from disputes.services import disputes as services
-from revops.api import ById, JSONParser, NewestFirst
+from revops.api import ById, NewestFirst
+from revops.parsers import JSONParser
 from revops.permissions import Can
 
 CONFLICT = OpenApiResponse(description="The workflow does not allow this step now")
