@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 export DEBUG ?= 1
 
 .PHONY: demo test install install-test serve worker beat migrate seed lint check db-stop clean help \
-	bench-import bench-reconcile bench-scorecard bench-load test-fuzz
+	bench-import bench-reconcile bench-scorecard bench-load bench-markdown test-fuzz
 
 help:
 	@echo "make demo    install, start the embedded PostgreSQL, migrate, seed and serve on :8000"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-reconcile [N=1000000]  reconciliation against datacompy (pandas, polars)"
 	@echo "make bench-scorecard  seed scale 50 into a bench database, time the scorecard, load-test it"
 	@echo "make bench-load  locust against gunicorn at demo scale 10: 50 users, then a surge of 200"
+	@echo "make bench-markdown  Markdown render time on pathological inputs, 2.5k to 20k characters"
 	@echo "make test-fuzz   schemathesis against the OpenAPI schema, FUZZ_EXAMPLES (200) per operation"
 
 $(VENV)/.installed: pyproject.toml
@@ -104,6 +105,9 @@ clean:
 
 bench-import: install
 	$(PY) manage.py bench_import $(if $(ROWS),--rows $(ROWS))
+
+bench-markdown: install
+	$(PY) manage.py bench_markdown
 
 # API fuzzing with a large budget; `make test` runs the same test with a small one.
 FUZZ_EXAMPLES ?= 200

@@ -1,7 +1,11 @@
 """E-mail about disputes: to the assignee when one is assigned to them, to the filer on every
-step of their dispute. Sent once the transaction commits, so a rolled-back step sends nothing."""
+step of their dispute. Sent once the transaction commits, so a rolled-back step sends nothing,
+and a mail that cannot be sent is logged: the step is committed by then and stays a success."""
 
 from __future__ import annotations
+
+import logging
+import re
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -11,14 +15,32 @@ from django.urls import reverse
 
 from disputes.models import Dispute, DisputeTransition
 
+log = logging.getLogger(__name__)
+
+# Titles come from record names, which come from imported files: a line break in one must not
+# become a second header (or a BadHeaderError after the step was committed).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """`text` safe as a mail header: control characters and line breaks become one space."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
 
 def _send(to: str, subject: str, template: str, context: dict) -> None:
     if not to:
         return  # a user without an address cannot be told; the timeline still records it
     body = render_to_string(template, context)
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=True)
-    )
+    subject = one_line(subject)
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=True)
+        except Exception:
+            log.exception("Dispute mail to %s not sent: %s", to, subject)
+
+    # robust: whatever goes wrong is logged, never raised into the committed request.
+    transaction.on_commit(send, robust=True)
 
 
 def _url(dispute: Dispute) -> str:

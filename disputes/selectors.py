@@ -3,6 +3,9 @@ counts the scorecard's footer shows, and the SLA."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,3 +80,11 @@ def due_after(start: datetime, business_days: int) -> datetime:
         if day.weekday() < 5:
             left -= 1
     return day
+
+
+def attachment_rows(dispute: Dispute) -> Iterator[list[str]]:
+    """The rows of a dispute's CSV attachment as the filer sent them (checked at filing: UTF-8,
+    strictly parsed, at most 5 MB). Served through `revops.csv`, which neutralises formulas."""
+    with dispute.attachment.open("rb") as stored:
+        text = stored.read().decode("utf-8-sig")
+    yield from csv.reader(io.StringIO(text), strict=True)

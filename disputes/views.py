@@ -4,8 +4,10 @@ action; the services check ownership and the workflow."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -26,6 +28,7 @@ from disputes.forms import (
 )
 from disputes.models import Dispute
 from disputes.services import disputes as services
+from revops.csv import csv_response
 from revops.lists import filtered_page
 from revops.permissions import can, require
 
@@ -148,13 +151,21 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 @require("disputes.view")
 def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
+    """The filer's CSV with formula-like cells neutralised (it opens in executives'
+    spreadsheets); `?original=1` gives ops the bytes as uploaded."""
     dispute = _get(pk)
     if not dispute.attachment:
         raise Http404("This dispute has no attachment.")
+    # The name is the filer's: only plain characters reach the Content-Disposition header.
+    filename = re.sub(r"[^\w.\- ]", "_", dispute.attachment_name or "") or "attachment.csv"
+    if request.GET.get("original") != "1":
+        return csv_response(selectors.attachment_rows(dispute), filename)
+    if not can(request.user, "disputes.resolve"):
+        raise PermissionDenied("Only ops staff download the attachment as uploaded.")
     return FileResponse(
         dispute.attachment.open("rb"),
         as_attachment=True,
-        filename=dispute.attachment_name or "attachment.csv",
+        filename=filename,
         content_type="text/csv",
     )
 

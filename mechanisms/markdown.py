@@ -1,7 +1,7 @@
 """Markdown in mechanisms: cleaned when saved, sanitised whenever it is shown.
 
-Two layers, because Python-Markdown passes `<script>`, `onerror=` and `javascript:` links
-straight through (measured, not assumed):
+Two layers, because a Markdown renderer left to itself passes `<script>`, `onerror=` and
+`javascript:` links straight through (measured on Python-Markdown, not assumed):
 
 - `source_clean` runs on save (and again on the way out of the API). Raw HTML is not part of
   our Markdown: the `<` that opens a tag is written as `&lt;`, so every Markdown renderer shows
@@ -12,6 +12,11 @@ straight through (measured, not assumed):
 - `render` turns Markdown into HTML and cleans it with nh3 against an explicit allow-list of
   tags, attributes and URL schemes. This is the boundary: every page, preview and API field
   that shows HTML goes through it, whatever is stored.
+
+The renderer is markdown-it-py (CommonMark, raw HTML off, plus tables and strikethrough): its
+time grows linearly with the text. Python-Markdown took 57 s for `"[" * 20_000`, inside the
+20,000-character limit of one part, on every view (issue 17); `make bench-markdown` times the
+pathological shapes at growing sizes.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from __future__ import annotations
 import html
 import re
 
-import markdown as python_markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
+from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = frozenset(
     {
@@ -124,14 +129,24 @@ def sanitise_html(fragment: str) -> str:
     )
 
 
+_MD = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+_ALIGN = re.compile(r"^text-align:(left|right|center)$")
+
+
+def _markdown_html(text: str) -> str:
+    tokens = _MD.parse(text)
+    for token in tokens:
+        # Column alignment as the `align` attribute the allow-list keeps, not a style.
+        if token.type in ("th_open", "td_open") and token.attrs.get("style"):
+            match = _ALIGN.match(str(token.attrs.pop("style")))
+            if match:
+                token.attrs["align"] = match.group(1)
+    return _MD.renderer.render(tokens, _MD.options, {}).rstrip("\n")
+
+
 def render(text: str) -> SafeString:
     """Markdown → sanitised HTML, safe to put in a page as it is."""
     if not text or not text.strip():
         return mark_safe("")
-    produced = python_markdown.markdown(
-        source_clean(text),
-        extensions=["tables", "fenced_code", "sane_lists"],
-        extension_configs={"tables": {"use_align_attribute": True}},
-        output_format="html",
-    )
+    produced = _markdown_html(source_clean(text))
     return mark_safe(sanitise_html(produced))  # noqa: S308 - nh3 output, allow-list only

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 
@@ -23,4 +24,10 @@ class RevopsAdminSite(admin.AdminSite):
     @method_decorator(login_not_required)
     def login(self, request: HttpRequest, extra_context=None):
         # One login page for the whole app; the admin's own one would demand is_staff.
-        return redirect_to_login(request.GET.get("next", reverse("admin:index")))
+        target = request.GET.get("next", reverse("admin:index"))
+        if self.has_permission(request):
+            return redirect(reverse("admin:index"))
+        if request.user.is_authenticated:
+            # Signed in without the right: the sign-in page would send them straight back here.
+            return render(request, "403.html", status=403)
+        return redirect_to_login(target)

@@ -6,7 +6,9 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -120,7 +122,21 @@ def two_factor_confirm(*, request, device: TOTPDevice, token: str) -> list[str]:
     codes = two_factor_backup_codes_renew(by=user)
     otp_login(request, device)
     two_factor_forget(request)
+    # A session that signed in with the password alone must not outlive the second factor.
+    user_sessions_end(user=user, keep=request.session.session_key)
     return codes
+
+
+def user_sessions_end(*, user: AbstractBaseUser, keep: str | None) -> int:
+    """Sign `user` out everywhere but the session `keep`; returns how many were ended.
+    Sessions are rows of their own with the user id inside the signed data, so each live one
+    is read (a few per user; expired ones are skipped by the index on expire_date)."""
+    ended = []
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep):
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk):
+            ended.append(session.session_key)
+    Session.objects.filter(session_key__in=ended).delete()
+    return len(ended)
 
 
 @transaction.atomic
@@ -131,6 +147,16 @@ def two_factor_backup_codes_renew(*, by: AbstractBaseUser) -> list[str]:
     codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
     return codes
+
+
+def two_factor_backup_codes_reissue(*, request) -> list[str]:
+    """New backup codes from the profile page: only a session that passed the second factor
+    may mint them (a password alone would otherwise buy a way past it)."""
+    if not two_factor_enabled(request.user):
+        raise ValidationError("Turn two-factor sign-in on first.")
+    if not request.user.is_verified():
+        raise ValidationError("Sign in again with a code from your app to get new backup codes.")
+    return two_factor_backup_codes_renew(by=request.user)
 
 
 def two_factor_verify(*, request, token: str) -> bool:

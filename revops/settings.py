@@ -82,10 +82,16 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # An upload over its limit is stopped while it arrives and answered 413 (revops/uploads.py).
+    "revops.uploads.UploadLimitMiddleware",
+    # A NUL byte in a query string or form field is a 400, not a database error.
+    "revops.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Responses to a signed-in user: Cache-Control private, no-store.
+    "revops.middleware.PrivateCacheMiddleware",
     # Marks the user verified once a one-time code from their authenticator app was accepted.
     "django_otp.middleware.OTPMiddleware",
     # Tags every database change of a request with its user and URL for the audit log (the
@@ -99,6 +105,8 @@ MIDDLEWARE = [
     "revops.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # With DEBUG=1 a 404 is still the product's page, not Django's list of every URL.
+    "revops.middleware.ProductNotFoundMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -206,6 +214,14 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Uploaded files are stored under MEDIA_ROOT and never served back: no MEDIA_URL route exists.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# Uploads are cut off while they arrive (revops/uploads.py): a dispute's attachment at its
+# 5 MB (disputes.services.disputes.MAX_ATTACHMENT_BYTES), anything else at IMPORT_MAX_BYTES.
+UPLOAD_MAX_BYTES_BY_PATH = [("/disputes/", 5 * 1024 * 1024), ("/api/v1/disputes/", 5 * 1024 * 1024)]
+FILE_UPLOAD_HANDLERS = [
+    "revops.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Email ----------------------------------------------------------------------------------
 _email = env_email("EMAIL_URL", "consolemail://")
@@ -256,6 +272,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "revops.parsers.JSONParser",  # refuses JSON nested too deeply with a 400
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "revops.api.Cursor",
     "PAGE_SIZE": 100,

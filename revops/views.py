@@ -25,7 +25,7 @@ from revops.models import ApiToken
 from revops.services import (
     api_token_create,
     api_token_revoke,
-    two_factor_backup_codes_renew,
+    two_factor_backup_codes_reissue,
     two_factor_confirm,
     two_factor_disable,
     two_factor_enabled,
@@ -59,8 +59,8 @@ def profile(request: HttpRequest) -> HttpResponse:
             if action == "create-token":
                 _, new_key = api_token_create(by=request.user, name=request.POST.get("name", ""))
                 messages.success(request, "Token created. Copy it now: it is not shown again.")
-            elif action == "renew-backup-codes" and two_factor_enabled(request.user):
-                codes = two_factor_backup_codes_renew(by=request.user)
+            elif action == "renew-backup-codes":
+                codes = two_factor_backup_codes_reissue(request=request)
                 return render(request, "registration/two_factor_codes.html", {"codes": codes})
             elif action == "disable-two-factor":
                 two_factor_disable(request=request, token=request.POST.get("code", ""))

@@ -9,7 +9,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,6 +33,7 @@ from disputes.filters import DisputeFilter
 from disputes.models import Dispute, DisputeComment, DisputeSettings, DisputeTransition
 from disputes.services import disputes as services
 from revops.api import ById, NewestFirst
+from revops.parsers import JSONParser
 from revops.permissions import Can
 
 CONFLICT = OpenApiResponse(description="The workflow does not allow this step now")

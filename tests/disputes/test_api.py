@@ -157,7 +157,6 @@ def csv_upload(content: bytes, name: str = "missing.csv") -> SimpleUploadedFile:
         (csv_upload(b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR"), "binary"),
         (csv_upload(b'email\n"unterminated@acme.com\n'), "not a CSV"),
         (csv_upload(b"email\nperson@acme.com\n", name="missing.xlsx"), "not a CSV"),
-        (csv_upload(b"a" * (5 * 1024 * 1024 + 1)), "5 MB"),
     ],
 )
 def test_bad_attachments_are_refused_by_content(imported, sales, upload, message):
@@ -167,6 +166,16 @@ def test_bad_attachments_are_refused_by_content(imported, sales, upload, message
     )  # fmt: skip
     assert response.status_code == 400
     assert message in response.json()["attachment"][0]
+    assert not Dispute.objects.exists()
+
+
+def test_an_attachment_over_5_mb_is_stopped_while_it_arrives(imported, sales):
+    response = _post(
+        client_for(sales), metric="leads_created", week="2026-W10", claimed_value="2",
+        explanation="why", attachment=csv_upload(b"a" * (5 * 1024 * 1024 + 1)),
+    )  # fmt: skip
+    assert response.status_code == 413
+    assert "5 MB" in response.json()["detail"]
     assert not Dispute.objects.exists()
 
 
@@ -339,3 +348,48 @@ def test_the_audit_log_records_who_moved_a_dispute_and_the_correction_it_made(di
     assert statuses == [("open", "in_review"), ("in_review", "accepted")]
     [override] = rows(model="pipeline.fieldoverride", operation="insert")
     assert override.username == "olga"
+
+
+def test_a_record_named_with_a_line_break_is_disputed_and_mailed_with_a_one_line_subject(
+    sales, ops, django_capture_on_commit_callbacks, mailoutbox
+):
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(name="Evil\r\nBcc: victim@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        filed = _post(
+            client_for(sales), object_type="account", record=account.pk, claimed_value="x",
+            explanation="why",
+        )  # fmt: skip
+    assert filed.status_code == 201, filed.content
+    dispute = Dispute.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        reviewed = client_for(ops).post(reverse("api:dispute-review", args=[dispute.pk]))
+    assert reviewed.status_code == 200, reviewed.content
+    # The filer on each step, the reviewer on being assigned.
+    assert sorted(m.recipients()[0] for m in mailoutbox) == [
+        "olga@example.com", "sam@example.com", "sam@example.com"
+    ]  # fmt: skip
+    for message in mailoutbox:
+        assert "\r" not in message.subject
+        assert "\n" not in message.subject
+        assert "Evil Bcc: victim@example.com" in message.subject
+        message.message()  # the headers build
+
+
+def test_an_attachment_is_served_with_formula_cells_neutralised_and_the_original_to_ops(
+    imported, sales, ops, executive
+):
+    upload = csv_upload(b'email,note\nmissing@acme.com,"=HYPERLINK(""http://x"")"\n')
+    response = _post(
+        client_for(sales), metric="leads_created", week="2026-W10", claimed_value="2",
+        explanation="why", attachment=upload,
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    url = reverse("disputes:dispute-attachment", args=[Dispute.objects.get().pk])
+
+    served = b"".join(client_for(executive).get(url).streaming_content).decode()
+    assert served.splitlines() == ["email,note", 'missing@acme.com,"\'=HYPERLINK(""http://x"")"']
+    assert client_for(executive).get(url, {"original": "1"}).status_code == 403
+    original = b"".join(client_for(ops).get(url, {"original": "1"}).streaming_content)
+    assert b'"=HYPERLINK(""http://x"")"' in original

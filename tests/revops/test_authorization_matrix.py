@@ -196,7 +196,9 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
 # migration grants the ops group (read-only for records that only imports change), so an ops
 # request may meet the admin's own 403 but never the sign-in page.
 ADMIN = {"GET": OPS, "POST": OPS}
-ADMIN_SIGN_IN = {"admin:login": {"GET": PUBLIC, "POST": PUBLIC}, "admin:logout": {"POST": PUBLIC}}
+# Its sign-in sends ops in, anonymous to the one sign-in page, and tells any other signed-in
+# role it is not allowed (403) instead of sending it round between the two sign-ins.
+ADMIN_SIGN_IN = {"admin:login": {"GET": OPS, "POST": OPS}, "admin:logout": {"POST": PUBLIC}}
 # What a function view might serve: the row says which; the other must be refused.
 FUNCTION_VIEW_METHODS = ("GET", "POST")
 # Run last: each signs the client out or changes what the other requests see.
@@ -365,6 +367,8 @@ def _verdict(response, *, name: str, allowed: bool, anonymous: bool, api: bool, 
     if anonymous:
         # The API answers 401; pages (the API's docs page among them) send to sign in.
         return (status == 401 if api else to_login), ("401" if api else "redirect to sign in")
+    if admin and name == "admin:login":
+        return status == 403, "403"
     if admin:
         return to_login, "redirect to sign in"
     return status == 403, "403"

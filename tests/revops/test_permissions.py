@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
+from django.urls import reverse
 
 from revops.permissions import RULES, Role, can
 
@@ -84,3 +85,12 @@ def test_superuser_may_do_everything(make_user):
 def test_unknown_action_fails_loudly_instead_of_denying(ops_user):
     with pytest.raises(KeyError):
         can(ops_user, "records.veiw")
+
+
+def test_the_readme_says_where_ops_edit_schedules_and_the_admin_agrees(client_as, settings):
+    ops = client_as(Role.OPS)
+    assert ops.get("/admin/django_celery_beat/periodictask/").status_code == 403
+    assert ops.get(reverse("pipeline:reconciliation-schedule")).status_code == 200
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    assert "editable in the admin under *Periodic tasks*" not in readme
+    assert "not the\n  admin's *Periodic tasks*, is where ops edit it" in readme

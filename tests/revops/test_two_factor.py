@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from revops.permissions import Role
@@ -206,3 +207,49 @@ def test_ops_can_remove_a_colleagues_lost_phone_in_the_admin_but_never_read_its_
     assert config.status_code == 403
     admin.post(reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"})
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+def test_turning_it_on_ends_every_other_session_of_that_user(client, make_user):
+    make_user(Role.EXECUTIVE, username="erin")
+    other = Client()
+    sign_in(other, "erin")
+    assert other.get(reverse("profile")).status_code == 200
+    sign_in(client, "erin")
+    turn_on(client)
+
+    # The session that only ever gave a password is signed out, not merely kept reading.
+    after = other.get(reverse("profile"))
+    assert after.status_code == 302
+    assert after["Location"].startswith(reverse("login"))
+    renewed = other.post(reverse("profile"), {"action": "renew-backup-codes"})
+    assert "<li><code>" not in renewed.text
+    # The session that turned it on stays signed in and verified.
+    assert client.get(reverse("profile")).status_code == 200
+
+
+def test_a_password_change_ends_every_other_session_of_that_user(client, make_user):
+    user = make_user(Role.EXECUTIVE, username="erin")
+    sign_in(client, "erin")
+    user.set_password("another-long-passphrase")
+    user.save()
+    after = client.get(reverse("profile"))
+    assert after.status_code == 302
+    assert after["Location"].startswith(reverse("login"))
+
+
+def test_renewing_backup_codes_needs_a_second_factor_in_this_session(client, make_user):
+    make_user(Role.EXECUTIVE, username="erin")
+    sign_in(client, "erin")
+    turn_on(client)
+    # A session that turned two-factor on before it existed elsewhere: password only, and
+    # the stored state still says nothing is needed (as a session signed in earlier would).
+    password_only = Client()
+    sign_in(password_only, "erin")
+    session = password_only.session
+    session["revops_two_factor"] = f"{session['_auth_user_id']}:none"
+    session.save()
+
+    refused = password_only.post(reverse("profile"), {"action": "renew-backup-codes"})
+    assert "<li><code>" not in refused.text
+    assert "Sign in again with a code from your app" in refused.text
+    assert StaticToken.objects.filter(device__user__username="erin").count() == 10
