@@ -17,6 +17,7 @@ EXPECTED = {
     "records.view": ALL,
     "authority.edit": {Role.OPS},
     "exchange_rates.edit": {Role.OPS},
+    "systems.edit": {Role.OPS},
     "imports.view": {Role.OPS},
     "imports.run": {Role.OPS},
     "scorecard.view": ALL,
