@@ -4,7 +4,7 @@ those fields, and the built-in mappings (presets) for the exports people really 
 A mapping is plain JSON, the same whether ops staff save it in the browser, pass it to
 `import_records --mapping FILE` or send it to the API:
 
-    {"object": "lead", "date_order": "iso", "decimal_separator": ".", "timezone": "UTC",
+    {"object": "lead", "date_order": "iso", "decimal_separator": ".", "timezone": "Europe/Berlin",
      "fields": {"external_id": "Id",
                 "email": {"column": "Email"},
                 "stage": {"column": "Status", "values": {"Working - Contacted": "sal"}},
@@ -16,6 +16,8 @@ matched case-insensitively, to ours; `"*"` catches the rest), `default` (used wh
 is absent or the cell blank) and `optional` (the column may be missing from the file).
 `date_order` is how slash and dot dates are read: `us` (MM/DD/YYYY), `eu` (DD/MM/YYYY) or
 `iso` / `auto` (ISO only, or slash dates only where day and month cannot be confused).
+`timezone` is the zone of times written without an offset; it defaults to the company's
+`TIME_ZONE`.
 """
 
 from __future__ import annotations
@@ -148,7 +150,9 @@ class Mapping:
     fields: dict[str, FieldMap]
     date_order: str = "iso"
     decimal_separator: str = "."
-    timezone: str = "UTC"
+    # A file's wall-clock times (those with no offset) are in this zone: the company's
+    # TIME_ZONE unless the mapping says otherwise.
+    timezone: str = field(default_factory=lambda: settings.TIME_ZONE)
     # Columns the export always has that no field needs; not reported as unknown.
     ignore: tuple[str, ...] = ()
 
@@ -246,7 +250,7 @@ def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mappin
     decimal = data.get("decimal_separator", ".")
     if decimal not in (".", ","):
         problems.append(f"decimal_separator {decimal!r}: use '.' or ','.")
-    tz = data.get("timezone", "UTC")
+    tz = data.get("timezone") or settings.TIME_ZONE
     try:
         zoneinfo.ZoneInfo(str(tz))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
