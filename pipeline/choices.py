@@ -91,9 +91,44 @@ class BatchStatus(models.TextChoices):
     APPLIED = "applied", "Applied"
     REJECTED = "rejected", "Rejected (nothing applied)"
     FAILED = "failed", "Failed (nothing applied)"
+    SUPERSEDED = "superseded", "Superseded (nothing applied)"
 
 
-FINISHED_BATCH_STATUSES = (BatchStatus.APPLIED, BatchStatus.REJECTED, BatchStatus.FAILED)
+FINISHED_BATCH_STATUSES = (
+    BatchStatus.APPLIED,
+    BatchStatus.REJECTED,
+    BatchStatus.FAILED,
+    BatchStatus.SUPERSEDED,
+)
+
+
+class ExportKind(models.TextChoices):
+    """What a file holds: every record the system has (records absent from it were deleted
+    there), or only the records changed since an earlier export."""
+
+    FULL = "full", "Full export"
+    DELTA = "delta", "Changes only (delta)"
+
+
+class ApplyMode(models.TextChoices):
+    """What an import does with a file in which some rows are wrong."""
+
+    WHOLE = "whole", "Whole file or nothing"
+    VALID_ROWS = "valid_rows", "Apply the valid rows, hold the rest"
+
+
+class FindingKind(models.TextChoices):
+    """Data-quality findings: rows an import accepts but that someone should look at. Stored
+    values are stable; add a kind here (no migration: the column has no choices)."""
+
+    MISSING_ACCOUNT = "missing_account", "No account"
+    MISSING_LEAD = "missing_lead", "Lead not found"
+    PLACEHOLDER_EMAIL = "placeholder_email", "Placeholder email"
+    UNKNOWN_VALUE = "unknown_value", "Unknown picklist value"
+    NUL_BYTES = "nul_bytes", "NUL bytes removed"
+    CONTROL_CHARACTERS = "control_characters", "Control characters removed"
+    DATE_ORDER = "date_order", "Dates out of order"
+    CELL_CUT = "cell_cut", "Very long cell"
 
 
 # Fields of each golden record whose value a field-authority rule picks from one system.

@@ -25,6 +25,7 @@ from pipeline.models.sources import (
 from pipeline.models.systems import (
     FieldAuthority,
     ImportBatch,
+    ImportFinding,
     ImportPreset,
     ImportRowError,
     SourceSystem,
@@ -44,6 +45,7 @@ __all__ = [
     "FieldAuthority",
     "FieldOverride",
     "ImportBatch",
+    "ImportFinding",
     "ImportPreset",
     "ImportRowError",
     "Lead",

@@ -11,7 +11,10 @@ from django.db.models.functions import Now
 from pipeline.choices import (
     AUTHORITY_FIELDS,
     FINISHED_BATCH_STATUSES,
+    ApplyMode,
     BatchStatus,
+    ExportKind,
+    FindingKind,
     ObjectType,
     SystemRole,
     Vendor,
@@ -140,6 +143,27 @@ class ImportBatch(models.Model):
     unknown_columns = models.JSONField(default=list, blank=True)
     preview = models.JSONField(default=dict, blank=True, help_text="First rows as mapped.")
     message = models.TextField(blank=True, help_text="Why the batch failed or was rejected.")
+    export_kind = models.CharField(
+        max_length=10,
+        choices=ExportKind.choices,
+        default=ExportKind.DELTA,
+        help_text="A full export marks the system's records it no longer holds as deleted.",
+    )
+    apply_mode = models.CharField(
+        max_length=10, choices=ApplyMode.choices, default=ApplyMode.WHOLE
+    )
+    rows_held = models.PositiveIntegerField(
+        default=0, help_text="Rows with problems held back when only the valid rows applied."
+    )
+    rows_deleted = models.PositiveIntegerField(
+        default=0, help_text="Records a full export no longer held, marked deleted."
+    )
+    rows_restored = models.PositiveIntegerField(
+        default=0, help_text="Records marked deleted earlier that this file brought back."
+    )
+    findings = models.JSONField(
+        default=dict, blank=True, help_text="Data-quality findings by kind: how many rows."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -188,6 +212,38 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row} {self.column}: {self.message}"
+
+
+class ImportFinding(models.Model):
+    """A row an import accepted that someone should look at: a deal without an account, a
+    placeholder email, a value no picklist mapping knows … (`FindingKind`). Only the first rows
+    of each kind are stored; `ImportBatch.findings` counts them all."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="row_findings")
+    kind = models.CharField(max_length=40)
+    row = models.PositiveIntegerField(null=True, blank=True)
+    column = models.CharField(max_length=255, blank=True)
+    field = models.CharField(max_length=50, blank=True)
+    value = models.TextField(blank=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["batch", "kind", "row", "id"]
+        indexes = [models.Index(fields=["batch", "kind", "row"], name="pipeline_finding_batch_idx")]
+
+    def __str__(self) -> str:
+        return f"row {self.row} {self.kind}: {self.message}"
+
+    @property
+    def kind_label(self) -> str:
+        return finding_label(self.kind)
+
+
+def finding_label(kind: str) -> str:
+    try:
+        return FindingKind(kind).label
+    except ValueError:
+        return kind.replace("_", " ").capitalize()
 
 
 def _authority_field_valid() -> Q:

@@ -68,6 +68,7 @@ from pipeline.presets import (
     field_info,
     mapping_from_dict,
 )
+from pipeline.services.findings import findings_clear, findings_collect
 from pipeline.services.identity import (
     PENDING_ID_BASE,
     golden_key_sql,
@@ -1080,6 +1081,7 @@ def import_batch_run(
             progress(phase, batch.progress)
 
     ImportRowError.objects.filter(batch=batch).delete()
+    findings_clear(batch)
     try:
         _run(batch, path, report)
     except ImportRejected as exc:
@@ -1126,6 +1128,7 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
         batch.finished_at = timezone.now()
         batch.save()
         return
+    findings_collect(batch, cols)
     if not batch.apply_requested:
         batch.status = BatchStatus.PENDING
         batch.progress, batch.phase = 100, "checked"
