@@ -149,9 +149,7 @@ class ImportBatch(models.Model):
         default=ExportKind.DELTA,
         help_text="A full export marks the system's records it no longer holds as deleted.",
     )
-    apply_mode = models.CharField(
-        max_length=10, choices=ApplyMode.choices, default=ApplyMode.WHOLE
-    )
+    apply_mode = models.CharField(max_length=10, choices=ApplyMode.choices, default=ApplyMode.WHOLE)
     rows_held = models.PositiveIntegerField(
         default=0, help_text="Rows with problems held back when only the valid rows applied."
     )

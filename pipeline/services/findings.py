@@ -80,15 +80,16 @@ def findings_record(
             params,
         )
         total, _stored = cursor.fetchone()
-    if total:
-        batch.findings = {**(batch.findings or {}), kind: (batch.findings or {}).get(kind, 0) + total}
+    findings_count(batch, kind, total)
     return total
 
 
 def findings_count(batch: ImportBatch, kind: str, count: int) -> None:
     """Count a finding that has no rows to store (a file-wide one)."""
     if count:
-        batch.findings = {**(batch.findings or {}), kind: (batch.findings or {}).get(kind, 0) + count}
+        found = dict(batch.findings or {})
+        found[kind] = found.get(kind, 0) + count
+        batch.findings = found
 
 
 def findings_collect(batch: ImportBatch, cols: list) -> None:
@@ -144,7 +145,9 @@ def quality_table(system: SourceSystem, weeks: list[date]) -> list[dict]:
         cursor.execute(
             """
             WITH last_per_week AS (
-                SELECT DISTINCT ON (b.object_type, date_trunc('week', b.finished_at AT TIME ZONE %s))
+                SELECT DISTINCT ON (
+                           b.object_type, date_trunc('week', b.finished_at AT TIME ZONE %s)
+                       )
                        b.object_type,
                        (date_trunc('week', b.finished_at AT TIME ZONE %s))::date AS week,
                        b.findings
