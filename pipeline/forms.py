@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from pipeline.choices import AUTHORITY_FIELDS, ObjectType, SystemRole, Vendor
+from pipeline.choices import AUTHORITY_FIELDS, ApplyMode, ObjectType, SystemRole, Vendor
 from pipeline.models import ImportPreset, SourceSystem
 from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, mapping_from_dict
 from pipeline.services.currency import (
@@ -64,6 +64,14 @@ class ImportUploadForm(forms.Form):
     object_type = forms.ChoiceField(label="Object", choices=ObjectType.choices)
     preset = forms.ChoiceField(label="Columns", choices=())
     file = forms.FileField(help_text="A CSV export: comma, semicolon or tab separated.")
+    apply_mode = forms.ChoiceField(
+        label="If some rows have problems",
+        choices=ApplyMode.choices,
+        initial=ApplyMode.WHOLE,
+        widget=forms.RadioSelect,
+        help_text="Whole file: nothing is written until every row is right. Valid rows: the "
+        "rows with problems are held, listed and downloadable to fix and import again.",
+    )
 
     def __init__(self, *args, vendor: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)

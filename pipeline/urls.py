@@ -29,6 +29,8 @@ urlpatterns = [
     path("imports/<int:pk>/status/", views.import_status, name="import-status"),
     path("imports/<int:pk>/confirm/", views.import_confirm, name="import-confirm"),
     path("imports/<int:pk>/problems.csv", views.import_errors_csv, name="import-errors"),
+    path("imports/<int:pk>/held.csv", views.import_held_csv, name="import-held"),
+    path("systems/<slug:slug>/quality/", views.system_quality, name="system-quality"),
     path("reconciliation/", views.reconciliation_run_list, name="reconciliation-run-list"),
     path("reconciliation/start/", views.reconciliation_run_start, name="reconciliation-run-start"),
     path(

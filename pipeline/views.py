@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -10,7 +11,15 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
@@ -59,7 +68,7 @@ from pipeline.models import (
     ReconciliationRun,
     SourceSystem,
 )
-from pipeline.services import reconciliation
+from pipeline.services import findings, reconciliation
 from pipeline.services.authority import field_authority_set
 from pipeline.services.currency import (
     ExchangeRatesRejected,
@@ -68,6 +77,7 @@ from pipeline.services.currency import (
     exchange_rates_import,
 )
 from pipeline.services.imports import (
+    held_rows_lines,
     import_batch_confirm,
     import_batch_create,
     import_batch_draft_create,
@@ -396,6 +406,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
                     by=request.user,
                     file_name=upload.name,
                     content=upload,
+                    apply_mode=data["apply_mode"],
                 )
                 return redirect("pipeline:import-mapping", pk=batch.pk)
             mapping, preset = mapping_for(object_type=data["object_type"], preset=data["preset"])
@@ -407,6 +418,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
                 by=request.user,
                 file_name=upload.name,
                 content=upload,
+                apply_mode=data["apply_mode"],
             )
             import_batch_enqueue(batch)
         except ValidationError as exc:
@@ -471,6 +483,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "errors": errors,
             "earlier": earlier,
             "may_run": can(request.user, "imports.run"),
+            "findings": findings.batch_findings(batch),
         },
     )
 
@@ -509,6 +522,43 @@ def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(row_errors_csv(batch).getvalue(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-problems.csv"'
     return response
+
+
+@require_safe
+@require("imports.view")
+def import_held_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """The rows a batch held back, as the file had them, with a column saying what is wrong."""
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    if not batch.rows_held:
+        raise Http404("This import held no rows.")
+    response = StreamingHttpResponse(held_rows_lines(batch), content_type="text/csv; charset=utf-8")
+    stem = Path(batch.file_name or "import").stem[:80] or "import"
+    response["Content-Disposition"] = f'attachment; filename="{stem}-held-rows-{batch.pk}.csv"'
+    return response
+
+
+@require_safe
+@require("records.view")
+def system_quality(request: HttpRequest, slug: str) -> HttpResponse:
+    """Data-quality findings of one system, by kind, week over week."""
+    system = get_object_or_404(SourceSystem, slug=slug)
+    weeks = findings.quality_weeks()
+    latest = (
+        ImportBatch.objects.filter(system=system, status=BatchStatus.APPLIED)
+        .exclude(findings={})
+        .order_by("-finished_at", "-id")[:10]
+    )
+    return render(
+        request,
+        "pipeline/system_quality.html",
+        {
+            "system": system,
+            "weeks": weeks,
+            "rows": findings.quality_table(system, weeks),
+            "latest": latest,
+            "systems": SourceSystem.objects.order_by("name"),
+        },
+    )
 
 
 # --- Reconciliation ------------------------------------------------------------------------------

@@ -4,18 +4,25 @@ memory, and safe to open in a spreadsheet. The one place cells are escaped."""
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
 # A cell a spreadsheet would read as a formula (CSV injection): =, +, -, @, tab, return.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A negative number written as text ("-5", "-1,234.50") is a value, not a formula.
+_NEGATIVE_NUMBER = re.compile(r"-[0-9][0-9.,]*")
 
 
 def csv_cell(value: object) -> object:
     """The value, with text that starts like a formula prefixed by an apostrophe. Numbers
-    stay numbers: -5 is a value, not a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    stay numbers: -5 (or the text "-5") is a value, not a formula."""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _NEGATIVE_NUMBER.fullmatch(value)
+    ):
         return "'" + value
     return "" if value is None else value
 

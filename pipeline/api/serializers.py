@@ -8,7 +8,7 @@ import json
 from rest_framework import serializers
 
 from pipeline.charts import step_label
-from pipeline.choices import ObjectType
+from pipeline.choices import ApplyMode, ObjectType
 from pipeline.models import (
     BridgeStep,
     Discrepancy,
@@ -59,6 +59,9 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "rows_unchanged",
             "rows_rejected",
             "errors_total",
+            "apply_mode",
+            "rows_held",
+            "findings",
             "unknown_columns",
             "message",
             "errors_url",
@@ -83,6 +86,12 @@ class ImportCreateSerializer(serializers.Serializer):
     )
     apply = serializers.BooleanField(
         default=True, help_text="Apply when the check passes; false: check only, then confirm."
+    )
+    apply_mode = serializers.ChoiceField(
+        choices=ApplyMode.choices,
+        default=ApplyMode.WHOLE,
+        help_text="whole: refuse the file if any row is wrong; valid_rows: apply the valid rows "
+        "and hold the rest (listed at errors_url).",
     )
 
     def validate_mapping(self, value):

@@ -92,6 +92,7 @@ class ImportListCreate(ListAPIView):
             apply=values["apply"],
             file_name=upload.name,
             content=upload,
+            apply_mode=values["apply_mode"],
         )
         import_batch_enqueue(batch)
         batch.refresh_from_db()

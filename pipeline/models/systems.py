@@ -191,6 +191,11 @@ class ImportBatch(models.Model):
     def is_finished(self) -> bool:
         return self.status in FINISHED_BATCH_STATUSES
 
+    @property
+    def rows_valid(self) -> int:
+        """Rows that apply: every row, less those held back for their problems."""
+        return self.rows_total - self.rows_held
+
 
 class ImportRowError(models.Model):
     """One problem with one cell (or row) of a batch's file. `row` is the row number as a
@@ -210,6 +215,26 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row} {self.column}: {self.message}"
+
+
+class ImportHeldRow(models.Model):
+    """A row of a batch's file held back because it had problems, when the batch applied only
+    its valid rows: the file's cells as they were, and what was wrong, so that the held rows
+    download as a CSV to fix and import again. Row 1 holds the file's header."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="held_rows")
+    row = models.PositiveIntegerField()
+    cells = models.JSONField(default=list)
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["batch", "row"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "row"], name="pipeline_heldrow_batch_row_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.batch_id} row {self.row}: {self.problem}"
 
 
 class ImportFinding(models.Model):

@@ -25,6 +25,7 @@ import csv
 import hashlib
 import io
 import itertools
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,10 +42,11 @@ from django.utils import timezone
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
-from pipeline.choices import BatchStatus, ObjectType
+from pipeline.choices import ApplyMode, BatchStatus, ObjectType
 from pipeline.models import (
     SOURCE_MODELS,
     ImportBatch,
+    ImportHeldRow,
     ImportPreset,
     ImportRowError,
     SourceSystem,
@@ -687,15 +689,21 @@ def _check_domain(raw: str) -> tuple[str | None, str | None]:
         return None, "is not a website or domain"
 
 
-def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
-    """Store the first problems as ImportRowError rows; return how many there are in all."""
-    checks = cols
+def _unpivot(cols: list[_Col]) -> tuple[str, str]:
+    """SQL over `_norm n`: a VALUES list of (column, field, value, message) per field, and the
+    condition that a row has any problem."""
     unpivot = ", ".join(
         f"({_lit(c.column)}, {_lit(c.info.name)}, left(n.raw_{c.info.name}, 200), "
         f"n.err_{c.info.name})"
-        for c in checks
+        for c in cols
     )
-    any_error = " OR ".join(f"n.err_{c.info.name} IS NOT NULL" for c in checks)
+    any_error = " OR ".join(f"n.err_{c.info.name} IS NOT NULL" for c in cols)
+    return unpivot, any_error
+
+
+def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
+    """Store the first problems as ImportRowError rows; return how many there are in all."""
+    unpivot, any_error = _unpivot(cols)
     with connection.cursor() as cursor:
         # Duplicate ids within the file: each copy is an error, naming the other rows. Probe
         # first; the update that names the rows runs only for a file that has some.
@@ -741,6 +749,58 @@ def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
         errors_total = cursor.fetchone()[0]
     batch.rows_rejected = rows_bad
     return errors_total
+
+
+def _hold_rows(batch: ImportBatch, cols: list[_Col], fmt: FileFormat) -> None:
+    """Apply only the valid rows: store every row with a problem as the file had it, with its
+    problems in words (the held-rows CSV), and take it out of `_norm` so that nothing after
+    this step sees it. `_held` keeps the held rows' ids: a full export must not read a held
+    row as a record the system deleted."""
+    unpivot, any_error = _unpivot(cols)
+    cells = ", ".join(f"r.c{i + 1}" for i in range(len(fmt.header)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO pipeline_importheldrow (batch_id, row, cells, problem) "
+            "VALUES (%s, 1, %s::jsonb, '')",
+            [batch.pk, json.dumps(fmt.header)],
+        )
+        cursor.execute("DROP TABLE IF EXISTS _held")
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE _held AS
+            SELECT n.row_no, n.raw_external_id AS external_id,
+                   (SELECT string_agg(
+                        CASE WHEN p.col <> '' THEN p.col || ' ' ELSE '' END || p.message,
+                        '; ' ORDER BY p.field)
+                    FROM (VALUES {unpivot}) AS p(col, field, value, message)
+                    WHERE p.message IS NOT NULL) AS problem
+            FROM _norm n WHERE {any_error}
+            """
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO pipeline_importheldrow (batch_id, row, cells, problem)
+            SELECT {int(batch.pk)}, h.row_no + 1, jsonb_build_array({cells}), h.problem
+            FROM _held h JOIN _raw r ON r.row_no = h.row_no
+            """
+        )
+        cursor.execute("DELETE FROM _norm n USING _held h WHERE n.row_no = h.row_no")
+        batch.rows_held = cursor.rowcount
+
+
+def held_rows_lines(batch: ImportBatch):
+    """The held rows as CSV lines: the file's header and cells, and a last column saying what
+    is wrong. Fixed, the file imports again as it is (the extra column is ignored)."""
+    rows = batch.held_rows.order_by("row").values_list("row", "cells", "problem").iterator()
+
+    def table():
+        for row, cells, problem in rows:
+            yield [*cells, HELD_PROBLEM_COLUMN if row == 1 else f"Row {row}: {problem}"]
+
+    return csv_lines(table())
+
+
+HELD_PROBLEM_COLUMN = "import_problem"
 
 
 def _preview(cols: list[_Col]) -> dict:
@@ -892,6 +952,7 @@ def import_batch_create(
     file_name: str = "",
     content=None,
     path: Path | None = None,
+    apply_mode: str = ApplyMode.WHOLE,
 ) -> ImportBatch:
     """Create a batch, queued for checking (and applying, when `apply`). An upload (`content`,
     a file-like object) is stored with the batch so a worker can read it; a `path` on this
@@ -906,6 +967,7 @@ def import_batch_create(
         mapping=mapping.to_dict(),
         created_by=by,
         apply_requested=apply,
+        apply_mode=apply_mode,
         status=BatchStatus.QUEUED,
         file_name=_file_name(file_name, path),
     )
@@ -928,6 +990,7 @@ def import_batch_draft_create(
     by: AbstractBaseUser | None,
     file_name: str,
     content,
+    apply_mode: str = ApplyMode.WHOLE,
 ) -> ImportBatch:
     """Store an upload that no preset reads yet, as a draft without a mapping: the mapping page
     builds one from the file's header (`import_batch_draft_map`). Refuses a file over the size
@@ -940,6 +1003,7 @@ def import_batch_draft_create(
         file_name=_file_name(file_name),
         created_by=by,
         status=BatchStatus.DRAFT,
+        apply_mode=apply_mode,
     )
     batch.file.save(batch.file_name, File(content), save=False)
     batch.file_size = batch.file.size
@@ -1081,6 +1145,8 @@ def import_batch_run(
             progress(phase, batch.progress)
 
     ImportRowError.objects.filter(batch=batch).delete()
+    ImportHeldRow.objects.filter(batch=batch).delete()
+    batch.rows_held = 0
     findings_clear(batch)
     try:
         _run(batch, path, report)
@@ -1095,7 +1161,7 @@ def import_batch_run(
     finally:
         side.close()
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS _raw, _norm, _checked, _pending")
+            cursor.execute("DROP TABLE IF EXISTS _raw, _norm, _checked, _pending, _held")
     batch.refresh_from_db()
     return batch
 
@@ -1118,7 +1184,13 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     _python_checks(mapping, cols)
     errors_total = _collect_errors(batch, cols)
     batch.preview = _preview(cols)
-    if errors_total:
+    holding = (
+        errors_total and batch.apply_mode == ApplyMode.VALID_ROWS and batch.rows_rejected < rows
+    )
+    if holding:
+        batch.errors_total = errors_total
+        _hold_rows(batch, cols, fmt)
+    elif errors_total:
         batch.errors_total = errors_total
         batch.status = BatchStatus.REJECTED
         batch.message = (
@@ -1132,6 +1204,7 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     if not batch.apply_requested:
         batch.status = BatchStatus.PENDING
         batch.progress, batch.phase = 100, "checked"
+        batch.message = _held_message(batch, applied=False)
         batch.save()
         return
     report("storing", 75)
@@ -1143,12 +1216,23 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
             golden_resolve_pending(object_type=batch.object_type, batch_id=batch.id)
             golden_refresh_dependents(object_type=batch.object_type)
         batch.rows_created, batch.rows_updated = created, updated
-        batch.rows_unchanged = rows - created - updated
+        batch.rows_unchanged = rows - batch.rows_held - created - updated
         batch.status = BatchStatus.APPLIED
         batch.progress, batch.phase = 100, "applied"
         batch.finished_at = timezone.now()
-        batch.message = ""
+        batch.message = _held_message(batch, applied=True)
         batch.save()
+
+
+def _held_message(batch: ImportBatch, *, applied: bool) -> str:
+    if not batch.rows_held:
+        return ""
+    valid = batch.rows_total - batch.rows_held
+    return (
+        f"{valid:,} {'applied' if applied else 'will apply'}, {batch.rows_held:,} held: "
+        f"{'the held rows were' if applied else 'rows with problems are'} not imported. "
+        "Download them with their problems, fix them and import that file again."
+    )
 
 
 def _same_as_last_applied(batch: ImportBatch) -> bool:

@@ -68,3 +68,52 @@ def test_a_clean_file_has_no_findings(tmp_path):
     batch = deals(tmp_path, ["A1", "A2"])
     assert batch.findings == {}
     assert not batch.row_findings.exists()
+
+
+def test_the_batch_page_lists_each_kind_of_finding_with_its_rows(tmp_path, client_as):
+    from django.urls import reverse
+
+    from revops.permissions import Role
+
+    batch = deals(tmp_path, ["", "A2", ""])
+    html = client_as(Role.OPS).get(reverse("pipeline:import-detail", args=[batch.pk]))
+    text = html.content.decode()
+    assert "Data-quality findings" in text
+    assert "No account</strong>: 2 rows" in text
+    assert text.count("names no account") == 2
+
+
+def test_the_data_quality_page_counts_findings_week_over_week_once_per_week(tmp_path, client_as):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from pipeline.models import ImportBatch
+    from pipeline.services.findings import quality_weeks
+    from revops.permissions import Role
+
+    weeks = quality_weeks()
+    old = deals(tmp_path, ["", "", "", "A"])  # three without an account, two weeks ago
+    ImportBatch.objects.filter(pk=old.pk).update(
+        finished_at=timezone.make_aware(
+            timezone.datetime.combine(weeks[-3], timezone.datetime.min.time())
+        )
+        + timedelta(hours=12)
+    )
+    first = deals(tmp_path, ["", "", "B", "A"])  # this week: two, then the same file again
+    second = deals(tmp_path, ["", "C", "B", "A"])  # this week's last file: one
+    assert first.findings == {FindingKind.MISSING_ACCOUNT: 2}
+    assert second.findings == {FindingKind.MISSING_ACCOUNT: 1}
+    page = client_as(Role.SALES_LEAD).get(reverse("pipeline:system-quality", args=["salesforce"]))
+    assert page.status_code == 200
+    rows = page.context["rows"]
+    assert [(r["object_type"], r["kind"]) for r in rows] == [("deal", "missing_account")]
+    counts = rows[0]["counts"]
+    assert counts[-1] == 1  # the last file applied this week, not 2 + 1
+    assert counts[-3] == 3
+    assert counts[-2] is None  # no file that week
+    assert (
+        client_as(Role.EXECUTIVE).get(reverse("pipeline:system-quality", args=["nope"])).status_code
+        == 404
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.choices import BatchStatus, ObjectType
+from pipeline.choices import ApplyMode, BatchStatus, ObjectType
 from pipeline.models import SourceSystem
 from pipeline.presets import BUILTIN_PRESETS
 from pipeline.services.imports import import_batch_create, import_batch_run, mapping_for
@@ -38,6 +38,12 @@ class Command(BaseCommand):
             action="store_true",
             help="Check the file and report problems; write nothing.",
         )
+        parser.add_argument(
+            "--valid-rows",
+            action="store_true",
+            help="Apply the valid rows and hold the rows with problems (listed on the batch, "
+            "downloadable to fix), rather than refuse the whole file.",
+        )
 
     def handle(
         self,
@@ -48,6 +54,7 @@ class Command(BaseCommand):
         preset: str | None,
         mapping: Path | None,
         check_only: bool,
+        valid_rows: bool = False,
         **options,
     ) -> None:
         source = SourceSystem.objects.filter(slug=system).first()
@@ -75,6 +82,7 @@ class Command(BaseCommand):
                 preset=preset_name,
                 apply=not check_only,
                 path=file,
+                apply_mode=ApplyMode.VALID_ROWS if valid_rows else ApplyMode.WHOLE,
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
@@ -97,25 +105,31 @@ class Command(BaseCommand):
                     f"Batch #{batch.id}: {batch.rows_total:,} rows — "
                     f"{batch.rows_created:,} created, {batch.rows_updated:,} updated, "
                     f"{batch.rows_unchanged:,} unchanged."
+                    + (f" {batch.rows_held:,} held: {batch.message}" if batch.rows_held else "")
                 )
             )
         elif batch.status == BatchStatus.PENDING:
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Batch #{batch.id}: all {batch.rows_total:,} rows are fine (nothing written)."
+                    if not batch.rows_held
+                    else f"Batch #{batch.id}: {batch.message} (nothing written yet)"
                 )
             )
         else:
-            for error in batch.row_errors.all()[:SHOWN_ERRORS]:
-                where = f"row {error.row}" if error.row else "file"
-                column = f", column {error.column!r}" if error.column else ""
-                value = f" ({error.value!r})" if error.value else ""
-                self.stderr.write(f"  {where}{column}{value}: {error.message}")
-            more = batch.errors_total - min(batch.errors_total, SHOWN_ERRORS)
-            if more > 0:
-                self.stderr.write(
-                    f"  … and {more:,} more; every one is listed on batch #{batch.id}."
-                )
+            self._problems(batch)
             raise CommandError(f"Batch #{batch.id} {batch.get_status_display()}: {batch.message}")
+        if batch.rows_held:
+            self._problems(batch)
         if batch.unknown_columns:
             self.stdout.write(f"Ignored columns: {', '.join(batch.unknown_columns)}")
+
+    def _problems(self, batch) -> None:
+        for error in batch.row_errors.all()[:SHOWN_ERRORS]:
+            where = f"row {error.row}" if error.row else "file"
+            column = f", column {error.column!r}" if error.column else ""
+            value = f" ({error.value!r})" if error.value else ""
+            self.stderr.write(f"  {where}{column}{value}: {error.message}")
+        more = batch.errors_total - min(batch.errors_total, SHOWN_ERRORS)
+        if more > 0:
+            self.stderr.write(f"  … and {more:,} more; every one is listed on batch #{batch.id}.")
