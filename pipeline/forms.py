@@ -68,6 +68,7 @@ class ImportUploadForm(forms.Form):
         label="If some rows have problems",
         choices=ApplyMode.choices,
         initial=ApplyMode.WHOLE,
+        required=False,  # a client that does not send it gets the default
         widget=forms.RadioSelect,
         help_text="Whole file: nothing is written until every row is right. Valid rows: the "
         "rows with problems are held, listed and downloadable to fix and import again.",
@@ -81,6 +82,9 @@ class ImportUploadForm(forms.Form):
         self.fields["preset"].widget.choices = preset_choices(vendor)
         limit = settings.IMPORT_MAX_BYTES
         self.fields["file"].help_text += f" Up to {limit // 1_000_000:,} MB."
+
+    def clean_apply_mode(self) -> str:
+        return self.cleaned_data.get("apply_mode") or ApplyMode.WHOLE
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

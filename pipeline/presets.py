@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from pipeline.choices import (
+    CLOSED_DEAL_STAGES,
     AccountHealth,
     ArrChangeKind,
     DealSource,
@@ -59,6 +60,9 @@ class FieldInfo:
     choices: tuple[str, ...] = ()
     blank_default: str | None = None  # what a blank cell means when it is not an error
     positive: bool = False  # decimals: > 0 rather than >= 0
+    # Required by meaning rather than always: (field, its values that need this one, why).
+    # A closed deal has a close date and a created date; a prospecting deal may have neither.
+    required_when: tuple[str, tuple[str, ...], str] | None = None
 
     def blank(self) -> str | None:
         """What a blank cell means (blank_default, with the company currency filled in)."""
@@ -72,6 +76,7 @@ def _f(name, kind, label, **kw) -> FieldInfo:
 
 
 _EXT = _f("external_id", TEXT, "Id in the system", required=True, max_length=255)
+_CLOSED_DEAL = ("stage", tuple(CLOSED_DEAL_STAGES), "for a closed deal")
 FIELDS: dict[str, tuple[FieldInfo, ...]] = {
     ObjectType.LEAD: (
         _EXT,
@@ -109,8 +114,8 @@ FIELDS: dict[str, tuple[FieldInfo, ...]] = {
         _f("stage", CHOICE, "Stage", required=True, choices=tuple(DealStage.values)),
         _f("amount", DECIMAL, "Amount", blank_default="0"),
         _f("currency", TEXT, "Currency", max_length=3, blank_default=COMPANY_CURRENCY),
-        _f("created_at", DATETIME, "Created", required=True),
-        _f("close_date", DATE, "Close date"),
+        _f("created_at", DATETIME, "Created", required_when=_CLOSED_DEAL),
+        _f("close_date", DATE, "Close date", required_when=_CLOSED_DEAL),
         _f("source", CHOICE, "Marketing- or sales-sourced", choices=tuple(DealSource.values),
            blank_default=""),
         _f("deal_type", CHOICE, "Type", choices=tuple(DealType.values),

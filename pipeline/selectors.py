@@ -72,7 +72,9 @@ def lead_list() -> QuerySet[Lead]:
 
 
 def deal_list() -> QuerySet[Deal]:
-    return Deal.objects.select_related("account").order_by("-created_at", "-id")
+    return Deal.objects.select_related("account").order_by(
+        F("created_at").desc(nulls_last=True), "-id"
+    )
 
 
 def account_list() -> QuerySet[Account]:

@@ -137,7 +137,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lead": lead,
             "versions": selectors.record_versions(ObjectType.LEAD, lead),
             "history": lead.stage_changes.select_related("system").order_by("changed_at", "id"),
-            "deals": lead.deals.order_by("-created_at"),
+            "deals": lead.deals.order_by(F("created_at").desc(nulls_last=True), "-id"),
         },
     )
 
@@ -169,7 +169,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "account": account,
             "versions": selectors.record_versions(ObjectType.ACCOUNT, account),
             "arr_changes": account.arr_changes.order_by("effective_date", "id"),
-            "deals": account.deals.order_by("-created_at")[:50],
+            "deals": account.deals.order_by(F("created_at").desc(nulls_last=True), "-id")[:50],
             "leads": account.leads.order_by("-created_at")[:50],
             "lead_count": account.leads.count(),
         },

@@ -93,7 +93,12 @@ class DealFields(models.Model):
         editable=False,
         help_text="Amount in the company currency at the rate on the day it was created.",
     )
-    created_at = models.DateTimeField(help_text="When the deal was created in its system.")
+    created_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the deal was created (engaged) in its system. An early deal may have "
+        "none yet; a closed one always has one.",
+    )
     close_date = models.DateField(
         null=True, blank=True, help_text="Expected close while open; actual close once closed."
     )

@@ -119,7 +119,7 @@ class Deal(DealFields):
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        ordering = [models.F("created_at").desc(nulls_last=True), "-id"]
         constraints = [
             *DealFields.Meta.constraints,
             models.UniqueConstraint(fields=["key"], name="pipeline_deal_key_unique"),

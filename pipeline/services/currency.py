@@ -33,8 +33,11 @@ from pipeline.models import ExchangeRate
 from revops.currencies import currency_normalise, currency_parse
 
 # Table → (its golden key column, {converted column: the day whose rate it takes}).
-_DEAL_CLOSE_DAY = "coalesce(t.close_date, (t.created_at AT TIME ZONE %(tz)s)::date)"
-_DEAL_CREATED_DAY = "(t.created_at AT TIME ZONE %(tz)s)::date"
+# A deal with neither date yet (an early deal) converts at the latest rate when it is written:
+# it counts in open pipeline, and in no week's pipeline created.
+_TODAY = "(now() AT TIME ZONE %(tz)s)::date"
+_DEAL_CLOSE_DAY = f"coalesce(t.close_date, (t.created_at AT TIME ZONE %(tz)s)::date, {_TODAY})"
+_DEAL_CREATED_DAY = f"coalesce((t.created_at AT TIME ZONE %(tz)s)::date, t.close_date, {_TODAY})"
 _CONVERSIONS: dict[str, tuple[str, dict[str, str]]] = {
     "pipeline_deal": (
         "key",

@@ -65,6 +65,7 @@ from pipeline.presets import (
     INTEGER,
     TEXT,
     FieldInfo,
+    FieldMap,
     Mapping,
     builtin_preset,
     field_info,
@@ -561,8 +562,20 @@ def _field_sql(info: FieldInfo, column: str, raw: str, mapping: Mapping, fm, *, 
     raise AssertionError(info.kind)
 
 
+def _required(info: FieldInfo) -> str:
+    """SQL for the error of a blank cell: always one for a required field, one only when
+    another field's value needs it for a field required by meaning, else none."""
+    if info.required:
+        return "'is required'"
+    if info.required_when:
+        other, values, why = info.required_when
+        needs = _lit(list(values))
+        return f"CASE WHEN {other} = ANY({needs}::text[]) THEN {_lit(f'is required {why}')} END"
+    return "NULL"
+
+
 def _error(info: FieldInfo, v: str, x: str, unreadable: str | None, invalid: str) -> str:
-    required = "'is required'" if info.required else "NULL"
+    required = _required(info)
     unreadable_case = f"WHEN {x} IS NULL THEN {unreadable} " if unreadable else ""
     return f"CASE WHEN {v} IS NULL THEN {required} {unreadable_case}ELSE {invalid} END"
 
@@ -571,6 +584,8 @@ def _columns_sql(mapping: Mapping, positions: dict[str, int], fast: bool) -> lis
     cols = []
     for info in FIELDS[mapping.object_type]:
         fm = mapping.fields.get(info.name)
+        if fm is None and info.required_when:
+            fm = FieldMap()  # not in the file, yet some rows need it: say which
         if fm is None:
             continue
         column = fm.column if fm.column and fm.column in positions else ""
@@ -582,7 +597,7 @@ def _columns_sql(mapping: Mapping, positions: dict[str, int], fast: bool) -> lis
         if raw == "NULL::text":
             # An optional column the file does not have: every cell is blank, so the value is
             # whatever a blank means, worked out once rather than per row.
-            col = _Col(info, column, raw, _blank_value(info), "NULL")
+            col = _Col(info, column, raw, _blank_value(info), _required(info))
         else:
             # Blank cells skip the value's SQL entirely.
             col = _Col(

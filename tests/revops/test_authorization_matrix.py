@@ -69,6 +69,8 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "pipeline:import-status": {"GET": OPS},
     "pipeline:import-confirm": {"POST": OPS},
     "pipeline:import-errors": {"GET": OPS},
+    "pipeline:import-held": {"GET": OPS},
+    "pipeline:system-quality": {"GET": ALL},
     # Reconciliation: everyone reads, ops run and schedule
     "pipeline:reconciliation-run-list": {"GET": ALL},
     "pipeline:reconciliation-run-start": {"POST": OPS},

@@ -25,7 +25,7 @@ def test_a_csv_response_streams_its_rows_as_an_attachment():
     assert list(csv.reader(io.StringIO(body))) == [["a"], ["'+1 555 0100"]]
 
 
-def test_negative_numbers_written_as_text_stay_numbers_but_formulas_that_start_with_a_minus_do_not():
+def test_negative_numbers_as_text_stay_numbers_but_formulas_starting_with_a_minus_do_not():
     # Held import rows come back as the file's text: "-5" must re-import as -5, not "'-5".
     lines = list(csv_lines([["-5", "-1,234.50", "-2+3", "-A1", "-", "-1e3"]]))
     assert lines == ["-5,\"-1,234.50\",'-2+3,'-A1,'-,'-1e3\r\n"]
