@@ -68,6 +68,7 @@ from pipeline.presets import (
     field_info,
     mapping_from_dict,
 )
+from pipeline.services import picklists
 from pipeline.services.findings import findings_clear, findings_collect
 from pipeline.services.identity import (
     PENDING_ID_BASE,
@@ -552,9 +553,14 @@ def _field_sql(info: FieldInfo, column: str, raw: str, mapping: Mapping, fm, *, 
         blank = _lit(info.blank()) if info.blank() is not None else "NULL"
         mapped = f"(CASE lower({v}) {' '.join(whens)} ELSE {catch_all} END)"
         value = f"CASE WHEN {v} IS NULL THEN {blank} ELSE {mapped} END"
-        known = sorted({k for k in fm.values if k != "*"}) or list(info.choices)
-        shown = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
-        unreadable = _lit(f"is not a value this mapping knows ({shown})")
+        if not info.required:
+            # An unknown value of an optional field imports as a blank cell and is a finding
+            # (pipeline/services/picklists.py); the field's value stays NULL until then.
+            return _Col(info, column, raw, value, _error(info, v, x, None, "NULL"))
+        unreadable = _lit(
+            f"is not a {info.label.lower()} this mapping knows: map it to one of ours "
+            f"({', '.join(info.choices)}) with “Map these values” on this import's page"
+        )
         return _Col(info, column, raw, value, _error(info, v, x, unreadable, "NULL"))
     raise AssertionError(info.kind)
 
@@ -1118,6 +1124,7 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     _python_checks(mapping, cols)
     errors_total = _collect_errors(batch, cols)
     batch.preview = _preview(cols)
+    batch.preview["values"] = picklists.values_found(cols)
     if errors_total:
         batch.errors_total = errors_total
         batch.status = BatchStatus.REJECTED
@@ -1129,6 +1136,7 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
         batch.save()
         return
     findings_collect(batch, cols)
+    picklists.unknown_values_blank(cols)
     if not batch.apply_requested:
         batch.status = BatchStatus.PENDING
         batch.progress, batch.phase = 100, "checked"
