@@ -17,6 +17,7 @@ from pipeline.services.currency import (
     rate_date_check,
     rate_value_check,
 )
+from pipeline.services.picklists import BLANK
 from pipeline.services.presets import import_preset_name_check
 from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
 
@@ -305,3 +306,51 @@ class ExchangeRatesUploadForm(forms.Form):
         if upload.size > RATES_FILE_MAX_BYTES:
             raise ValidationError(f"The file is over {RATES_FILE_MAX_BYTES // 1_000_000} MB.")
         return upload
+
+
+class ValueMapForm(forms.Form):
+    """For each value a checked file holds in a choice field, the value of ours it means. The
+    values come from the batch (`batch_values`), never from the request: a field is named by
+    its position in the batch's list. Values already mapped start on their mapping."""
+
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="A new preset that extends the one this file was read with.",
+    )
+
+    def __init__(self, *args, fields: list[dict], needs_name: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.needs_name = needs_name
+        self.field_rows = []
+        for f in fields:
+            options = [("", "— not mapped —" if f["unknown"] else "— as it is —")]
+            if f["blank_allowed"]:
+                options.append((BLANK, "(blank)"))
+            options += [(c, c) for c in f["choices"]]
+            rows = []
+            for i, v in enumerate(f["values"]):
+                key = f"{f['field']}_{i}"
+                initial = "" if v["ours"] is None else (v["ours"] or BLANK)
+                self.fields[key] = forms.ChoiceField(
+                    label=v["value"], choices=options, required=False, initial=initial
+                )
+                rows.append({"value": v, "select": self[key], "key": key})
+            self.field_rows.append({**f, "rows": rows})
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        return import_preset_name_check(name) if self.needs_name else name
+
+    def values(self) -> dict[str, dict[str, str]]:
+        """{field: {file value: ours}} for the values whose choice differs from today's."""
+        out: dict[str, dict[str, str]] = {}
+        for f in self.field_rows:
+            for row in f["rows"]:
+                chosen = self.cleaned_data.get(row["key"], "")
+                if not chosen:
+                    continue
+                ours = "" if chosen == BLANK else chosen
+                if ours != row["value"]["ours"]:
+                    out.setdefault(f["field"], {})[row["value"]["value"]] = ours
+        return out

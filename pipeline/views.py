@@ -47,6 +47,7 @@ from pipeline.forms import (
     RunStartForm,
     ScheduleForm,
     SourceSystemForm,
+    ValueMapForm,
 )
 from pipeline.models import (
     Account,
@@ -59,7 +60,8 @@ from pipeline.models import (
     ReconciliationRun,
     SourceSystem,
 )
-from pipeline.services import reconciliation
+from pipeline.presets import BUILTIN_PRESETS
+from pipeline.services import picklists, reconciliation
 from pipeline.services.authority import field_authority_set
 from pipeline.services.currency import (
     ExchangeRatesRejected,
@@ -446,6 +448,58 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require("imports.run")
+def import_values(request: HttpRequest, pk: int) -> HttpResponse:
+    """The values a checked file holds in each choice field: ops map the unknown ones to ours,
+    save them into the preset and check the same file again, in one click."""
+    batch = get_object_or_404(ImportBatch.objects.select_related("system"), pk=pk)
+    if batch.status == BatchStatus.DRAFT:
+        return redirect("pipeline:import-mapping", pk=batch.pk)
+    fields = picklists.batch_values(batch)
+    needs_name = picklists.preset_needs_name(batch)
+    form = ValueMapForm(
+        request.POST or None,
+        fields=fields,
+        needs_name=needs_name,
+        initial={"name": f"{batch.system.name} {batch.get_object_type_display().lower()}s"},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            preset, again = picklists.import_batch_values_map(
+                batch=batch,
+                values=form.values(),
+                by=request.user,
+                preset_name=form.cleaned_data["name"],
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                form.add_error(None, exc.message_dict.get("name", exc.messages))
+            else:
+                form.add_error(None, exc)
+        else:
+            if again is None:
+                messages.success(
+                    request,
+                    f"Values saved in the preset “{preset.name}”. This import's file was not "
+                    "kept: import it again with that preset.",
+                )
+                return redirect("pipeline:import-detail", pk=batch.pk)
+            messages.success(
+                request, f"Values saved in the preset “{preset.name}”; the file is being checked."
+            )
+            return redirect("pipeline:import-detail", pk=again.pk)
+    return render(
+        request,
+        "pipeline/import_values.html",
+        {
+            "batch": batch,
+            "form": form,
+            "base_label": BUILTIN_PRESETS.get(batch.preset, {}).get("label", ""),
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
 @require_safe
 @require("imports.view")
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -471,6 +525,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "errors": errors,
             "earlier": earlier,
             "may_run": can(request.user, "imports.run"),
+            "unmapped": [v for v in (batch.preview or {}).get("values", []) if v["unknown"]],
         },
     )
 
