@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from pipeline.choices import AUTHORITY_FIELDS, ObjectType, SystemRole, Vendor
 from pipeline.models import ImportPreset, SourceSystem
-from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, mapping_from_dict
+from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, builtin_preset, mapping_from_dict
 from pipeline.services.currency import (
     RATES_FILE_MAX_BYTES,
     rate_currency_check,
@@ -133,14 +133,37 @@ class MappingForm(forms.Form):
         initial="UTC", help_text="Time zone of dates written without one, e.g. Europe/Berlin."
     )
 
-    def __init__(self, *args, object_type: str, header: list[str], **kwargs) -> None:
+    base = forms.ChoiceField(
+        label="Start from",
+        required=False,
+        help_text="A built-in preset to extend: the preset saves only what you change.",
+    )
+
+    def __init__(
+        self, *args, object_type: str, header: list[str], base: str = "", **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.object_type = object_type
+        self.mapping_data: dict = {}
+        bases = [
+            k for k, spec in BUILTIN_PRESETS.items() if spec["mapping"]["object"] == object_type
+        ]
+        self.fields["base"].choices = [("", "— nothing: map every field —")] + [
+            (k, BUILTIN_PRESETS[k]["label"]) for k in bases
+        ]
+        self.base_mapping = builtin_preset(base) if base in bases else None
+        if self.base_mapping is not None:
+            self.fields["base"].initial = base
+            for key in ("date_order", "decimal_separator", "timezone"):
+                self.fields[key].initial = getattr(self.base_mapping, key)
         columns = [("", "— not in this file —"), *[(c, c) for c in header]]
         by_name = {c.casefold(): c for c in header}
         self.field_rows = []
         for info in FIELDS[object_type]:
             guess = by_name.get(info.name.casefold()) or by_name.get(info.label.casefold(), "")
+            based = self.base_mapping and self.base_mapping.fields.get(info.name)
+            if based and based.column:
+                guess = by_name.get(based.column.casefold(), guess)
             self.fields[f"col_{info.name}"] = forms.ChoiceField(
                 label=info.label, choices=columns, required=False, initial=guess
             )
@@ -202,12 +225,44 @@ class MappingForm(forms.Form):
         }
         if not fields:
             raise ValidationError("Map at least the required fields to columns of the file.")
+        base = data.get("base") or ""
+        if base and self.base_mapping is not None and base == self.fields["base"].initial:
+            raw = self._extension(base, raw)
         if not self.errors:
             try:
                 self.mapping = mapping_from_dict(raw, object_type=self.object_type)
             except ValidationError as exc:
                 raise ValidationError(exc.messages) from None
+            self.mapping_data = raw
         return data
+
+    def _extension(self, base: str, whole: dict) -> dict:
+        """What differs from the base preset: fields read from another column or given
+        values, fields the base reads that were left out (its optional ones stay), and the
+        date order, separator and time zone where they differ."""
+        assert self.base_mapping is not None
+        out: dict = {"extends": base, "object": self.object_type}
+        for key in ("date_order", "decimal_separator", "timezone"):
+            if whole[key] != getattr(self.base_mapping, key):
+                out[key] = whole[key]
+        fields: dict = {}
+        for name, spec in whole["fields"].items():
+            based = self.base_mapping.fields.get(name)
+            same_column = based is not None and (based.column or "").casefold() == (
+                spec["column"].casefold()
+            )
+            if not same_column:
+                fields[name] = {
+                    "column": spec["column"],
+                    **({"values": spec["values"]} if spec.get("values") else {}),
+                }
+            elif spec.get("values"):
+                fields[name] = {"values": spec["values"]}
+        for name, based in self.base_mapping.fields.items():
+            if name not in whole["fields"] and not based.optional:
+                fields[name] = None
+        out["fields"] = fields
+        return out
 
 
 class AuthorityForm(forms.Form):

@@ -429,7 +429,11 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("pipeline:import-detail", pk=batch.pk)
-    form = MappingForm(request.POST or None, object_type=batch.object_type, header=header)
+    # ?base=<built-in preset>: the form starts from it and the preset saves only the changes.
+    base = request.POST.get("base", request.GET.get("base", ""))
+    form = MappingForm(
+        request.POST or None, object_type=batch.object_type, header=header, base=base
+    )
     if request.method == "POST" and form.is_valid():
         try:
             preset = import_batch_draft_map(
@@ -437,6 +441,7 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
                 preset_name=form.cleaned_data["name"],
                 mapping=form.mapping,
                 by=request.user,
+                mapping_data=form.mapping_data,
             )
         except ValidationError as exc:
             form.add_error(None, exc)  # a name in use shows next to the name

@@ -971,16 +971,27 @@ def import_batch_draft_header(*, batch: ImportBatch) -> list[str]:
 
 @transaction.atomic
 def import_batch_draft_map(
-    *, batch: ImportBatch, preset_name: str, mapping: Mapping, by: AbstractBaseUser | None
+    *,
+    batch: ImportBatch,
+    preset_name: str,
+    mapping: Mapping,
+    by: AbstractBaseUser | None,
+    mapping_data: dict | None = None,
 ) -> ImportPreset:
     """Save the mapping built for a draft's file as a preset, and queue the draft to be checked
-    with it. A draft mapped meanwhile (another tab) keeps that mapping; the preset is saved all
-    the same. Raises ValidationError as `import_preset_save` does."""
+    with it. `mapping_data`, when given, is what the preset stores (an extension of a built-in
+    preset keeps only its overrides). A draft mapped meanwhile (another tab) keeps that mapping;
+    the preset is saved all the same. Raises ValidationError as `import_preset_save` does."""
     preset = import_preset_save(
-        name=preset_name, mapping=mapping.to_dict(), object_type=batch.object_type, by=by
+        name=preset_name,
+        mapping=mapping_data or mapping.to_dict(),
+        object_type=batch.object_type,
+        by=by,
     )
     claimed = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.DRAFT).update(
-        mapping=preset.mapping, preset=preset.name, status=BatchStatus.QUEUED
+        mapping=mapping_from_dict(preset.mapping).to_dict(),
+        preset=preset.name,
+        status=BatchStatus.QUEUED,
     )
     batch.refresh_from_db()
     if claimed:

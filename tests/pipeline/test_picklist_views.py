@@ -123,3 +123,66 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
     response = client.get(reverse("pipeline:import-values", args=[1]))
     assert response.status_code == 302
     assert "/login/" in response.url
+
+
+def test_the_mapping_page_extends_a_builtin_preset_saving_only_the_changes(
+    client_as, settings, django_capture_on_commit_callbacks
+):
+    client = client_as(Role.OPS)
+    # The org renamed its stage column and speaks Spanish.
+    rows = [{**r, "Etapa": r["StageName"]} for r in SPANISH]
+    header = [c if c != "StageName" else "Etapa" for c in SPANISH[0]]
+    client.post(
+        reverse("pipeline:import-new"),
+        {
+            "system": crm().pk,
+            "object_type": "deal",
+            "preset": "__new__",
+            "file": SimpleUploadedFile("opps.csv", csv_text(rows, header=header).encode()),
+        },
+    )
+    draft = ImportBatch.objects.get()
+    url = reverse("pipeline:import-mapping", args=[draft.pk])
+    started = client.get(url, {"base": "salesforce-opportunity"})
+    assert started.status_code == 200
+    assert started.context["form"]["col_amount"].initial == "Amount"  # the base's column
+    columns = {
+        "external_id": "Id", "account_external_id": "AccountId", "name": "Name",
+        "stage": "Etapa", "amount": "Amount", "close_date": "CloseDate",
+        "created_at": "CreatedDate", "source": "LeadSource", "deal_type": "Type",
+        "owner": "OwnerId",
+    }  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url,
+            {
+                "name": "Salesforce ES",
+                "base": "salesforce-opportunity",
+                "date_order": "iso",
+                "decimal_separator": ".",
+                "timezone": settings.TIME_ZONE,
+                **{f"col_{k}": v for k, v in columns.items()},
+                "values_stage": "Cerrada ganada = closed_won\nProspección = qualification",
+                "values_deal_type": "Existing Business = expansion",
+            },
+        )
+    assert response.status_code == 302
+    assert ImportPreset.objects.get().mapping == {
+        "extends": "salesforce-opportunity",
+        "object": "deal",
+        "fields": {
+            "stage": {
+                "column": "Etapa",
+                "values": {"Cerrada ganada": "closed_won", "Prospección": "qualification"},
+            },
+            "deal_type": {"values": {"Existing Business": "expansion"}},
+        },
+    }
+    draft.refresh_from_db()
+    assert draft.status == BatchStatus.PENDING
+    assert draft.mapping["fields"]["stage"]["values"]["closed won"] == "closed_won"  # the base's
+    assert [v[2] for v in draft.preview["values"][0]["values"]] == [
+        "closed_won",
+        "closed_won",
+        "qualification",
+    ]
