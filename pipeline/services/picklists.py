@@ -27,6 +27,9 @@ from pipeline.services.findings import detector, findings_record
 from pipeline.services.presets import import_preset_save
 
 VALUES_SHOWN_MAX = 200  # distinct values kept per field: a free-text column mapped by mistake
+# Longer cells are no picklist value (and would bloat the batch); their rows still show as
+# row errors or findings.
+VALUE_LENGTH_MAX = 255
 BLANK = "__blank__"  # the editor's choice for "a blank value" (fields where blank is allowed)
 
 
@@ -38,18 +41,21 @@ def values_found(cols: list) -> list[dict]:
     """For each choice field read from a column: its distinct values in the file (matched
     case-insensitively, as the mapping matches them), how many rows hold each, and the value
     of ours it maps to (None when the mapping does not know it). Most frequent first, at most
-    VALUES_SHOWN_MAX per field. One statement over `_norm`."""
+    VALUES_SHOWN_MAX per field, none longer than VALUE_LENGTH_MAX. One statement over
+    `_norm`."""
     choice = _choice_cols(cols)
     if not choice:
         return []
     parts = [
         pg_sql.SQL(
             "SELECT {name} AS field, min({raw}) AS value, max({ours}) AS ours, count(*) AS n "
-            "FROM _norm WHERE {raw} IS NOT NULL GROUP BY lower({raw})"
+            "FROM _norm WHERE {raw} IS NOT NULL AND length({raw}) <= {longest} "
+            "GROUP BY lower({raw})"
         ).format(
             name=pg_sql.Literal(c.info.name),
             raw=pg_sql.Identifier(f"raw_{c.info.name}"),
             ours=pg_sql.Identifier(c.info.name),
+            longest=pg_sql.Literal(VALUE_LENGTH_MAX),
         )
         for c in choice
     ]

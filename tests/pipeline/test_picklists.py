@@ -236,3 +236,10 @@ def test_a_saved_extension_reads_a_file_with_its_bases_columns(tmp_path):
     assert batch.status == BatchStatus.APPLIED, problems(batch)
     assert Deal.objects.get().stage == "closed_won"
     assert batch.system == crm()
+
+
+def test_a_huge_cell_in_a_choice_column_is_not_listed_as_a_value(tmp_path):
+    rows = [opportunity(1, "x" * 100_000), opportunity(2, "Closed Won")]
+    batch = check(tmp_path, rows, apply=False)
+    assert values_of(batch, "stage")["values"] == [["Closed Won", 1, "closed_won"]]
+    assert problems(batch)[0][:2] == (2, "StageName")  # still refused, by row
