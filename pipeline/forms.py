@@ -10,13 +10,14 @@ from django.core.exceptions import ValidationError
 
 from pipeline.choices import AUTHORITY_FIELDS, ApplyMode, ObjectType, SystemRole, Vendor
 from pipeline.models import ImportPreset, SourceSystem
-from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, mapping_from_dict
+from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, builtin_preset, mapping_from_dict
 from pipeline.services.currency import (
     RATES_FILE_MAX_BYTES,
     rate_currency_check,
     rate_date_check,
     rate_value_check,
 )
+from pipeline.services.picklists import BLANK
 from pipeline.services.presets import import_preset_name_check
 from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
 
@@ -144,14 +145,37 @@ class MappingForm(forms.Form):
         initial="UTC", help_text="Time zone of dates written without one, e.g. Europe/Berlin."
     )
 
-    def __init__(self, *args, object_type: str, header: list[str], **kwargs) -> None:
+    base = forms.ChoiceField(
+        label="Start from",
+        required=False,
+        help_text="A built-in preset to extend: the preset saves only what you change.",
+    )
+
+    def __init__(
+        self, *args, object_type: str, header: list[str], base: str = "", **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.object_type = object_type
+        self.mapping_data: dict = {}
+        bases = [
+            k for k, spec in BUILTIN_PRESETS.items() if spec["mapping"]["object"] == object_type
+        ]
+        self.fields["base"].choices = [("", "— nothing: map every field —")] + [
+            (k, BUILTIN_PRESETS[k]["label"]) for k in bases
+        ]
+        self.base_mapping = builtin_preset(base) if base in bases else None
+        if self.base_mapping is not None:
+            self.fields["base"].initial = base
+            for key in ("date_order", "decimal_separator", "timezone"):
+                self.fields[key].initial = getattr(self.base_mapping, key)
         columns = [("", "— not in this file —"), *[(c, c) for c in header]]
         by_name = {c.casefold(): c for c in header}
         self.field_rows = []
         for info in FIELDS[object_type]:
             guess = by_name.get(info.name.casefold()) or by_name.get(info.label.casefold(), "")
+            based = self.base_mapping and self.base_mapping.fields.get(info.name)
+            if based and based.column:
+                guess = by_name.get(based.column.casefold(), guess)
             self.fields[f"col_{info.name}"] = forms.ChoiceField(
                 label=info.label, choices=columns, required=False, initial=guess
             )
@@ -213,12 +237,44 @@ class MappingForm(forms.Form):
         }
         if not fields:
             raise ValidationError("Map at least the required fields to columns of the file.")
+        base = data.get("base") or ""
+        if base and self.base_mapping is not None and base == self.fields["base"].initial:
+            raw = self._extension(base, raw)
         if not self.errors:
             try:
                 self.mapping = mapping_from_dict(raw, object_type=self.object_type)
             except ValidationError as exc:
                 raise ValidationError(exc.messages) from None
+            self.mapping_data = raw
         return data
+
+    def _extension(self, base: str, whole: dict) -> dict:
+        """What differs from the base preset: fields read from another column or given
+        values, fields the base reads that were left out (its optional ones stay), and the
+        date order, separator and time zone where they differ."""
+        assert self.base_mapping is not None
+        out: dict = {"extends": base, "object": self.object_type}
+        for key in ("date_order", "decimal_separator", "timezone"):
+            if whole[key] != getattr(self.base_mapping, key):
+                out[key] = whole[key]
+        fields: dict = {}
+        for name, spec in whole["fields"].items():
+            based = self.base_mapping.fields.get(name)
+            same_column = based is not None and (based.column or "").casefold() == (
+                spec["column"].casefold()
+            )
+            if not same_column:
+                fields[name] = {
+                    "column": spec["column"],
+                    **({"values": spec["values"]} if spec.get("values") else {}),
+                }
+            elif spec.get("values"):
+                fields[name] = {"values": spec["values"]}
+        for name, based in self.base_mapping.fields.items():
+            if name not in whole["fields"] and not based.optional:
+                fields[name] = None
+        out["fields"] = fields
+        return out
 
 
 class AuthorityForm(forms.Form):
@@ -317,3 +373,51 @@ class ExchangeRatesUploadForm(forms.Form):
         if upload.size > RATES_FILE_MAX_BYTES:
             raise ValidationError(f"The file is over {RATES_FILE_MAX_BYTES // 1_000_000} MB.")
         return upload
+
+
+class ValueMapForm(forms.Form):
+    """For each value a checked file holds in a choice field, the value of ours it means. The
+    values come from the batch (`batch_values`), never from the request: a field is named by
+    its position in the batch's list. Values already mapped start on their mapping."""
+
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="A new preset that extends the one this file was read with.",
+    )
+
+    def __init__(self, *args, fields: list[dict], needs_name: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.needs_name = needs_name
+        self.field_rows = []
+        for f in fields:
+            options = [("", "— not mapped —" if f["unknown"] else "— as it is —")]
+            if f["blank_allowed"]:
+                options.append((BLANK, "(blank)"))
+            options += [(c, c) for c in f["choices"]]
+            rows = []
+            for i, v in enumerate(f["values"]):
+                key = f"{f['field']}_{i}"
+                initial = "" if v["ours"] is None else (v["ours"] or BLANK)
+                self.fields[key] = forms.ChoiceField(
+                    label=v["value"], choices=options, required=False, initial=initial
+                )
+                rows.append({"value": v, "select": self[key], "key": key})
+            self.field_rows.append({**f, "rows": rows})
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        return import_preset_name_check(name) if self.needs_name else name
+
+    def values(self) -> dict[str, dict[str, str]]:
+        """{field: {file value: ours}} for the values whose choice differs from today's."""
+        out: dict[str, dict[str, str]] = {}
+        for f in self.field_rows:
+            for row in f["rows"]:
+                chosen = self.cleaned_data.get(row["key"], "")
+                if not chosen:
+                    continue
+                ours = "" if chosen == BLANK else chosen
+                if ours != row["value"]["ours"]:
+                    out.setdefault(f["field"], {})[row["value"]["value"]] = ours
+        return out

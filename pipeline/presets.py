@@ -18,6 +18,26 @@ is absent or the cell blank) and `optional` (the column may be missing from the 
 `iso` / `auto` (ISO only, or slash dates only where day and month cannot be confused).
 `timezone` is the zone of times written without an offset; it defaults to the company's
 `TIME_ZONE`.
+
+A mapping can extend a built-in preset and give only what differs from it:
+
+    {"extends": "salesforce-opportunity",
+     "fields": {"stage": {"values": {"Prospección": "qualification",
+                                     "Cerrada ganada": "closed_won"}},
+                "deal_type": {"values": {"Existing Business": "expansion"}},
+                "owner": "Owner_Name__c", "currency": null}}
+
+Each field given is merged into the base's: `column`, `default` and `optional` replace the
+base's, `values` are added to the base's value map (the extension wins for the same file value);
+a field given as `null` is dropped from the base. `date_order`, `decimal_separator`, `timezone`
+and `ignore` replace the base's when given. A preset saved this way keeps only its overrides
+and its base's key, so that it follows the built-in preset when that improves.
+
+A value of a choice field that the mapping does not know is a row error for a required field
+(a deal's stage, an ARR change's kind); for an optional one (a lead's stage, a deal's type or
+source, an account's health) the row imports with what a blank cell means and the value is
+counted as an "unknown picklist value" finding. Either way the checked batch lists every value
+it found per choice field, and ops map the unknown ones on the batch's Values page.
 """
 
 from __future__ import annotations
@@ -160,6 +180,8 @@ class Mapping:
     timezone: str = field(default_factory=lambda: settings.TIME_ZONE)
     # Columns the export always has that no field needs; not reported as unknown.
     ignore: tuple[str, ...] = ()
+    # The built-in preset this mapping extends ("" for none); `fields` are already resolved.
+    extends: str = ""
 
     def columns(self) -> list[str]:
         """The file columns this mapping reads, in field order."""
@@ -193,12 +215,68 @@ class Mapping:
         return data
 
 
+def mapping_extend(data: dict) -> dict:
+    """The whole mapping an extending mapping (`"extends": <built-in preset key>`) stands for:
+    its base with the overrides merged in, as the module docstring describes. A mapping that
+    extends nothing is returned as it is. Raises ValidationError for an unknown base."""
+    base_key = data.get("extends")
+    if base_key in (None, ""):
+        return data
+    if not isinstance(base_key, str) or base_key not in BUILTIN_PRESETS:
+        raise ValidationError(
+            f"'extends' names a built-in preset: one of {', '.join(BUILTIN_PRESETS)} "
+            f"(not {base_key!r})."
+        )
+    base = BUILTIN_PRESETS[base_key]["mapping"]
+    merged = {k: v for k, v in base.items() if k != "fields"}
+    merged.update({k: v for k, v in data.items() if k not in ("extends", "fields")})
+    if "object" in data and data["object"] != base["object"]:
+        raise ValidationError(
+            f"Preset {base_key!r} reads {base['object']}s; an extension of it cannot read "
+            f"{data['object']}s."
+        )
+    fields = {name: _spec(spec) for name, spec in base["fields"].items()}
+    overrides = data.get("fields") or {}
+    if not isinstance(overrides, dict):
+        raise ValidationError("'fields' maps field names to columns or objects.")
+    for name, spec in overrides.items():
+        if spec is None:
+            fields.pop(name, None)
+            continue
+        spec = _spec(spec)
+        if not isinstance(spec, dict):
+            fields[name] = spec  # reported by mapping_from_dict
+            continue
+        out = dict(fields.get(name, {}))
+        values = out.pop("values", None) or {}
+        out.update({k: v for k, v in spec.items() if k != "values"})
+        extra = spec.get("values") or {}
+        if isinstance(values, dict) and isinstance(extra, dict):
+            # Matched case-insensitively: the extension's spelling replaces the base's.
+            folded = {str(k).strip().casefold() for k in extra}
+            values = {k: v for k, v in values.items() if k.strip().casefold() not in folded}
+            values.update(extra)
+        else:
+            values = extra
+        if values:
+            out["values"] = values
+        fields[name] = out
+    merged["fields"] = fields
+    return merged
+
+
+def _spec(spec: object) -> object:
+    return {"column": spec} if isinstance(spec, str) else spec
+
+
 def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mapping:
-    """Read and check a mapping. Every problem is reported at once, in words an ops person can
-    act on; a mapping that passes can be run."""
+    """Read and check a mapping, resolving `extends` first. Every problem is reported at once,
+    in words an ops person can act on; a mapping that passes can be run."""
     problems: list[str] = []
     if not isinstance(data, dict):
         raise ValidationError("A mapping is a JSON object with 'object' and 'fields'.")
+    extends = data.get("extends") or ""
+    data = mapping_extend(data)
     kind = data.get("object", object_type)
     if kind not in FIELDS:
         raise ValidationError(f"Unknown object {kind!r}: use one of {', '.join(FIELDS)}.")
@@ -273,6 +351,7 @@ def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mappin
         decimal_separator=decimal,
         timezone=str(tz),
         ignore=tuple(ignore),
+        extends=extends,
     )
 
 

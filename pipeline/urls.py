@@ -26,6 +26,7 @@ urlpatterns = [
     path("imports/new/", views.import_new, name="import-new"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),
     path("imports/<int:pk>/mapping/", views.import_mapping, name="import-mapping"),
+    path("imports/<int:pk>/values/", views.import_values, name="import-values"),
     path("imports/<int:pk>/status/", views.import_status, name="import-status"),
     path("imports/<int:pk>/confirm/", views.import_confirm, name="import-confirm"),
     path("imports/<int:pk>/problems.csv", views.import_errors_csv, name="import-errors"),

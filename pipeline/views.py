@@ -56,6 +56,7 @@ from pipeline.forms import (
     RunStartForm,
     ScheduleForm,
     SourceSystemForm,
+    ValueMapForm,
 )
 from pipeline.models import (
     Account,
@@ -68,7 +69,8 @@ from pipeline.models import (
     ReconciliationRun,
     SourceSystem,
 )
-from pipeline.services import findings, reconciliation
+from pipeline.presets import BUILTIN_PRESETS
+from pipeline.services import findings, picklists, reconciliation
 from pipeline.services.authority import field_authority_set
 from pipeline.services.currency import (
     ExchangeRatesRejected,
@@ -439,7 +441,11 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("pipeline:import-detail", pk=batch.pk)
-    form = MappingForm(request.POST or None, object_type=batch.object_type, header=header)
+    # ?base=<built-in preset>: the form starts from it and the preset saves only the changes.
+    base = request.POST.get("base", request.GET.get("base", ""))
+    form = MappingForm(
+        request.POST or None, object_type=batch.object_type, header=header, base=base
+    )
     if request.method == "POST" and form.is_valid():
         try:
             preset = import_batch_draft_map(
@@ -447,6 +453,7 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
                 preset_name=form.cleaned_data["name"],
                 mapping=form.mapping,
                 by=request.user,
+                mapping_data=form.mapping_data,
             )
         except ValidationError as exc:
             form.add_error(None, exc)  # a name in use shows next to the name
@@ -455,6 +462,58 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("pipeline:import-detail", pk=batch.pk)
     return render(
         request, "pipeline/import_mapping.html", {"batch": batch, "form": form, "header": header}
+    )
+
+
+@require("imports.run")
+def import_values(request: HttpRequest, pk: int) -> HttpResponse:
+    """The values a checked file holds in each choice field: ops map the unknown ones to ours,
+    save them into the preset and check the same file again, in one click."""
+    batch = get_object_or_404(ImportBatch.objects.select_related("system"), pk=pk)
+    if batch.status == BatchStatus.DRAFT:
+        return redirect("pipeline:import-mapping", pk=batch.pk)
+    fields = picklists.batch_values(batch)
+    needs_name = picklists.preset_needs_name(batch)
+    form = ValueMapForm(
+        request.POST or None,
+        fields=fields,
+        needs_name=needs_name,
+        initial={"name": f"{batch.system.name} {batch.get_object_type_display().lower()}s"},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            preset, again = picklists.import_batch_values_map(
+                batch=batch,
+                values=form.values(),
+                by=request.user,
+                preset_name=form.cleaned_data["name"],
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                form.add_error(None, exc.message_dict.get("name", exc.messages))
+            else:
+                form.add_error(None, exc)
+        else:
+            if again is None:
+                messages.success(
+                    request,
+                    f"Values saved in the preset “{preset.name}”. This import's file was not "
+                    "kept: import it again with that preset.",
+                )
+                return redirect("pipeline:import-detail", pk=batch.pk)
+            messages.success(
+                request, f"Values saved in the preset “{preset.name}”; the file is being checked."
+            )
+            return redirect("pipeline:import-detail", pk=again.pk)
+    return render(
+        request,
+        "pipeline/import_values.html",
+        {
+            "batch": batch,
+            "form": form,
+            "base_label": BUILTIN_PRESETS.get(batch.preset, {}).get("label", ""),
+        },
+        status=400 if form.is_bound else 200,
     )
 
 
@@ -484,6 +543,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "earlier": earlier,
             "may_run": can(request.user, "imports.run"),
             "findings": findings.batch_findings(batch),
+            "unmapped": [v for v in (batch.preview or {}).get("values", []) if v["unknown"]],
         },
     )
 

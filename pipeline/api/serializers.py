@@ -30,6 +30,9 @@ class ImportBatchSerializer(serializers.ModelSerializer):
     confirmed_by = SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.HyperlinkedIdentityField(view_name="api:import-detail")
     errors_url = serializers.HyperlinkedIdentityField(view_name="api:import-errors")
+    values = serializers.SerializerMethodField(
+        help_text="Per choice field: the file's values [value, rows, ours or null if unmapped]."
+    )
 
     class Meta:
         model = ImportBatch
@@ -63,10 +66,14 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "rows_held",
             "findings",
             "unknown_columns",
+            "values",
             "message",
             "errors_url",
         ]
         read_only_fields = fields
+
+    def get_values(self, batch: ImportBatch) -> list:
+        return (batch.preview or {}).get("values", [])
 
 
 class ImportRowErrorSerializer(serializers.ModelSerializer):

@@ -71,6 +71,7 @@ from pipeline.presets import (
     field_info,
     mapping_from_dict,
 )
+from pipeline.services import picklists
 from pipeline.services.findings import findings_clear, findings_collect
 from pipeline.services.identity import (
     PENDING_ID_BASE,
@@ -555,9 +556,14 @@ def _field_sql(info: FieldInfo, column: str, raw: str, mapping: Mapping, fm, *, 
         blank = _lit(info.blank()) if info.blank() is not None else "NULL"
         mapped = f"(CASE lower({v}) {' '.join(whens)} ELSE {catch_all} END)"
         value = f"CASE WHEN {v} IS NULL THEN {blank} ELSE {mapped} END"
-        known = sorted({k for k in fm.values if k != "*"}) or list(info.choices)
-        shown = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
-        unreadable = _lit(f"is not a value this mapping knows ({shown})")
+        if not info.required:
+            # An unknown value of an optional field imports as a blank cell and is a finding
+            # (pipeline/services/picklists.py); the field's value stays NULL until then.
+            return _Col(info, column, raw, value, _error(info, v, x, None, "NULL"))
+        unreadable = _lit(
+            f"is not a {info.label.lower()} this mapping knows: map it to one of ours "
+            f"({', '.join(info.choices)}) with “Map these values” on this import's page"
+        )
         return _Col(info, column, raw, value, _error(info, v, x, unreadable, "NULL"))
     raise AssertionError(info.kind)
 
@@ -1044,16 +1050,27 @@ def import_batch_draft_header(*, batch: ImportBatch) -> list[str]:
 
 @transaction.atomic
 def import_batch_draft_map(
-    *, batch: ImportBatch, preset_name: str, mapping: Mapping, by: AbstractBaseUser | None
+    *,
+    batch: ImportBatch,
+    preset_name: str,
+    mapping: Mapping,
+    by: AbstractBaseUser | None,
+    mapping_data: dict | None = None,
 ) -> ImportPreset:
     """Save the mapping built for a draft's file as a preset, and queue the draft to be checked
-    with it. A draft mapped meanwhile (another tab) keeps that mapping; the preset is saved all
-    the same. Raises ValidationError as `import_preset_save` does."""
+    with it. `mapping_data`, when given, is what the preset stores (an extension of a built-in
+    preset keeps only its overrides). A draft mapped meanwhile (another tab) keeps that mapping;
+    the preset is saved all the same. Raises ValidationError as `import_preset_save` does."""
     preset = import_preset_save(
-        name=preset_name, mapping=mapping.to_dict(), object_type=batch.object_type, by=by
+        name=preset_name,
+        mapping=mapping_data or mapping.to_dict(),
+        object_type=batch.object_type,
+        by=by,
     )
     claimed = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.DRAFT).update(
-        mapping=preset.mapping, preset=preset.name, status=BatchStatus.QUEUED
+        mapping=mapping_from_dict(preset.mapping).to_dict(),
+        preset=preset.name,
+        status=BatchStatus.QUEUED,
     )
     batch.refresh_from_db()
     if claimed:
@@ -1199,6 +1216,7 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     _python_checks(mapping, cols)
     errors_total = _collect_errors(batch, cols)
     batch.preview = _preview(cols)
+    batch.preview["values"] = picklists.values_found(cols)
     holding = (
         errors_total and batch.apply_mode == ApplyMode.VALID_ROWS and batch.rows_rejected < rows
     )
@@ -1216,6 +1234,7 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
         batch.save()
         return
     findings_collect(batch, cols)
+    picklists.unknown_values_blank(cols)
     if not batch.apply_requested:
         batch.status = BatchStatus.PENDING
         batch.progress, batch.phase = 100, "checked"

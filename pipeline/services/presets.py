@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from pipeline.models import ImportPreset
-from pipeline.presets import BUILTIN_PRESETS, mapping_from_dict
+from pipeline.presets import BUILTIN_PRESETS, Mapping, mapping_from_dict
 
 NAME_MAX_LENGTH = ImportPreset._meta.get_field("name").max_length
 
@@ -30,8 +30,10 @@ def import_preset_save(
     *, name: str, mapping: dict, by: AbstractBaseUser | None, object_type: str | None = None
 ) -> ImportPreset:
     """Save a mapping (the JSON shape of `import_records --mapping`) as a new preset, checked as
-    an import checks it. With `object_type`, the mapping must read that type. Raises
-    ValidationError: keyed by `name` for the name, and listing every problem of the mapping."""
+    an import checks it. With `object_type`, the mapping must read that type. A mapping that
+    extends a built-in preset is stored as given (its base's key and the overrides), so it
+    follows the built-in preset. Raises ValidationError: keyed by `name` for the name, and
+    listing every problem of the mapping."""
     try:
         name = import_preset_name_check(name)
     except ValidationError as exc:
@@ -42,7 +44,7 @@ def import_preset_save(
             return ImportPreset.objects.create(
                 name=name,
                 object_type=checked.object_type,
-                mapping=checked.to_dict(),
+                mapping=_extension(mapping, checked) if checked.extends else checked.to_dict(),
                 created_by=by,
             )
     except IntegrityError:
@@ -50,3 +52,13 @@ def import_preset_save(
         raise ValidationError(
             {"name": "A preset with this name exists; choose another name."}
         ) from None
+
+
+_EXTENSION_KEYS = ("date_order", "decimal_separator", "timezone", "ignore", "fields")
+
+
+def _extension(given: dict, checked: Mapping) -> dict:
+    """What is stored of a mapping that extends a built-in preset: its base and overrides."""
+    out = {"extends": checked.extends, "object": checked.object_type}
+    out.update({k: given[k] for k in _EXTENSION_KEYS if k in given})
+    return out

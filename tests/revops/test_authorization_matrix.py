@@ -66,6 +66,7 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "pipeline:import-new": {"GET": OPS, "POST": OPS},
     "pipeline:import-detail": {"GET": OPS},
     "pipeline:import-mapping": {"GET": OPS, "POST": OPS},
+    "pipeline:import-values": {"GET": OPS, "POST": OPS},
     "pipeline:import-status": {"GET": OPS},
     "pipeline:import-confirm": {"POST": OPS},
     "pipeline:import-errors": {"GET": OPS},
