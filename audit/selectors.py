@@ -65,7 +65,7 @@ def event_list() -> QuerySet[AuditEvent]:
     return (
         AuditEvent.objects.filter(pgh_label__in=list(OPERATIONS))
         .defer("pgh_data", "pgh_diff")
-        .order_by("-pgh_created_at", "-pgh_id")
+        .order_by("-pgh_created_at", "-pgh_id", "pgh_model")
     )
 
 

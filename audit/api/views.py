@@ -14,7 +14,8 @@ from revops.permissions import Can
 
 
 class NewestEventFirst(Cursor):
-    ordering = ("-pgh_created_at", "-pgh_id")
+    # pgh_id counts per event table: two tables' events of one transaction can share it.
+    ordering = ("-pgh_created_at", "-pgh_id", "pgh_model")
 
 
 class AuditEventList(ListAPIView):
