@@ -28,6 +28,7 @@ urlpatterns = [
     path("imports/<int:pk>/mapping/", views.import_mapping, name="import-mapping"),
     path("imports/<int:pk>/status/", views.import_status, name="import-status"),
     path("imports/<int:pk>/confirm/", views.import_confirm, name="import-confirm"),
+    path("imports/<int:pk>/retry/", views.import_retry, name="import-retry"),
     path("imports/<int:pk>/problems.csv", views.import_errors_csv, name="import-errors"),
     path("reconciliation/", views.reconciliation_run_list, name="reconciliation-run-list"),
     path("reconciliation/start/", views.reconciliation_run_start, name="reconciliation-run-start"),
