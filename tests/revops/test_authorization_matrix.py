@@ -68,6 +68,7 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "pipeline:import-mapping": {"GET": OPS, "POST": OPS},
     "pipeline:import-status": {"GET": OPS},
     "pipeline:import-confirm": {"POST": OPS},
+    "pipeline:import-retry": {"POST": OPS},
     "pipeline:import-errors": {"GET": OPS},
     # Reconciliation: everyone reads, ops run and schedule
     "pipeline:reconciliation-run-list": {"GET": ALL},
@@ -133,6 +134,7 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "api:import-list": {"GET": OPS, "POST": OPS},
     "api:import-detail": {"GET": OPS},
     "api:import-confirm": {"POST": OPS},
+    "api:import-retry": {"POST": OPS},
     "api:import-errors": {"GET": OPS},
     "api:preset-list": {"GET": OPS, "POST": OPS},
     "api:exchange-rate-list": {"GET": ALL, "POST": OPS},
