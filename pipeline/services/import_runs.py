@@ -22,6 +22,7 @@ comes back: only `import_batch_retry` queues it again, and any message then runs
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 
@@ -34,6 +35,8 @@ from django.utils import timezone
 
 from pipeline.choices import BatchStatus
 from pipeline.models import ImportBatch
+
+logger = logging.getLogger(__name__)
 
 # pg_advisory_lock(RUN_LOCK_CLASS, batch id): the two-key form, so pg_locks shows the batch id
 # as objid and the reaper can join it in SQL (objsubid 2). Distinct from IMPORT_LOCK (one key).
@@ -173,5 +176,6 @@ def import_batch_retry(*, batch: ImportBatch, by: AbstractBaseUser | None) -> Im
         )
     from pipeline.services.imports import import_batch_enqueue  # imports.py imports this module
 
+    logger.info("import batch %s retried by %s", batch.pk, getattr(by, "username", "the system"))
     import_batch_enqueue(batch)
     return batch
