@@ -145,7 +145,7 @@ def test_a_checked_older_file_confirmed_after_a_newer_one_applied_is_superseded(
     assert "Retry</button>" not in page.text
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_newer_file_applied_while_an_older_one_waits_for_the_import_lock_wins():
     """The race the lock closes: the older batch passed every early check, then a newer one
     committed while the older waited to write. The check under the lock still sees it."""
