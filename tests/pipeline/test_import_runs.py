@@ -377,3 +377,10 @@ def test_a_second_delivery_while_a_live_run_holds_the_batch_leaves_it_alone():
         again = import_batch_run(batch.pk)
     assert (again.status, again.progress) == (BatchStatus.RUNNING, 75)
     assert not SourceLead.objects.exists()
+
+
+def test_the_reaper_runs_every_minute_on_beat():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.select_related("interval").get(task="pipeline.import_batches_reap")
+    assert (task.interval.every, task.interval.period, task.enabled) == (1, "minutes", True)
