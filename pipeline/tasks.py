@@ -19,6 +19,14 @@ def import_batch_run_task(batch_id: int) -> None:
     import_batch_run(batch_id)  # claims the batch; a redelivered task finds it done
 
 
+@shared_task(name="pipeline.import_batches_reap", acks_late=True)
+def import_batches_reap_task() -> int:
+    """Every minute (django-celery-beat): mark failed the imports whose worker died."""
+    from pipeline.services.import_runs import import_batches_reap
+
+    return len(import_batches_reap())
+
+
 @shared_task(name="pipeline.reconciliation_run", acks_late=True)
 def reconciliation_run_task(run_id: int) -> str:
     """Execute a run queued from the browser or the API."""

@@ -29,6 +29,7 @@ urlpatterns = [
     path("imports/<int:pk>/values/", views.import_values, name="import-values"),
     path("imports/<int:pk>/status/", views.import_status, name="import-status"),
     path("imports/<int:pk>/confirm/", views.import_confirm, name="import-confirm"),
+    path("imports/<int:pk>/retry/", views.import_retry, name="import-retry"),
     path("imports/<int:pk>/problems.csv", views.import_errors_csv, name="import-errors"),
     path("imports/<int:pk>/held.csv", views.import_held_csv, name="import-held"),
     path("systems/<slug:slug>/quality/", views.system_quality, name="system-quality"),

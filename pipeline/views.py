@@ -78,6 +78,11 @@ from pipeline.services.currency import (
     exchange_rate_set,
     exchange_rates_import,
 )
+from pipeline.services.import_runs import (
+    import_batch_newer_applied,
+    import_batch_retry,
+    import_batches_reap,
+)
 from pipeline.services.imports import (
     held_rows_lines,
     import_batch_confirm,
@@ -305,6 +310,7 @@ def exchange_rate_import(request: HttpRequest) -> HttpResponse:
 @require_safe
 @require("imports.view")
 def import_list(request: HttpRequest) -> HttpResponse:
+    import_batches_reap()  # a batch whose worker died shows failed, not running
     page = Paginator(selectors.import_batch_list(), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "pipeline/import_list.html", {"page": page, "query": ""})
 
@@ -520,6 +526,7 @@ def import_values(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 @require("imports.view")
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    import_batches_reap()
     batch = get_object_or_404(
         ImportBatch.objects.select_related("system", "created_by", "confirmed_by"), pk=pk
     )
@@ -541,6 +548,10 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "batch": batch,
             "errors": errors,
             "earlier": earlier,
+            # Confirming an older checked file after a newer one applied will not apply it.
+            "newer": import_batch_newer_applied(batch)
+            if batch.status == BatchStatus.PENDING
+            else None,
             "may_run": can(request.user, "imports.run"),
             "findings": findings.batch_findings(batch),
             "unmapped": [v for v in (batch.preview or {}).get("values", []) if v["unknown"]],
@@ -552,6 +563,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require("imports.view")
 def import_status(request: HttpRequest, pk: int) -> JsonResponse:
     """What the batch page's progress bar polls."""
+    import_batches_reap()
     batch = get_object_or_404(ImportBatch, pk=pk)
     return JsonResponse(
         {
@@ -572,6 +584,19 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         import_batch_confirm(batch=batch, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    return redirect("pipeline:import-detail", pk=batch.pk)
+
+
+@require("imports.run")
+@require_POST
+def import_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    try:
+        import_batch_retry(batch=batch, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Import #{batch.pk} is queued to run its file again.")
     return redirect("pipeline:import-detail", pk=batch.pk)
 
 

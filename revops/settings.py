@@ -214,6 +214,9 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Uploaded files are stored under MEDIA_ROOT and never served back: no MEDIA_URL route exists.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# A running import whose run lock nobody holds and that showed no progress for this long died
+# with its worker, and is marked failed (pipeline.services.import_runs).
+IMPORT_DEAD_AFTER_SECONDS = env_int("IMPORT_DEAD_AFTER_SECONDS", 60, minimum=1)
 # Uploads are cut off while they arrive (revops/uploads.py): a dispute's attachment at its
 # 5 MB (disputes.services.disputes.MAX_ATTACHMENT_BYTES), anything else at IMPORT_MAX_BYTES.
 UPLOAD_MAX_BYTES_BY_PATH = [("/disputes/", 5 * 1024 * 1024), ("/api/v1/disputes/", 5 * 1024 * 1024)]
@@ -253,7 +256,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
-    "visibility_timeout": 3600,
+    # How long Redis keeps a task a killed worker had taken before delivering it again.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,

@@ -24,6 +24,7 @@ urlpatterns = [
     path("imports/", views.ImportListCreate.as_view(), name="import-list"),
     path("imports/<int:pk>/", views.ImportDetail.as_view(), name="import-detail"),
     path("imports/<int:pk>/confirm/", views.ImportConfirm.as_view(), name="import-confirm"),
+    path("imports/<int:pk>/retry/", views.ImportRetry.as_view(), name="import-retry"),
     path("imports/<int:pk>/errors/", views.ImportErrors.as_view(), name="import-errors"),
     path("presets/", views.PresetList.as_view(), name="preset-list"),
     path("exchange-rates/", views.ExchangeRateListCreate.as_view(), name="exchange-rate-list"),

@@ -45,6 +45,7 @@ from pipeline.models import (
 from pipeline.presets import BUILTIN_PRESETS
 from pipeline.services import reconciliation
 from pipeline.services.currency import exchange_rate_delete, exchange_rate_set
+from pipeline.services.import_runs import import_batch_retry, import_batches_reap
 from pipeline.services.imports import (
     import_batch_confirm,
     import_batch_create,
@@ -67,6 +68,8 @@ class ImportListCreate(ListAPIView):
     pagination_class = NewestFirst
 
     def get_queryset(self):
+        if not getattr(self, "swagger_fake_view", False):  # not while generating the schema
+            import_batches_reap()  # a batch whose worker died reads failed, not running
         return selectors.import_batch_list()
 
     @extend_schema(
@@ -106,6 +109,7 @@ class ImportDetail(APIView):
 
     @extend_schema(responses={200: ImportBatchSerializer})
     def get(self, request, pk: int):
+        import_batches_reap()
         batch = get_object_or_404(selectors.import_batch_list(), pk=pk)
         return Response(ImportBatchSerializer(batch, context={"request": request}).data)
 
@@ -120,6 +124,21 @@ class ImportConfirm(APIView):
     def post(self, request, pk: int):
         batch = get_object_or_404(ImportBatch, pk=pk)
         batch = import_batch_confirm(batch=batch, by=request.user)
+        batch.refresh_from_db()
+        body = ImportBatchSerializer(batch, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportRetry(APIView):
+    """Run a failed batch's file again (its worker died, or the queue was unreachable)."""
+
+    permission_classes = [Can]
+    permission_action = "imports.run"
+
+    @extend_schema(request=None, responses={202: ImportBatchSerializer})
+    def post(self, request, pk: int):
+        batch = get_object_or_404(ImportBatch, pk=pk)
+        batch = import_batch_retry(batch=batch, by=request.user)
         batch.refresh_from_db()
         body = ImportBatchSerializer(batch, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0017_batch_findings_export_kind'),
+        ('pipeline', '0022_import_reaper_schedule'),
     ]
 
     operations = [

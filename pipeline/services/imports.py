@@ -79,6 +79,7 @@ from pipeline.services.identity import (
     golden_refresh_dependents,
     golden_resolve_pending,
 )
+from pipeline.services.import_runs import import_batch_run_lock, import_batch_supersede_if_newer
 from pipeline.services.presets import import_preset_save
 from revops.csv import csv_lines
 from revops.currencies import ISO_4217
@@ -1143,7 +1144,20 @@ def import_batch_run(
     batch_id: int, *, path: Path | None = None, progress: Progress | None = None
 ) -> ImportBatch:
     """Check the batch's file and, if asked, apply it. Safe to call twice for one batch (a
-    redelivered task): a batch that already finished is returned as it is."""
+    redelivered task): a batch that already finished, or that a live run holds, is returned as
+    it is; one still marked running by a dead worker runs again, and ends superseded if a newer
+    file has been applied since (see import_runs)."""
+    # A message redelivered after its worker died finds the batch running and the dead
+    # connection's lock perhaps not yet freed: wait a few seconds for it.
+    redelivered = ImportBatch.objects.filter(pk=batch_id, status=BatchStatus.RUNNING).exists()
+    with import_batch_run_lock(batch_id, wait=5 if redelivered else 0) as acquired:
+        if not acquired:
+            return ImportBatch.objects.select_related("system").get(pk=batch_id)
+        return _run_locked(batch_id, path=path, progress=progress)
+
+
+def _run_locked(batch_id: int, *, path: Path | None, progress: Progress | None) -> ImportBatch:
+    # Holding the run lock: a batch still marked running was left by a dead worker.
     claimed = ImportBatch.objects.filter(
         pk=batch_id, status__in=[BatchStatus.QUEUED, BatchStatus.RUNNING]
     ).update(
@@ -1155,6 +1169,8 @@ def import_batch_run(
     batch = ImportBatch.objects.select_related("system").get(pk=batch_id)
     if not claimed:
         return batch
+    if batch.apply_requested and import_batch_supersede_if_newer(batch):
+        return batch  # a stale file: not even read again
     if path is None and not batch.file:
         batch.status, batch.finished_at = BatchStatus.FAILED, timezone.now()
         batch.message = "The file of this batch was not kept; import it again."
@@ -1245,6 +1261,8 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
+        if import_batch_supersede_if_newer(batch):  # under the lock: no newer batch can commit
+            return
         created, updated = _stage_pending(batch, cols)
         if created or updated:
             golden_resolve_pending(object_type=batch.object_type, batch_id=batch.id)

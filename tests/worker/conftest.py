@@ -2,9 +2,9 @@
 
 - `celery_worker`: one worker for the whole session (started on first use, stopped before the
   test database is dropped), consuming the default queue.
-- `start_celery_worker(queues=..., pool="solo"|"prefork")`: a worker of the test's own, for
-  tests that kill it (or its pool child); give it its own queue so the shared worker never
-  takes its messages.
+- `start_celery_worker(queues=..., pool="solo"|"prefork", env={...})`: a worker of the test's
+  own, for tests that kill it (or its pool child); give it its own queue so the shared worker
+  never takes its messages. `env` adds environment variables (settings) for it alone.
 - `celery_on_redis`: points this process's Celery app at the same Redis (not eager), so
   `.delay()` publishes for real; restored afterwards.
 - `worker`: the three together with a transactional database, so the worker sees committed
@@ -68,8 +68,11 @@ def worker_database_url() -> str:
 class CeleryWorker:
     """A `celery -A revops worker` subprocess with its log in a file."""
 
-    def __init__(self, *, queues: str, log_dir: Path, pool: str = "solo") -> None:
+    def __init__(
+        self, *, queues: str, log_dir: Path, pool: str = "solo", env: dict | None = None
+    ) -> None:
         self.queues = queues
+        self.extra_env = env or {}  # settings of this worker only, e.g. a short visibility
         self.media_root = log_dir / "media"  # uploads: tests point MEDIA_ROOT here too
         self.pool = pool  # "solo" runs tasks in the worker process; "prefork" in one child
         self.nodename = f"test-{uuid.uuid4().hex[:8]}@localhost"
@@ -87,6 +90,7 @@ class CeleryWorker:
             # Few connections are needed; a short life keeps the test database droppable.
             "CONN_MAX_AGE": "0",
             "MEDIA_ROOT": str(self.media_root),
+            **self.extra_env,
         }
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
@@ -199,8 +203,8 @@ def celery_worker(django_db_setup, django_db_blocker, _worker_logs) -> Iterator[
 def start_celery_worker(django_db_setup, _worker_logs) -> Iterator[Callable[..., CeleryWorker]]:
     started: list[CeleryWorker] = []
 
-    def start(*, queues: str, pool: str = "solo") -> CeleryWorker:
-        worker = CeleryWorker(queues=queues, log_dir=_worker_logs, pool=pool).start()
+    def start(*, queues: str, pool: str = "solo", env: dict | None = None) -> CeleryWorker:
+        worker = CeleryWorker(queues=queues, log_dir=_worker_logs, pool=pool, env=env).start()
         started.append(worker)
         return worker
 
