@@ -231,11 +231,12 @@ def _plain(text: str, why: str) -> Rendered:
     return Rendered(mark_safe(f"{note}<pre>{html.escape(text)}</pre>"), fallback=True)  # noqa: S308
 
 
-def render_checked(text: str, *, budget: float = RENDER_BUDGET_S) -> Rendered:
+def render_checked(text: str, *, budget: float | None = None) -> Rendered:
     """Markdown → sanitised HTML in at most about `budget` seconds, or the text escaped in a
     `<pre>` with a line saying why (too long after cleaning, or too slow to format)."""
     if not text or not text.strip():
         return Rendered(mark_safe(""))
+    budget = RENDER_BUDGET_S if budget is None else budget
     started = time.monotonic()
     cleaned = source_clean(text)
     if len(cleaned) > MAX_CHARS:
@@ -251,6 +252,6 @@ def render_checked(text: str, *, budget: float = RENDER_BUDGET_S) -> Rendered:
     return Rendered(mark_safe(result))  # noqa: S308 - nh3 output, allow-list only
 
 
-def render(text: str, *, budget: float = RENDER_BUDGET_S) -> SafeString:
+def render(text: str, *, budget: float | None = None) -> SafeString:
     """Markdown → sanitised HTML, safe to put in a page as it is (see `render_checked`)."""
     return render_checked(text, budget=budget).html
