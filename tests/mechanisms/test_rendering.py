@@ -46,27 +46,38 @@ def test_viewing_a_mechanism_renders_none_of_its_markdown(make_mechanism, client
     page = client.get(reverse("mechanisms:mechanism-detail", args=[mechanism.slug]))
     api = client.get(f"/api/v1/mechanisms/{mechanism.slug}/")
     log = client.get(f"/api/v1/mechanisms/log-entries/?mechanism={mechanism.slug}")
+    version = client.get(f"/api/v1/mechanisms/{mechanism.slug}/versions/1/")
 
-    assert page.status_code == api.status_code == log.status_code == 200
+    assert page.status_code == api.status_code == log.status_code == version.status_code == 200
     assert "Added the <strong>out-of-office</strong> check." in page.content.decode()
     assert "All <em>fine</em>" in page.content.decode()
     assert api.json()["parts"]["iteration"]["html"] == (
         "<p>Added the <strong>out-of-office</strong> check.</p>"
     )
     assert log.json()["results"][0]["found"]["html"] == "<p>All <em>fine</em></p>"
+    assert version.json()["document"]["parts"]["iteration"]["html"] == (
+        "<p>Added the <strong>out-of-office</strong> check.</p>"
+    )
     assert renders == []
 
 
 def test_a_pathological_part_costs_its_render_once_not_on_every_view(make_mechanism, client_as):
-    mechanism = make_mechanism(**{part: BRACKETS for part in ("challenge", "iteration", "tool")})
+    parts = ("challenge", "iteration", "tool")
+    mechanism = make_mechanism(**{part: BRACKETS for part in parts})
     client = client_as(Role.SALES_LEAD)
     url = reverse("mechanisms:mechanism-detail", args=[mechanism.slug])
+    client.get(url)
 
     start = time.perf_counter()
     for _ in range(3):
         assert client.get(url).status_code == 200
-    # Rendering the three parts takes over a second each view; reading them, milliseconds.
-    assert time.perf_counter() - start < 1.5
+    three_views = time.perf_counter() - start
+    start = time.perf_counter()
+    for part in parts:
+        markdown.render(getattr(mechanism, part))
+    one_render = time.perf_counter() - start
+    # Rendering per view, three views would cost three renders of the parts (about 1.5 s each).
+    assert three_views < one_render
 
 
 def test_a_changed_sanitiser_rule_reaches_stored_text_on_its_next_view(
