@@ -29,7 +29,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
-from django.urls import Resolver404, get_resolver, resolve
+from django.urls import Resolver404, URLResolver, get_resolver, resolve
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 
@@ -42,13 +42,16 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
 # pattern, one example per form, in about half a minute; `make test-fuzz` walks as every role.
 LONG_RUN = "FUZZ_EXAMPLES" in os.environ
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1"))
-PER_PATTERN = 2 if LONG_RUN else 1  # concrete URLs visited per URL pattern and role
+PER_PATTERN = 4 if LONG_RUN else 3  # concrete URLs visited per URL pattern and role
 ALL_ROLES = (Role.OPS, Role.EXECUTIVE, Role.SALES_LEAD, Role.MARKETING_LEAD)
 WALKERS = (*ALL_ROLES, None) if LONG_RUN else (Role.OPS, None)
 SKIP_PREFIXES = ("/api/", "/admin/", "/static/", "/media/")
 # Forms whose very purpose would end the walk (signing out); posting them is tested elsewhere.
 SKIP_ACTIONS = ("/accounts/logout/",)
 MISSING = object()
+# Where the walk starts: the home page, and the disputes still open (their detail pages carry the
+# workflow's forms; the first disputes linked from elsewhere may all be closed).
+START = ["/", "/disputes/?status=open", "/disputes/?status=in_review"]
 
 
 @dataclass
@@ -135,12 +138,26 @@ def _route(path: str) -> str | None:
         return None
 
 
-def crawl(client: Client, start: str) -> tuple[set[str], list[Form]]:
-    """The routes reached and the forms found, walking from `start`."""
+def page_routes(patterns=None, prefix: str = "") -> set[str]:
+    """Every route of the URL conf outside the API and the admin."""
+    routes: set[str] = set()
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(pattern.pattern)
+        if route.startswith(("api/", "admin/")):
+            continue
+        if isinstance(pattern, URLResolver):
+            routes |= page_routes(pattern.url_patterns, route)
+        else:
+            routes.add(route)
+    return routes
+
+
+def crawl(client: Client, start: list[str]) -> tuple[set[str], list[Form]]:
+    """The routes reached and the forms found, walking from the `start` pages."""
     seen_per_route: dict[str, int] = {}
     visited: set[str] = set()
     forms: list[Form] = []
-    queue = deque([start])
+    queue = deque(start)
     while queue:
         path = queue.popleft()
         route = _route(path)
@@ -275,19 +292,18 @@ def test_no_page_form_answers_hostile_input_with_a_server_error(small_demo, make
     forms: dict[tuple, tuple[Role | None, Form]] = {}
     reached: set[str] = set()
     for role in WALKERS:
-        routes, found = crawl(client_for(role), "/" if role else "/accounts/login/")
+        routes, found = crawl(client_for(role), START if role else ["/accounts/login/"])
         reached |= routes
         for form in found:
             forms.setdefault(form.key, (role, form))  # the first role shown a form posts it
 
-    page_routes = {
-        str(p.pattern)
-        for p in get_resolver().url_patterns
-        if not str(p.pattern).startswith(("api/", "admin/"))
-    }
-    assert len(reached) > 35, f"the walk reached only {sorted(reached)}"
+    # The URL conf is the list of what exists: most of it must be reached, as a page or as
+    # the action of a form on one (the rest needs rows the small demo may not hold).
+    covered = reached | {form.key[1] for _, form in forms.values()}
+    conf = page_routes()
+    missed = sorted(conf - covered)
+    assert len(covered & conf) >= 0.7 * len(conf), f"the walk missed {missed}"
     assert len(forms) > 25, "the walk found too few forms"
-    assert page_routes  # the URL conf has pages; the walk covers its apps' routes
 
     walked = time.monotonic() - started
     failures: list[str] = []
@@ -308,6 +324,7 @@ def test_no_page_form_answers_hostile_input_with_a_server_error(small_demo, make
         f"walked {len(reached)} routes in {walked:.0f} s; fuzzed {len(forms)} forms "
         f"({EXAMPLES} examples each) in {time.monotonic() - started - walked:.0f} s:",
         *sorted(f"{r} {f.method} {f.action}" for r, f in forms.values()),
+        f"not reached ({len(missed)} of {len(conf)} routes): {', '.join(missed)}",
         sep="\n  ",
     )
     assert not failures, f"{len(failures)} form(s) failed:\n\n" + "\n\n".join(failures)
