@@ -21,7 +21,7 @@ help:
 	@echo "make bench-scorecard  seed scale 50 into a bench database, time the scorecard, load-test it"
 	@echo "make bench-load  locust against gunicorn at demo scale 10: 50 users, then a surge of 200"
 	@echo "make bench-markdown  Markdown render time on pathological inputs, 2.5k to 20k characters"
-	@echo "make test-fuzz   schemathesis against the OpenAPI schema, FUZZ_EXAMPLES (200) per operation"
+	@echo "make test-fuzz   API and page-form fuzzing, FUZZ_EXAMPLES (200) each, plus the Markdown and CSV corpora"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -109,7 +109,8 @@ bench-import: install
 bench-markdown: install
 	$(PY) manage.py bench_markdown
 
-# API fuzzing with a large budget; `make test` runs the same test with a small one.
+# API and page-form fuzzing with a large budget, and the Markdown and CSV corpora; `make test`
+# runs the same tests with a small budget.
 FUZZ_EXAMPLES ?= 200
 test-fuzz: install-test
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -m fuzz

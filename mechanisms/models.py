@@ -262,3 +262,25 @@ class Action(models.Model):
 
     def is_overdue(self, today: date) -> bool:
         return not self.done and self.due_on < today
+
+
+class RenderedMarkdown(models.Model):
+    """The sanitised HTML of one Markdown text (a mechanism part, a log entry's finding or a
+    version's part), rendered once. Keyed by `digest`, the SHA-256 of the text: equal texts
+    share a row, whichever mechanism, entry or version holds them. `renderer` is the fingerprint
+    of the renderer that made `html` (mechanisms.markdown.FINGERPRINT): a row with another
+    fingerprint is rendered again when next shown. `fallback` marks a text too long or too slow
+    to format, stored as escaped plain text. A cache of what the texts say: deleting rows loses
+    nothing but the time to render them again."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    renderer = models.CharField(max_length=32)
+    html = models.TextField()
+    fallback = models.BooleanField(default=False)
+    rendered_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name_plural = "rendered Markdown"
+
+    def __str__(self) -> str:
+        return f"{self.digest[:12]} ({self.renderer})"

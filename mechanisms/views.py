@@ -21,6 +21,7 @@ from mechanisms.filters import MechanismFilter
 from mechanisms.forms import ActionForm, LinkForm, LogEntryForm, MechanismForm, PreviewForm
 from mechanisms.models import Action, Link, LogEntry, Mechanism
 from mechanisms.services import mechanisms as services
+from mechanisms.services.rendering import rendered_markdown_get
 from revops.lists import filtered_page
 from revops.permissions import can, require
 
@@ -153,9 +154,14 @@ def _detail_context(request: HttpRequest, mechanism: Mechanism) -> dict:
     actions = list(
         mechanism.actions.select_related("assignee", "done_by").order_by("done", "due_on", "id")
     )
+    log = list(selectors.log_for(mechanism)[:50])
+    html = rendered_markdown_get(
+        [getattr(mechanism, name) for name, _, _ in PARTS]
+        + [text for entry in log for text in (entry.found, entry.changed)]
+    )
     return {
         "mechanism": mechanism,
-        "parts": [(label, markdown.render(getattr(mechanism, name))) for name, label, _ in PARTS],
+        "parts": [(label, html[getattr(mechanism, name)]) for name, label, _ in PARTS],
         "panel": panel,
         "charts": {f"goal-{s.goal.kind}": goal_figure(s) for s in panel},
         "overdue": mechanism.is_overdue(today),
@@ -165,7 +171,10 @@ def _detail_context(request: HttpRequest, mechanism: Mechanism) -> dict:
         "today": today,
         "incoming": mechanism.incoming.select_related("source").order_by("source__name"),
         "outgoing": mechanism.outgoing.select_related("target").order_by("target__name"),
-        "log": selectors.log_for(mechanism)[:50],
+        "log": [
+            {"entry": entry, "found": html[entry.found], "changed": html[entry.changed]}
+            for entry in log
+        ],
         "actions": [
             {
                 "action": a,

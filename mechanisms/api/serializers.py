@@ -1,5 +1,6 @@
 """Shapes of the mechanisms API. Markdown fields go out as `{"markdown": …, "html": …}`: the
-source cleaned of raw HTML and unsafe links, and the sanitised HTML to show. Numbers are
+source cleaned of raw HTML and unsafe links, and the sanitised HTML to show, read from the store
+(the view puts every text's HTML in the context as `html`, fetched at once). Numbers are
 strings, as DRF writes decimals."""
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ from mechanisms import markdown
 from mechanisms.choices import PART_FIELDS, Cadence, Direction, GoalKind, Status, Team
 from mechanisms.models import MAX_TAGS, MAX_TENETS, Action, Link, LogEntry, Mechanism
 from mechanisms.selectors import GoalStatus
+from mechanisms.services.rendering import rendered_markdown_get
 from mechanisms.versions import Snapshot
 from revops.api import SlugRelatedField
 from scorecard.formatting import format_plain
 from scorecard.models import Metric
 
 
-def markdown_out(text: str) -> dict[str, str]:
-    return {"markdown": markdown.source_clean(text), "html": str(markdown.render(text))}
+def markdown_out(text: str, context: dict) -> dict[str, str]:
+    """A text as source and stored HTML. A text the view did not fetch (one entry just
+    created) is fetched on its own."""
+    stored = context.get("html") or {}
+    html = stored[text] if text in stored else rendered_markdown_get([text])[text]
+    return {"markdown": markdown.source_clean(text), "html": str(html)}
 
 
 def _username(user) -> str | None:
@@ -107,7 +113,7 @@ class MechanismDetailSerializer(MechanismSerializer):
         fields = [*MechanismSerializer.Meta.fields, "parts", "inputs_from", "outputs_to"]
 
     def get_parts(self, mechanism: Mechanism) -> dict:
-        return {part: markdown_out(getattr(mechanism, part)) for part in PART_FIELDS}
+        return {part: markdown_out(getattr(mechanism, part), self.context) for part in PART_FIELDS}
 
     def get_inputs_from(self, mechanism: Mechanism) -> list[dict]:
         return [
@@ -195,7 +201,7 @@ class VersionSerializer(serializers.Serializer):
                 "owner": self.context["users"].get(fields.get("owner_id")),
                 "tags": fields.get("tags") or [],
                 "tenets": fields.get("tenets") or [],
-                "parts": {p: markdown_out(fields.get(p) or "") for p in PART_FIELDS},
+                "parts": {p: markdown_out(fields.get(p) or "", self.context) for p in PART_FIELDS},
                 "goals": {
                     kind: (
                         {
@@ -257,10 +263,10 @@ class LogEntrySerializer(serializers.ModelSerializer):
         return _username(entry.inspected_by)
 
     def get_found(self, entry: LogEntry) -> dict:
-        return markdown_out(entry.found)
+        return markdown_out(entry.found, self.context)
 
     def get_changed(self, entry: LogEntry) -> dict:
-        return markdown_out(entry.changed)
+        return markdown_out(entry.changed, self.context)
 
 
 class LogEntryInputSerializer(serializers.Serializer):

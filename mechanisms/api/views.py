@@ -26,10 +26,11 @@ from mechanisms.api.serializers import (
     RestoreInputSerializer,
     VersionSerializer,
 )
-from mechanisms.choices import Direction, GoalKind
+from mechanisms.choices import PART_FIELDS, Direction, GoalKind
 from mechanisms.filters import ActionFilter, LinkFilter, LogEntryFilter, MechanismFilter
 from mechanisms.models import Action, Link, LogEntry, Mechanism
 from mechanisms.services import mechanisms as services
+from mechanisms.services.rendering import rendered_markdown_get
 from revops.api import ById, Cursor, NewestFirst
 from revops.permissions import Can
 from scorecard.models import Metric
@@ -41,10 +42,13 @@ class ByName(Cursor):
     ordering = ("name", "id")
 
 
-def _context(mechanisms: list[Mechanism]) -> dict:
+def _context(mechanisms: list[Mechanism], *, parts: bool = True) -> dict:
     return {
         "statuses": selectors.goal_statuses(g for m in mechanisms for g in m.goals.all()),
         "today": timezone.localdate(),
+        "html": rendered_markdown_get(getattr(m, p) for m in mechanisms for p in PART_FIELDS)
+        if parts
+        else {},
     }
 
 
@@ -99,7 +103,7 @@ class MechanismListCreate(ListAPIView):
     def list(self, request: Request, *args, **kwargs) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        serializer = MechanismSerializer(page, many=True, context=_context(page))
+        serializer = MechanismSerializer(page, many=True, context=_context(page, parts=False))
         return self.get_paginated_response(serializer.data)
 
     def post(self, request: Request) -> Response:
@@ -170,6 +174,9 @@ def _version_context(snapshots: list[versions.Snapshot]) -> dict:
             get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username")
         ),
         "metrics": dict(Metric.objects.filter(pk__in=metric_ids).values_list("pk", "key")),
+        "html": rendered_markdown_get(
+            s.fields.get(p) or "" for s in snapshots for p in PART_FIELDS
+        ),
     }
 
 
@@ -284,6 +291,12 @@ class LogEntryListCreate(ListAPIView):
     def get_queryset(self):
         return LogEntry.objects.select_related("mechanism", "inspected_by")
 
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        html = rendered_markdown_get(t for entry in page for t in (entry.found, entry.changed))
+        serializer = LogEntrySerializer(page, many=True, context={"html": html})
+        return self.get_paginated_response(serializer.data)
+
     def post(self, request: Request) -> Response:
         data = LogEntryInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -296,7 +309,7 @@ class LogEntryListCreate(ListAPIView):
             found=values["found"],
             changed=values.get("changed", ""),
         )
-        return Response(LogEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+        return Response(LogEntrySerializer(entry, context={}).data, status=status.HTTP_201_CREATED)
 
 
 class ActionList(ListAPIView):

@@ -34,6 +34,7 @@ from mechanisms.choices import (
 )
 from mechanisms.models import MAX_TAGS, MAX_TENETS, Action, Goal, Link, LogEntry, Mechanism
 from mechanisms.schedule import next_inspection
+from mechanisms.services.rendering import rendered_markdown_get
 from scorecard.models import Metric
 
 # Words the mechanism pages use where a slug goes: no mechanism may take them.
@@ -328,6 +329,8 @@ def _write(
                         setattr(goal, name, getattr(wanted, name))
                     goal.save()
                 mechanism.save()
+                # Rendered once, here: the pages show the stored HTML.
+                rendered_markdown_get(getattr(data, part) for part in PART_FIELDS)
         except IntegrityError as exc:
             if "mechanisms_mechanism_name_unique" in str(exc):
                 raise ValidationError(
@@ -565,6 +568,7 @@ def log_entry_add(
         changed=changed,
         created_by=by,
     )
+    rendered_markdown_get([found, changed])
     _reschedule(mechanism, today)
     return entry
 
