@@ -55,6 +55,19 @@ class SourceSystemForm(forms.Form):
     name = forms.CharField(max_length=100)
     vendor = forms.ChoiceField(choices=Vendor.choices, initial=Vendor.OTHER)
     role = forms.ChoiceField(choices=SystemRole.choices)
+    match_by_phone = forms.BooleanField(
+        required=False,
+        label="Match by phone",
+        help_text="Leads without an email are matched to others by phone number.",
+    )
+
+
+class PlaceholderEmailForm(forms.Form):
+    pattern = forms.CharField(
+        max_length=254,
+        label="Placeholder email",
+        help_text="An address (a@a.com) or a prefix ending in @ (noemail@).",
+    )
 
 
 class ImportUploadForm(forms.Form):

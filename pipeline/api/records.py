@@ -137,7 +137,9 @@ class ArrChangeSerializer(serializers.ModelSerializer):
 class SourceSystemSerializer(serializers.ModelSerializer):
     class Meta:
         model = SourceSystem
-        fields = ["id", "slug", "name", "role", "vendor", "description", "created_at"]
+        fields = [
+            "id", "slug", "name", "role", "vendor", "description", "match_by_phone", "created_at",
+        ]  # fmt: skip
 
 
 class FieldAuthoritySerializer(serializers.ModelSerializer):

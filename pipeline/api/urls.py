@@ -26,6 +26,16 @@ urlpatterns = [
     path("imports/<int:pk>/confirm/", views.ImportConfirm.as_view(), name="import-confirm"),
     path("imports/<int:pk>/errors/", views.ImportErrors.as_view(), name="import-errors"),
     path("presets/", views.PresetList.as_view(), name="preset-list"),
+    path(
+        "placeholder-emails/",
+        views.PlaceholderEmailListCreate.as_view(),
+        name="placeholder-email-list",
+    ),
+    path(
+        "placeholder-emails/<int:pk>/",
+        views.PlaceholderEmailDetail.as_view(),
+        name="placeholder-email-detail",
+    ),
     path("exchange-rates/", views.ExchangeRateListCreate.as_view(), name="exchange-rate-list"),
     path(
         "exchange-rates/<int:pk>/", views.ExchangeRateDetail.as_view(), name="exchange-rate-detail"

@@ -28,6 +28,7 @@ from pipeline.models.systems import (
     ImportFinding,
     ImportPreset,
     ImportRowError,
+    PlaceholderEmail,
     SourceSystem,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "Lead",
     "LeadAlias",
     "LeadStageChange",
+    "PlaceholderEmail",
     "ReconciledMetricWeek",
     "ReconciliationRun",
     "SourceAccount",
