@@ -92,5 +92,10 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('pattern',), name='pipeline_placeholderemail_unique'), models.CheckConstraint(condition=models.Q(('pattern__contains', '@')), name='pipeline_placeholderemail_has_at')],
             },
         ),
+        migrations.AddField(
+            model_name='lead',
+            name='won_at',
+            field=models.DateTimeField(blank=True, editable=False, help_text='Start of the close date of the first won deal linked to the lead.', null=True),
+        ),
         migrations.RunPython(seed_placeholders, migrations.RunPython.noop),
     ]

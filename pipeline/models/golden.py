@@ -67,6 +67,13 @@ class Lead(LeadFields):
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
     )
+    # Kept by identity resolution (lead_won_rollup): MQL → won conversion counts it.
+    won_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Start of the close date of the first won deal linked to the lead.",
+    )
     first_seen_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from pipeline.choices import (
     AUTHORITY_FIELDS,
     NEGATIVE_ARR_KINDS,
     ArrChangeKind,
+    DealStage,
     ObjectType,
     SystemRole,
 )
@@ -313,6 +315,8 @@ def _resolve_scope(object_type: str, systems: list[int], result: ResolveResult) 
     result.deleted[object_type] = result.deleted.get(object_type, 0) + _delete_orphans(
         object_type, "_scope"
     )
+    if object_type == ObjectType.DEAL:
+        lead_won_rollup()
 
 
 def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
@@ -379,7 +383,32 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
     )
     if object_type in (ObjectType.ARR, ObjectType.ACCOUNT):
         account_arr_rollup()
+    if object_type == ObjectType.DEAL:
+        lead_won_rollup()
     return result
+
+
+def lead_won_rollup() -> None:
+    """Set each lead's `won_at`: the start (company time) of the close date of the first won
+    deal linked to it, whichever system the deal came from. Only leads whose value changes
+    are written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH won AS (
+                SELECT lead_id, (min(close_date)::timestamp AT TIME ZONE %(tz)s) AS won_at
+                FROM pipeline_deal
+                WHERE stage = %(won)s AND lead_id IS NOT NULL AND close_date IS NOT NULL
+                GROUP BY lead_id
+            ), v AS (
+                SELECT l.id, w.won_at FROM pipeline_lead l LEFT JOIN won w ON w.lead_id = l.id
+                WHERE l.won_at IS NOT NULL OR w.lead_id IS NOT NULL
+            )
+            UPDATE pipeline_lead l SET won_at = v.won_at
+            FROM v WHERE v.id = l.id AND l.won_at IS DISTINCT FROM v.won_at
+            """,
+            {"tz": settings.TIME_ZONE, "won": DealStage.CLOSED_WON},
+        )
 
 
 def _system_order() -> list[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,6 +18,7 @@ from pipeline.models import Account, Deal, Lead, PlaceholderEmail, SourceLead, S
 from pipeline.services.placeholders import placeholder_add, placeholder_remove
 from revops.permissions import Role
 from tests.pipeline.importing import crm, csv_text, lead_row, marketing, run_import
+from tests.scorecard.conftest import W10, compute
 
 pytestmark = pytest.mark.django_db
 
@@ -236,13 +238,17 @@ def test_a_closed_deal_naming_the_marketing_systems_mql_id_links_to_that_lead(tm
     run_import(tmp_path, mql_file(mql, "a555fb36b9368110ede0f043dfc3b9a0"), system=olist(),
                mapping=MQL_MAPPING)  # fmt: skip
     deals = csv_text(
-        [{"mql_id": mql, "business_segment": "pet", "won_date": "2026-03-20",
+        [{"mql_id": mql, "business_segment": "pet", "won_date": "2026-03-05",
           "declared_monthly_revenue": "0"}],
     )  # fmt: skip
     batch = run_import(tmp_path, deals, system=sales, object_type="deal", mapping=DEAL_MAPPING)
     assert batch.status == "applied", batch.message
     deal = Deal.objects.get()
     assert deal.lead == Lead.objects.get(email_key=f"olist-marketing:{mql}")
+    # The scorecard's MQL → won conversion counts it: of the two MQLs of 2 March, one was won
+    # by the end of that week.
+    cell = compute(W10, "mql_to_won_rate")["mql_to_won_rate"]
+    assert (cell.numerator, cell.denominator, cell.value) == (1, 2, Decimal("50"))
 
 
 def test_deals_imported_before_their_mqls_link_when_the_mqls_arrive(tmp_path):
@@ -319,3 +325,26 @@ def test_an_account_file_without_a_website_imports_through_the_api(
     polled = ops.get(reverse("api:import-detail", args=[response.json()["id"]]))
     assert polled.json()["status"] == "applied"
     assert Account.objects.count() == 2
+
+
+def test_a_lead_without_email_shows_on_the_lead_pages_and_in_the_api(client_as, tmp_path):
+    run_import(tmp_path, mql_file("8c18d1de"), system=olist(), mapping=MQL_MAPPING)
+    lead = Lead.objects.get()
+    client = client_as(Role.MARKETING_LEAD)
+    listing = client.get(reverse("pipeline:lead-list"))
+    assert listing.status_code == 200
+    assert "olist-marketing:8c18d1de" in listing.text
+    page = client.get(reverse("pipeline:lead-detail", args=[lead.pk]))
+    assert page.status_code == 200
+    assert "no email" in page.text
+    api = client.get(reverse("api:lead-list")).json()["results"]
+    assert [(r["key"], r["email"]) for r in api] == [("olist-marketing:8c18d1de", "")]
+
+
+def test_system_add_can_turn_on_matching_by_phone(tmp_path):
+    out = io.StringIO()
+    call_command(
+        "system_add", "--name", "Call center", "--vendor", "other", "--role", "sales",
+        "--match-by-phone", stdout=out,
+    )  # fmt: skip
+    assert SourceSystem.objects.get(slug="call-center").match_by_phone
