@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from pipeline.choices import AUTHORITY_FIELDS, ObjectType, SystemRole, Vendor
 from pipeline.models import ImportPreset, SourceSystem
-from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, mapping_from_dict
+from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, SYSTEM_FIELDS, mapping_from_dict
 from pipeline.services.currency import (
     RATES_FILE_MAX_BYTES,
     rate_currency_check,
@@ -165,6 +165,17 @@ class MappingForm(forms.Form):
                     help_text=f"One per line, file value = ours ({', '.join(info.choices)}).",
                 )
                 row["values"] = self[f"values_{info.name}"]
+            if info.name in SYSTEM_FIELDS:
+                # Ids of another system: closed deals naming the marketing system's lead ids.
+                self.fields[f"system_{info.name}"] = forms.ChoiceField(
+                    label=f"{info.label}: ids of",
+                    required=False,
+                    choices=[
+                        ("", "this system"),
+                        *SourceSystem.objects.values_list("slug", "name"),
+                    ],
+                )
+                row["system"] = self[f"system_{info.name}"]
             self.field_rows.append(row)
 
     def clean_name(self) -> str:
@@ -204,6 +215,8 @@ class MappingForm(forms.Form):
                         continue
                     values[left.strip()] = right.strip()
                 spec["values"] = values
+            if data.get(f"system_{info.name}"):
+                spec["system"] = data[f"system_{info.name}"]
             fields[info.name] = spec
         raw = {
             "object": self.object_type,

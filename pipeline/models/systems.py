@@ -59,6 +59,10 @@ class SourceSystem(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
 
 class PlaceholderEmail(models.Model):
     """An email address people type when they have none (`a@a.com`), which must never merge
@@ -86,10 +90,6 @@ class PlaceholderEmail(models.Model):
     @property
     def is_prefix(self) -> bool:
         return self.pattern.endswith("@")
-
-    @property
-    def is_retired(self) -> bool:
-        return self.retired_at is not None
 
 
 class ImportPreset(models.Model):

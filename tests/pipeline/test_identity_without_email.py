@@ -14,7 +14,15 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from pipeline.choices import FindingKind, SystemRole
-from pipeline.models import Account, Deal, Lead, PlaceholderEmail, SourceLead, SourceSystem
+from pipeline.models import (
+    Account,
+    Deal,
+    ImportPreset,
+    Lead,
+    PlaceholderEmail,
+    SourceLead,
+    SourceSystem,
+)
 from pipeline.services.placeholders import placeholder_add, placeholder_remove
 from revops.permissions import Role
 from tests.pipeline.importing import crm, csv_text, lead_row, marketing, run_import
@@ -348,3 +356,43 @@ def test_system_add_can_turn_on_matching_by_phone(tmp_path):
         "--match-by-phone", stdout=out,
     )  # fmt: skip
     assert SourceSystem.objects.get(slug="call-center").match_by_phone
+
+
+def test_the_mapping_page_says_which_system_a_lead_id_column_belongs_to(
+    client_as, django_capture_on_commit_callbacks
+):
+    olist()
+    client = client_as(Role.OPS)
+    text = "mql_id,segment,won_date\nm1,pet,2026-03-05\n"
+    response = client.post(
+        reverse("pipeline:import-new"),
+        {
+            "system": crm().pk,
+            "object_type": "deal",
+            "preset": "__new__",
+            "file": SimpleUploadedFile("deals.csv", text.encode(), content_type="text/csv"),
+        },
+    )
+    page = client.get(response.url)
+    assert 'name="system_lead_external_id"' in page.text
+    assert "Olist marketing" in page.text
+    form = {
+        "name": "Olist closed deals",
+        "date_order": "iso",
+        "decimal_separator": ".",
+        "timezone": "UTC",
+        "col_external_id": "mql_id",
+        "col_name": "segment",
+        "col_stage": "segment",
+        "values_stage": "pet = closed_won",
+        "col_created_at": "won_date",
+        "col_lead_external_id": "mql_id",
+        "system_lead_external_id": "olist-marketing",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(response.url, form)
+    preset = ImportPreset.objects.get(name="Olist closed deals")
+    assert preset.mapping["fields"]["lead_external_id"] == {
+        "column": "mql_id",
+        "system": "olist-marketing",
+    }
