@@ -396,3 +396,51 @@ def test_the_mapping_page_says_which_system_a_lead_id_column_belongs_to(
         "column": "mql_id",
         "system": "olist-marketing",
     }
+
+
+def test_reconciliation_does_not_pair_leads_without_email_or_with_a_placeholder():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from pipeline.models import Discrepancy
+    from pipeline.services import reconciliation
+    from pipeline.services.identity import golden_resolve
+    from tests.factories import SourceLeadFactory
+
+    created = timezone.now() - timedelta(weeks=2)
+    sales, mkt = crm(), marketing()
+    for system in (sales, mkt):
+        SourceLeadFactory(
+            system=system, external_id="1", email="", email_key="", created_at=created
+        )
+        for i in (2, 3):
+            SourceLeadFactory(
+                system=system, external_id=str(i), email="a@a.com", email_key="a@a.com",
+                created_at=created,
+            )  # fmt: skip
+    golden_resolve()
+    assert Lead.objects.count() == 6
+    result = reconciliation.reconciliation_run_now(trigger="command", weeks=8)
+    assert result.status == "completed", result.message
+    found = set(Discrepancy.objects.values_list("kind", "golden_key"))
+    # Each is missing on the other side; none is a duplicate of or a mismatch with another.
+    assert found == {
+        *{("missing_in_sales", f"hubspot:{i}") for i in (1, 2, 3)},
+        *{("missing_in_marketing", f"salesforce:{i}") for i in (1, 2, 3)},
+    }
+
+
+def test_the_api_adds_and_removes_placeholder_emails_for_ops_only(client_as):
+    url = reverse("api:placeholder-email-list")
+    assert client_as(Role.EXECUTIVE).post(url, {"pattern": "x@x.com"}).status_code == 403
+    ops = client_as(Role.OPS)
+    created = ops.post(url, {"pattern": "Nobody@"})
+    assert created.status_code == 201
+    assert (created.json()["pattern"], created.json()["is_prefix"]) == ("nobody@", True)
+    again = ops.post(url, {"pattern": "nobody@"})
+    assert again.status_code == 400
+    assert again.json() == {"non_field_errors": ["nobody@ is already on the list."]}
+    detail = reverse("api:placeholder-email-detail", args=[created.json()["id"]])
+    assert ops.delete(detail).status_code == 204
+    assert not PlaceholderEmail.objects.filter(pattern="nobody@").exists()
