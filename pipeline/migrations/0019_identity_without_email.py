@@ -97,5 +97,9 @@ class Migration(migrations.Migration):
             name='won_at',
             field=models.DateTimeField(blank=True, editable=False, help_text='Start of the close date of the first won deal linked to the lead.', null=True),
         ),
+        migrations.AddIndex(
+            model_name='lead',
+            index=models.Index(condition=models.Q(('won_at__isnull', False)), fields=['won_at'], name='pipeline_lead_won_idx'),
+        ),
         migrations.RunPython(seed_placeholders, migrations.RunPython.noop),
     ]

@@ -106,6 +106,9 @@ class Lead(LeadFields):
             models.Index(
                 fields=["sql_at"], name="pipeline_lead_sql_idx", condition=Q(sql_at__isnull=False)
             ),
+            models.Index(
+                fields=["won_at"], name="pipeline_lead_won_idx", condition=Q(won_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

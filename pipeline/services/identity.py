@@ -401,8 +401,13 @@ def lead_won_rollup() -> None:
                 WHERE stage = %(won)s AND lead_id IS NOT NULL AND close_date IS NOT NULL
                 GROUP BY lead_id
             ), v AS (
-                SELECT l.id, w.won_at FROM pipeline_lead l LEFT JOIN won w ON w.lead_id = l.id
-                WHERE l.won_at IS NOT NULL OR w.lead_id IS NOT NULL
+                SELECT lead_id AS id, won_at FROM won
+                -- Leads won before and no longer (their deal reopened or moved), found through
+                -- the partial index on won_at without reading every lead.
+                UNION ALL
+                SELECT l.id, NULL FROM pipeline_lead l
+                WHERE l.won_at IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM won w WHERE w.lead_id = l.id)
             )
             UPDATE pipeline_lead l SET won_at = v.won_at
             FROM v WHERE v.id = l.id AND l.won_at IS DISTINCT FROM v.won_at

@@ -444,3 +444,30 @@ def test_the_api_adds_and_removes_placeholder_emails_for_ops_only(client_as):
     detail = reverse("api:placeholder-email-detail", args=[created.json()["id"]])
     assert ops.delete(detail).status_code == 204
     assert not PlaceholderEmail.objects.filter(pattern="nobody@").exists()
+
+
+def test_a_marketing_lead_naming_the_crms_account_id_joins_that_account(tmp_path):
+    run_import(tmp_path, "Id,Name\n001A,Acme\n", system=crm(), object_type="account",
+               mapping=ACCOUNT_MAPPING)  # fmt: skip
+    mapping = {**MQL_MAPPING, "fields": {
+        **MQL_MAPPING["fields"],
+        "account_external_id": {"column": "account", "system": "salesforce"},
+    }}  # fmt: skip
+    text = "mql_id,first_contact_date,landing_page_id,origin,account\nm1,2026-03-02,x,paid,001A\n"
+    batch = run_import(tmp_path, text, system=marketing(), mapping=mapping)
+    assert batch.status == "applied", batch.message
+    assert Lead.objects.get().account == Account.objects.get()
+
+
+def test_a_lead_stops_counting_as_won_when_its_deal_is_reopened(tmp_path):
+    sales = SourceSystem.objects.create(name="Olist sales", slug="olist-sales", role="sales")
+    run_import(tmp_path, mql_file("m1"), system=olist(), mapping=MQL_MAPPING)
+    won = csv_text([{"mql_id": "m1", "business_segment": "pet", "won_date": "2026-03-05",
+                     "declared_monthly_revenue": "0"}])  # fmt: skip
+    run_import(tmp_path, won, system=sales, object_type="deal", mapping=DEAL_MAPPING)
+    assert Lead.objects.get().won_at is not None
+    reopened = {**DEAL_MAPPING, "fields": {**DEAL_MAPPING["fields"],
+                                           "stage": {"default": "negotiation"}}}  # fmt: skip
+    run_import(tmp_path, won, system=sales, object_type="deal", mapping=reopened)
+    assert Deal.objects.get().stage == "negotiation"
+    assert Lead.objects.get().won_at is None
