@@ -471,3 +471,15 @@ def test_a_lead_stops_counting_as_won_when_its_deal_is_reopened(tmp_path):
     run_import(tmp_path, won, system=sales, object_type="deal", mapping=reopened)
     assert Deal.objects.get().stage == "negotiation"
     assert Lead.objects.get().won_at is None
+
+
+def test_a_bad_phone_default_region_stops_start_up_naming_the_variable(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from revops.env import env_phone_region
+
+    monkeypatch.setenv("PHONE_DEFAULT_REGION", "br")
+    assert env_phone_region("PHONE_DEFAULT_REGION", "US") == "BR"
+    monkeypatch.setenv("PHONE_DEFAULT_REGION", "Narnia")
+    with pytest.raises(ImproperlyConfigured, match="PHONE_DEFAULT_REGION='Narnia'"):
+        env_phone_region("PHONE_DEFAULT_REGION", "US")
