@@ -40,6 +40,7 @@ from pipeline.models import (
     ImportBatch,
     ImportPreset,
     LeadAlias,
+    PlaceholderEmail,
     SourceSystem,
 )
 from revops.models import ApiToken
@@ -61,6 +62,7 @@ TRACKED: tuple[tuple[type, tuple[str, ...]], ...] = (
     (FieldAuthority, ()),
     (ExchangeRate, ()),
     (ImportPreset, ()),
+    (PlaceholderEmail, ()),
     # An import writes its progress every few thousand rows: only its status and outcome count.
     (ImportBatch, ("phase", "progress", "heartbeat_at", "preview", "unknown_columns", "file")),
     (Metric, ()),

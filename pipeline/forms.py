@@ -10,7 +10,14 @@ from django.core.exceptions import ValidationError
 
 from pipeline.choices import AUTHORITY_FIELDS, ApplyMode, ObjectType, SystemRole, Vendor
 from pipeline.models import ImportPreset, SourceSystem
-from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, builtin_preset, mapping_from_dict
+from pipeline.presets import (
+    BUILTIN_PRESETS,
+    CHOICE,
+    FIELDS,
+    SYSTEM_FIELDS,
+    builtin_preset,
+    mapping_from_dict,
+)
 from pipeline.services.currency import (
     RATES_FILE_MAX_BYTES,
     rate_currency_check,
@@ -56,6 +63,19 @@ class SourceSystemForm(forms.Form):
     name = forms.CharField(max_length=100)
     vendor = forms.ChoiceField(choices=Vendor.choices, initial=Vendor.OTHER)
     role = forms.ChoiceField(choices=SystemRole.choices)
+    match_by_phone = forms.BooleanField(
+        required=False,
+        label="Match by phone",
+        help_text="Leads without an email are matched to others by phone number.",
+    )
+
+
+class PlaceholderEmailForm(forms.Form):
+    pattern = forms.CharField(
+        max_length=254,
+        label="Placeholder email",
+        help_text="An address (a@a.com) or a prefix ending in @ (noemail@).",
+    )
 
 
 class ImportUploadForm(forms.Form):
@@ -188,6 +208,17 @@ class MappingForm(forms.Form):
                     help_text=f"One per line, file value = ours ({', '.join(info.choices)}).",
                 )
                 row["values"] = self[f"values_{info.name}"]
+            if info.name in SYSTEM_FIELDS:
+                # Ids of another system: closed deals naming the marketing system's lead ids.
+                self.fields[f"system_{info.name}"] = forms.ChoiceField(
+                    label=f"{info.label}: ids of",
+                    required=False,
+                    choices=[
+                        ("", "this system"),
+                        *SourceSystem.objects.values_list("slug", "name"),
+                    ],
+                )
+                row["system"] = self[f"system_{info.name}"]
             self.field_rows.append(row)
 
     def clean_name(self) -> str:
@@ -227,6 +258,8 @@ class MappingForm(forms.Form):
                         continue
                     values[left.strip()] = right.strip()
                 spec["values"] = values
+            if data.get(f"system_{info.name}"):
+                spec["system"] = data[f"system_{info.name}"]
             fields[info.name] = spec
         raw = {
             "object": self.object_type,

@@ -145,6 +145,7 @@ DATE_WORDS = {
     "mql_at": "MQL date",
     "sql_at": "SQL date",
     "first_touch_at": "first sales touch",
+    "won_at": "opportunity won",
     "close_date": "close date",
     "effective_date": "effective date",
 }
@@ -388,6 +389,12 @@ SPECS: tuple[MetricSpec, ...] = (
         "mql_to_sql_rate", "MQL → SQL conversion", "marketing", "percent", COHORT,
         measure=Measure(_MQLS), reached="sql_at", window=13, empty="No MQLs in the {n} weeks",
         numerator_words="that reached SQL by the end of the week",
+        denominator_words="MQLs in the window",
+    ),
+    MetricSpec(
+        "mql_to_won_rate", "MQL → won conversion", "marketing", "percent", COHORT,
+        measure=Measure(_MQLS), reached="won_at", window=13, empty="No MQLs in the {n} weeks",
+        numerator_words="whose deal was won by the end of the week",
         denominator_words="MQLs in the window",
     ),
     MetricSpec(

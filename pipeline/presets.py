@@ -13,11 +13,21 @@ A mapping is plain JSON, the same whether ops staff save it in the browser, pass
 
 A field is a column name, or an object with `column`, optional `values` (the file's values,
 matched case-insensitively, to ours; `"*"` catches the rest), `default` (used when the column
-is absent or the cell blank) and `optional` (the column may be missing from the file).
+is absent or the cell blank) and `optional` (the column may be missing from the file). An id
+that names a record of another system (closed deals whose lead column holds the marketing
+system's MQL id) says so with `system`, that system's slug:
+
+    "lead_external_id": {"column": "mql_id", "system": "olist-marketing"}
+
+`system` is allowed on `lead_external_id` and `account_external_id`.
 `date_order` is how slash and dot dates are read: `us` (MM/DD/YYYY), `eu` (DD/MM/YYYY) or
 `iso` / `auto` (ISO only, or slash dates only where day and month cannot be confused).
 `timezone` is the zone of times written without an offset; it defaults to the company's
-`TIME_ZONE`.
+`TIME_ZONE`. `phone_region` is the country (ISO 3166 code, e.g. "BR") of phone numbers
+written without a `+` prefix; it defaults to the setting `PHONE_DEFAULT_REGION`.
+
+A lead needs no email: without one it is keyed by its id in the system (or by its phone, where
+the system matches by phone), so a marketing file keyed by `mql_id` imports as it is.
 
 A mapping can extend a built-in preset and give only what differs from it:
 
@@ -45,6 +55,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass, field
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -59,9 +70,11 @@ from pipeline.choices import (
     ObjectType,
 )
 
-TEXT, EMAIL, DOMAIN, DATETIME, DATE, DECIMAL, INTEGER, CHOICE = (
-    "text", "email", "domain", "datetime", "date", "decimal", "integer", "choice",
+TEXT, EMAIL, DOMAIN, DATETIME, DATE, DECIMAL, INTEGER, CHOICE, PHONE = (
+    "text", "email", "domain", "datetime", "date", "decimal", "integer", "choice", "phone",
 )  # fmt: skip
+# Fields whose id may name a record of another system (FieldMap.system).
+SYSTEM_FIELDS = ("lead_external_id", "account_external_id")
 DATE_ORDERS = ("iso", "us", "eu", "auto")
 # A blank_default that means "the company currency", read when an import runs (settings may
 # differ between the module's import and the run, as they do in tests).
@@ -100,7 +113,8 @@ _CLOSED_DEAL = ("stage", tuple(CLOSED_DEAL_STAGES), "for a closed deal")
 FIELDS: dict[str, tuple[FieldInfo, ...]] = {
     ObjectType.LEAD: (
         _EXT,
-        _f("email", EMAIL, "Email", required=True, max_length=254),
+        _f("email", EMAIL, "Email", max_length=254),
+        _f("phone", PHONE, "Phone", max_length=50),
         _f("first_name", TEXT, "First name", max_length=100),
         _f("last_name", TEXT, "Last name", max_length=100),
         _f("company", TEXT, "Company", max_length=255),
@@ -157,6 +171,9 @@ FIELDS: dict[str, tuple[FieldInfo, ...]] = {
 }  # fmt: skip
 
 
+_REGIONS = phonenumbers.SUPPORTED_REGIONS
+
+
 def field_info(object_type: str, name: str) -> FieldInfo:
     return next(f for f in FIELDS[object_type] if f.name == name)
 
@@ -167,6 +184,7 @@ class FieldMap:
     values: dict[str, str] = field(default_factory=dict)
     default: str | None = None
     optional: bool = False
+    system: str | None = None  # slug of the system the id belongs to (SYSTEM_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -182,6 +200,11 @@ class Mapping:
     ignore: tuple[str, ...] = ()
     # The built-in preset this mapping extends ("" for none); `fields` are already resolved.
     extends: str = ""
+    # Country of phone numbers written without +: '' means settings.PHONE_DEFAULT_REGION.
+    phone_region: str = ""
+
+    def region(self) -> str:
+        return self.phone_region or settings.PHONE_DEFAULT_REGION
 
     def columns(self) -> list[str]:
         """The file columns this mapping reads, in field order."""
@@ -202,6 +225,8 @@ class Mapping:
                 spec["default"] = m.default
             if m.optional:
                 spec["optional"] = True
+            if m.system:
+                spec["system"] = m.system
             out[name] = spec["column"] if list(spec) == ["column"] else spec
         data = {
             "object": self.object_type,
@@ -212,6 +237,8 @@ class Mapping:
         }
         if self.ignore:
             data["ignore"] = list(self.ignore)
+        if self.phone_region:
+            data["phone_region"] = self.phone_region
         return data
 
 
@@ -318,11 +345,19 @@ def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mappin
                 f"Field {name!r}: {', '.join(map(repr, bad))} is not one of "
                 f"{', '.join(info.choices)}."
             )
+        system = spec.get("system") or None
+        if system is not None and (name not in SYSTEM_FIELDS or not isinstance(system, str)):
+            problems.append(
+                f"Field {name!r}: 'system' (the slug of the system an id belongs to) is only "
+                f"for {' and '.join(SYSTEM_FIELDS)}."
+            )
+            system = None
         fields[name] = FieldMap(
             column=column,
             values={k.strip().casefold(): v for k, v in values.items()},
             default=None if default is None else str(default),
             optional=bool(spec.get("optional", False)),
+            system=system,
         )
     for info in FIELDS[kind]:
         if info.required and info.name not in fields:
@@ -342,6 +377,10 @@ def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mappin
     if not isinstance(ignore, list) or not all(isinstance(c, str) for c in ignore):
         problems.append("'ignore' is a list of column names.")
         ignore = []
+    region = data.get("phone_region") or ""
+    if region and (not isinstance(region, str) or region.upper() not in _REGIONS):
+        problems.append(f"phone_region {region!r}: use a country code such as US, BR or DE.")
+        region = ""
     if problems:
         raise ValidationError(problems)
     return Mapping(
@@ -352,6 +391,7 @@ def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mappin
         timezone=str(tz),
         ignore=tuple(ignore),
         extends=extends,
+        phone_region=region.upper(),
     )
 
 

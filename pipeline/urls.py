@@ -7,6 +7,12 @@ app_name = "pipeline"
 urlpatterns = [
     path("systems/", views.system_list, name="system-list"),
     path("systems/<slug:slug>/edit/", views.system_edit, name="system-edit"),
+    path("systems/placeholders/", views.placeholder_list, name="placeholder-list"),
+    path(
+        "systems/placeholders/<int:pk>/delete/",
+        views.placeholder_delete,
+        name="placeholder-delete",
+    ),
     path("systems/<slug:slug>/retire/", views.system_retire_view, name="system-retire"),
     path("leads/", views.lead_list, name="lead-list"),
     path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),

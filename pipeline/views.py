@@ -53,6 +53,7 @@ from pipeline.forms import (
     ExchangeRatesUploadForm,
     ImportUploadForm,
     MappingForm,
+    PlaceholderEmailForm,
     RunStartForm,
     ScheduleForm,
     SourceSystemForm,
@@ -66,6 +67,7 @@ from pipeline.models import (
     FieldAuthority,
     ImportBatch,
     Lead,
+    PlaceholderEmail,
     ReconciliationRun,
     SourceSystem,
 )
@@ -94,6 +96,7 @@ from pipeline.services.imports import (
     mapping_for,
     row_errors_csv,
 )
+from pipeline.services.placeholders import placeholder_add, placeholder_remove
 from pipeline.services.systems import system_add, system_retire, system_update
 from revops.csv import csv_response
 from revops.lists import filtered_page
@@ -315,7 +318,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return render(request, "pipeline/import_list.html", {"page": page, "query": ""})
 
 
-def _systems_page(request: HttpRequest, *, form=None, edit=None, status: int = 200):
+def _systems_page(
+    request: HttpRequest, *, form=None, edit=None, placeholder_form=None, status: int = 200
+):
     systems = SourceSystem.objects.annotate(batch_count=Count("batches")).order_by(
         F("retired_at").asc(nulls_first=True), "name"
     )
@@ -330,9 +335,37 @@ def _systems_page(request: HttpRequest, *, form=None, edit=None, status: int = 2
             "missing": reconciliation.reconciliation_missing_system(),
             "vendors": Vendor.choices,
             "roles": SystemRole.choices,
+            "placeholders": PlaceholderEmail.objects.all(),
+            "placeholder_form": placeholder_form or PlaceholderEmailForm(),
         },
         status=status,
     )
+
+
+@require_POST
+@require("systems.edit")
+def placeholder_list(request: HttpRequest) -> HttpResponse:
+    """Add a placeholder email (everyone reads the list on the Systems page; ops edit it)."""
+    form = PlaceholderEmailForm(request.POST)
+    if form.is_valid():
+        try:
+            item = placeholder_add(by=request.user, pattern=form.cleaned_data["pattern"])
+        except ValidationError as exc:
+            form.add_error("pattern", exc)
+        else:
+            messages.success(request, f"{item.pattern} added: leads with it are no longer merged.")
+            return redirect(f"{reverse('pipeline:system-list')}#placeholders")
+    return _systems_page(request, placeholder_form=form, status=400)
+
+
+@require_POST
+@require("systems.edit")
+def placeholder_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take a placeholder email off the list: leads with it merge by it again."""
+    item = get_object_or_404(PlaceholderEmail, pk=pk)
+    placeholder_remove(by=request.user, item=item)
+    messages.success(request, f"{item.pattern} removed: leads with it merge by it again.")
+    return redirect(f"{reverse('pipeline:system-list')}#placeholders")
 
 
 @require("records.view")

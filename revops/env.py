@@ -76,6 +76,19 @@ def env_currency(name: str, default: str) -> str:
     return code
 
 
+def env_phone_region(name: str, default: str) -> str:
+    """A country code (ISO 3166, e.g. US, BR) that phone numbers without + are read in."""
+    import phonenumbers
+
+    raw = env_raw(name)
+    if raw is None:
+        return default
+    code = raw.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(f"{name}={raw!r}: not a country code such as US, BR or DE")
+    return code
+
+
 def env_database(name: str) -> dict | None:
     """Django DATABASES entry from a postgres:// URL, or None when the variable is unset."""
     raw = env_raw(name)

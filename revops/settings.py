@@ -20,6 +20,7 @@ from revops.env import (
     env_email,
     env_int,
     env_list,
+    env_phone_region,
     env_redis_url,
     env_str,
     env_url,
@@ -187,6 +188,8 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 # The currency every metric sums in; deals and ARR changes in others are converted to it at
 # the exchange rate in force on their date (pipeline/services/currency.py).
 COMPANY_CURRENCY = env_currency("COMPANY_CURRENCY", "USD")
+# The country of phone numbers an export writes without +, unless a mapping says otherwise.
+PHONE_DEFAULT_REGION = env_phone_region("PHONE_DEFAULT_REGION", "US")
 USE_I18N = True
 USE_TZ = True
 

@@ -51,7 +51,7 @@ class SourceLeadSerializer(SourceSerializer):
 
     class Meta:
         model = SourceLead
-        fields = [*SOURCE_COMMON, "lead", "email", *LEAD_FIELDS, "account_external_id",
+        fields = [*SOURCE_COMMON, "lead", "email", "phone", *LEAD_FIELDS, "account_external_id",
                   "converted_deal_external_id"]  # fmt: skip
 
 
@@ -82,10 +82,13 @@ class SourceArrChangeSerializer(SourceSerializer):
 
 class LeadSerializer(serializers.ModelSerializer):
     account = serializers.IntegerField(source="account_id", read_only=True, allow_null=True)
+    # The email key, else `tel:<phone>` or `<system>:<id>` for a lead without a usable email.
+    key = serializers.CharField(source="email_key", read_only=True)
 
     class Meta:
         model = Lead
-        fields = ["id", "email", *LEAD_FIELDS, "account", "first_seen_at", "updated_at"]
+        fields = ["id", "key", "email", "phone", *LEAD_FIELDS, "account", "won_at",
+                  "first_seen_at", "updated_at"]  # fmt: skip
 
 
 class LeadDetailSerializer(LeadSerializer):
@@ -137,7 +140,9 @@ class ArrChangeSerializer(serializers.ModelSerializer):
 class SourceSystemSerializer(serializers.ModelSerializer):
     class Meta:
         model = SourceSystem
-        fields = ["id", "slug", "name", "role", "vendor", "description", "created_at"]
+        fields = [
+            "id", "slug", "name", "role", "vendor", "description", "match_by_phone", "created_at",
+        ]  # fmt: skip
 
 
 class FieldAuthoritySerializer(serializers.ModelSerializer):

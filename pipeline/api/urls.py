@@ -27,6 +27,16 @@ urlpatterns = [
     path("imports/<int:pk>/retry/", views.ImportRetry.as_view(), name="import-retry"),
     path("imports/<int:pk>/errors/", views.ImportErrors.as_view(), name="import-errors"),
     path("presets/", views.PresetList.as_view(), name="preset-list"),
+    path(
+        "placeholder-emails/",
+        views.PlaceholderEmailListCreate.as_view(),
+        name="placeholder-email-list",
+    ),
+    path(
+        "placeholder-emails/<int:pk>/",
+        views.PlaceholderEmailDetail.as_view(),
+        name="placeholder-email-detail",
+    ),
     path("exchange-rates/", views.ExchangeRateListCreate.as_view(), name="exchange-rate-list"),
     path(
         "exchange-rates/<int:pk>/", views.ExchangeRateDetail.as_view(), name="exchange-rate-detail"

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,6 +39,7 @@ from pipeline.models import (
     ImportBatch,
     ImportPreset,
     ImportRowError,
+    PlaceholderEmail,
     ReconciledMetricWeek,
     ReconciliationRun,
 )
@@ -52,6 +53,7 @@ from pipeline.services.imports import (
     import_batch_enqueue,
     mapping_for,
 )
+from pipeline.services.placeholders import placeholder_add, placeholder_remove
 from pipeline.services.presets import import_preset_save
 from revops.api import ById, Cursor, NewestFirst
 from revops.permissions import Can
@@ -306,6 +308,49 @@ class _RunCache(dict):
 
 
 # --- Exchange rates ---------------------------------------------------------------------------
+
+
+class PlaceholderEmailSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PlaceholderEmail
+        fields = ["id", "pattern", "is_prefix", "created_at"]
+
+
+class PlaceholderEmailInputSerializer(serializers.Serializer):
+    pattern = serializers.CharField(max_length=254)
+
+
+class PlaceholderEmailListCreate(ListAPIView):
+    """GET: the placeholder emails (`a@a.com`; a pattern ending in @ is a prefix) that never
+    merge leads. POST (ops): `{"pattern"}` adds one; the leads stored under it split at once."""
+
+    permission_classes = [Can]
+    action_for_method = {"GET": "records.view", "POST": "systems.edit"}
+    serializer_class = PlaceholderEmailSerializer
+    pagination_class = ById
+    queryset = PlaceholderEmail.objects.all()
+
+    @extend_schema(
+        request=PlaceholderEmailInputSerializer, responses={201: PlaceholderEmailSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        data = PlaceholderEmailInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = placeholder_add(by=request.user, **data.validated_data)
+        return Response(PlaceholderEmailSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+class PlaceholderEmailDetail(RetrieveAPIView):
+    """GET one placeholder email; DELETE (ops) takes it off the list."""
+
+    permission_classes = [Can]
+    action_for_method = {"GET": "records.view", "DELETE": "systems.edit"}
+    serializer_class = PlaceholderEmailSerializer
+    queryset = PlaceholderEmail.objects.all()
+
+    def delete(self, request: Request, pk: int) -> Response:
+        placeholder_remove(by=request.user, item=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ExchangeRateListCreate(ListAPIView):

@@ -29,6 +29,7 @@ from pipeline.models.systems import (
     ImportHeldRow,
     ImportPreset,
     ImportRowError,
+    PlaceholderEmail,
     SourceSystem,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "Lead",
     "LeadAlias",
     "LeadStageChange",
+    "PlaceholderEmail",
     "ReconciledMetricWeek",
     "ReconciliationRun",
     "SourceAccount",

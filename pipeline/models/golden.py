@@ -52,13 +52,27 @@ class Account(AccountFields):
 
 
 class Lead(LeadFields):
-    """A person, keyed by normalised email: the NFC, case-folded local part and the IDNA-encoded,
-    lower-case domain, so `JOSE@EXÄMPLE.COM` and `jose@xn--exmple-cua.com` are one lead."""
+    """A person, keyed (`email_key`) by normalised email: the NFC, case-folded local part and
+    the IDNA-encoded, lower-case domain, so `JOSE@EXÄMPLE.COM` and `jose@xn--exmple-cua.com`
+    are one lead. A lead without a usable email (none, or a placeholder such as `a@a.com`) is
+    keyed `tel:<E.164>` when its system matches by phone, else `<system slug>:<its id there>`."""
 
-    email = models.CharField(max_length=254, help_text="As the winning source wrote it.")
-    email_key = models.CharField(max_length=254)
+    email = models.CharField(
+        max_length=254, blank=True, help_text="As the winning source wrote it."
+    )
+    email_key = models.CharField(max_length=300, help_text="The lead's key (see above).")
+    phone = models.CharField(
+        max_length=50, blank=True, db_default="", help_text="As the winning source wrote it."
+    )
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    # Kept by identity resolution (lead_won_rollup): MQL → won conversion counts it.
+    won_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Start of the close date of the first won deal linked to the lead.",
     )
     first_seen_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
@@ -92,10 +106,13 @@ class Lead(LeadFields):
             models.Index(
                 fields=["sql_at"], name="pipeline_lead_sql_idx", condition=Q(sql_at__isnull=False)
             ),
+            models.Index(
+                fields=["won_at"], name="pipeline_lead_won_idx", condition=Q(won_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
-        return self.email
+        return self.email or self.full_name or self.phone or self.email_key
 
 
 class Deal(DealFields):

@@ -61,9 +61,25 @@ class SourceRecord(models.Model):
 class SourceLead(SourceRecord, LeadFields):
     """A lead or contact as one system holds it (a HubSpot contact, a Salesforce lead)."""
 
-    email = models.CharField(max_length=254)
-    email_key = models.CharField(max_length=254)
+    email = models.CharField(max_length=254, blank=True)
+    email_key = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(
+        max_length=50, blank=True, db_default="", help_text="As the system wrote it."
+    )
+    phone_key = models.CharField(
+        max_length=20, blank=True, db_default="", help_text="E.164, when it reads as one."
+    )
     account_external_id = models.CharField(max_length=255, blank=True)
+    account_system = models.ForeignKey(
+        SourceSystem,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        help_text="The system account_external_id belongs to, when not this one.",
+    )
     converted_deal_external_id = models.CharField(max_length=255, blank=True)
     # Maintained set-based by identity resolution, which only ever points it at a row it
     # just wrote; indexed by (lead, system) below.
@@ -98,7 +114,7 @@ class SourceLead(SourceRecord, LeadFields):
         ]
 
     def __str__(self) -> str:
-        return f"{self.email} ({self.external_id})"
+        return f"{self.email or self.phone or 'no email'} ({self.external_id})"
 
 
 class SourceAccount(SourceRecord, AccountFields):
@@ -133,6 +149,26 @@ class SourceDeal(SourceRecord, DealFields):
 
     account_external_id = models.CharField(max_length=255, blank=True)
     lead_external_id = models.CharField(max_length=255, blank=True)
+    # A deal may name its lead or account by another system's id (closed deals that refer to
+    # the marketing system's MQL id): the mapping says which system; NULL means this one.
+    account_system = models.ForeignKey(
+        SourceSystem,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    lead_system = models.ForeignKey(
+        SourceSystem,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     crm_id = models.CharField(
         "CRM id",
         max_length=255,

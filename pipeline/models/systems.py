@@ -42,6 +42,11 @@ class SourceSystem(models.Model):
         blank=True,
         help_text="A retired system keeps its records and history but takes no new imports.",
     )
+    match_by_phone = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Leads of this system without an email are matched by phone number (E.164).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -57,6 +62,34 @@ class SourceSystem(models.Model):
     @property
     def is_retired(self) -> bool:
         return self.retired_at is not None
+
+
+class PlaceholderEmail(models.Model):
+    """An email address people type when they have none (`a@a.com`), which must never merge
+    leads: a lead whose email matches is keyed as if it had no email. Keyed by `pattern`, an
+    address in email-key form, or a prefix ending in `@` (`noemail@` matches `noemail@x.com`)."""
+
+    pattern = models.CharField(max_length=254)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["pattern"]
+        constraints = [
+            models.UniqueConstraint(fields=["pattern"], name="pipeline_placeholderemail_unique"),
+            models.CheckConstraint(
+                condition=Q(pattern__contains="@"), name="pipeline_placeholderemail_has_at"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.pattern
+
+    @property
+    def is_prefix(self) -> bool:
+        return self.pattern.endswith("@")
 
 
 class ImportPreset(models.Model):

@@ -1,7 +1,9 @@
 """Identity resolution: build the golden records from the source records, set-based in SQL.
 
-Each source row carries a golden key (leads: normalised email; accounts: normalised domain,
-else `<system slug>:<id>`; deals: the CRM id, else `<system slug>:<id>`; ARR changes:
+Each source row carries a golden key (leads: normalised email, unless it is missing or a
+placeholder such as `a@a.com`; then `tel:<E.164 phone>` where the system matches by phone,
+else `<system slug>:<id>`; accounts: normalised domain, else `<system slug>:<normalised
+name>`; deals: the CRM id, else `<system slug>:<id>`; ARR changes:
 `<system slug>:<id>`). For every key, each system contributes one row (its most recently
 updated; for leads, its original record when it holds duplicates), and each field of the
 golden record takes the value of the first system in that field's order: the system a
@@ -24,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -31,6 +34,7 @@ from pipeline.choices import (
     AUTHORITY_FIELDS,
     NEGATIVE_ARR_KINDS,
     ArrChangeKind,
+    DealStage,
     ObjectType,
     SystemRole,
 )
@@ -49,6 +53,7 @@ from pipeline.models import (
     source_fields,
 )
 from pipeline.services.currency import amounts_convert
+from pipeline.services.placeholders import placeholder_condition
 
 # The tables whose converted amounts follow each object type's writes.
 _CONVERTED = {
@@ -88,15 +93,18 @@ _SPECS: dict[str, _Spec] = {
     ObjectType.ACCOUNT: _Spec(
         golden=Account,
         fk="account_id",
+        # Without a domain, the same name within one system is the same company.
         key_sql="CASE WHEN s.domain_key <> '' THEN s.domain_key "
-        "ELSE ss.slug || ':' || s.external_id END",
+        "ELSE ss.slug || ':' "
+        "|| left(lower(regexp_replace(btrim(s.name), '\\s+', ' ', 'g')), 249) END",
     ),
     ObjectType.LEAD: _Spec(
         golden=Lead,
         fk="lead_id",
-        key_sql="s.email_key",
+        key_sql="",  # built per statement by _lead_key_sql: the placeholder list is data
         key_column="email_key",
-        rep_joins="LEFT JOIN pipeline_sourceaccount sa ON sa.system_id = s.system_id "
+        rep_joins="LEFT JOIN pipeline_sourceaccount sa "
+        "ON sa.system_id = COALESCE(s.account_system_id, s.system_id) "
         "AND sa.external_id = s.account_external_id AND s.account_external_id <> ''",
         rep_columns=", sa.account_id AS linked_account_id",
         # A system's duplicates of one person: its original record stands for it (as a CRM
@@ -110,9 +118,12 @@ _SPECS: dict[str, _Spec] = {
         key_sql="CASE WHEN s.crm_id <> '' THEN s.crm_id "
         f"WHEN ss.role = '{SystemRole.SALES}' THEN s.external_id "
         "ELSE ss.slug || ':' || s.external_id END",
-        rep_joins="LEFT JOIN pipeline_sourceaccount sa ON sa.system_id = s.system_id "
+        # A deal may name its account or lead by another system's id (lead_system_id).
+        rep_joins="LEFT JOIN pipeline_sourceaccount sa "
+        "ON sa.system_id = COALESCE(s.account_system_id, s.system_id) "
         "AND sa.external_id = s.account_external_id AND s.account_external_id <> '' "
-        "LEFT JOIN pipeline_sourcelead sl ON sl.system_id = s.system_id "
+        "LEFT JOIN pipeline_sourcelead sl "
+        "ON sl.system_id = COALESCE(s.lead_system_id, s.system_id) "
         "AND sl.external_id = s.lead_external_id AND s.lead_external_id <> '' "
         "LEFT JOIN (SELECT system_id, converted_deal_external_id, min(lead_id) AS lead_id "
         "  FROM pipeline_sourcelead WHERE converted_deal_external_id <> '' GROUP BY 1, 2) cl "
@@ -138,13 +149,25 @@ def golden_key_sql(object_type: str) -> str:
     A lead's email key that ops marked as the same person as another (a LeadAlias) resolves to
     that other lead. The lookup is only written into the SQL when an alias exists, so imports
     pay nothing for a table they do not use."""
-    key_sql = _SPECS[object_type].key_sql
+    key_sql = _lead_key_sql() if object_type == ObjectType.LEAD else _SPECS[object_type].key_sql
     if object_type == ObjectType.LEAD and LeadAlias.objects.exists():
         return (
             "COALESCE((SELECT la.canonical_key FROM pipeline_leadalias la "
             f"WHERE la.alias_key = s.email_key), {key_sql})"
         )
     return key_sql
+
+
+def _lead_key_sql() -> str:
+    """A lead's key: its email key when it has one that is not a placeholder; else its phone
+    (E.164) when its system matches by phone; else its id within its system, so two leads
+    without an email never merge by accident."""
+    usable = f"s.email_key <> '' AND NOT {placeholder_condition('s.email_key')}"
+    return (
+        f"CASE WHEN {usable} THEN s.email_key "
+        "WHEN ss.match_by_phone AND s.phone_key <> '' THEN 'tel:' || s.phone_key "
+        "ELSE ss.slug || ':' || s.external_id END"
+    )
 
 
 @transaction.atomic
@@ -205,9 +228,10 @@ def golden_resolve_keys(*, object_type: str, keys: list[str]) -> ResolveResult:
             cursor.execute(
                 """
                 SELECT DISTINCT d.golden_key FROM pipeline_sourcedeal d
-                JOIN pipeline_sourcelead l ON l.system_id = d.system_id
-                 AND (l.external_id = d.lead_external_id
-                      OR l.converted_deal_external_id = d.external_id)
+                JOIN pipeline_sourcelead l
+                  ON (l.system_id = COALESCE(d.lead_system_id, d.system_id)
+                      AND l.external_id = d.lead_external_id)
+                  OR (l.system_id = d.system_id AND l.converted_deal_external_id = d.external_id)
                 WHERE l.golden_key = ANY(%s) OR l.email_key = ANY(%s)
                 """,
                 [keys, keys],
@@ -228,12 +252,14 @@ _DEPENDENTS: dict[str, list[tuple[str, str]]] = {
     ObjectType.ACCOUNT: [
         (ObjectType.LEAD,
          "SELECT s.golden_key FROM pipeline_sourcelead s JOIN _pending p "
-         "ON p.system_id = s.system_id AND p.external_id = s.account_external_id "
+         "ON p.system_id = COALESCE(s.account_system_id, s.system_id) "
+         "AND p.external_id = s.account_external_id "
          "UNION SELECT s.golden_key FROM pipeline_sourcelead s JOIN _pending p "
          "ON p.domain_key <> '' AND p.domain_key = split_part(s.email_key, '@', 2)"),
         (ObjectType.DEAL,
          "SELECT s.golden_key FROM pipeline_sourcedeal s JOIN _pending p "
-         "ON p.system_id = s.system_id AND p.external_id = s.account_external_id"),
+         "ON p.system_id = COALESCE(s.account_system_id, s.system_id) "
+         "AND p.external_id = s.account_external_id"),
         (ObjectType.ARR,
          "SELECT s.golden_key FROM pipeline_sourcearrchange s JOIN _pending p "
          "ON p.system_id = s.system_id AND p.external_id = s.account_external_id"),
@@ -241,7 +267,8 @@ _DEPENDENTS: dict[str, list[tuple[str, str]]] = {
     ObjectType.LEAD: [
         (ObjectType.DEAL,
          "SELECT s.golden_key FROM pipeline_sourcedeal s JOIN _pending p "
-         "ON p.system_id = s.system_id AND p.external_id = s.lead_external_id "
+         "ON p.system_id = COALESCE(s.lead_system_id, s.system_id) "
+         "AND p.external_id = s.lead_external_id "
          "UNION SELECT s.golden_key FROM pipeline_sourcedeal s JOIN _pending p "
          "ON p.system_id = s.system_id AND p.converted_deal_external_id = s.external_id"),
     ],
@@ -288,6 +315,8 @@ def _resolve_scope(object_type: str, systems: list[int], result: ResolveResult) 
     result.deleted[object_type] = result.deleted.get(object_type, 0) + _delete_orphans(
         object_type, "_scope"
     )
+    if object_type == ObjectType.DEAL:
+        lead_won_rollup()
 
 
 def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
@@ -354,7 +383,37 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
     )
     if object_type in (ObjectType.ARR, ObjectType.ACCOUNT):
         account_arr_rollup()
+    if object_type == ObjectType.DEAL:
+        lead_won_rollup()
     return result
+
+
+def lead_won_rollup() -> None:
+    """Set each lead's `won_at`: the start (company time) of the close date of the first won
+    deal linked to it, whichever system the deal came from. Only leads whose value changes
+    are written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH won AS (
+                SELECT lead_id, (min(close_date)::timestamp AT TIME ZONE %(tz)s) AS won_at
+                FROM pipeline_deal
+                WHERE stage = %(won)s AND lead_id IS NOT NULL AND close_date IS NOT NULL
+                GROUP BY lead_id
+            ), v AS (
+                SELECT lead_id AS id, won_at FROM won
+                -- Leads won before and no longer (their deal reopened or moved), found through
+                -- the partial index on won_at without reading every lead.
+                UNION ALL
+                SELECT l.id, NULL FROM pipeline_lead l
+                WHERE l.won_at IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM won w WHERE w.lead_id = l.id)
+            )
+            UPDATE pipeline_lead l SET won_at = v.won_at
+            FROM v WHERE v.id = l.id AND l.won_at IS DISTINCT FROM v.won_at
+            """,
+            {"tz": settings.TIME_ZONE, "won": DealStage.CLOSED_WON},
+        )
 
 
 def _system_order() -> list[int]:
@@ -465,6 +524,7 @@ def _golden_columns(object_type: str, systems: list[int]) -> dict[str, str]:
     columns = {name: _pick(name, order) for name, order in orders.items()}
     if object_type == ObjectType.LEAD:
         columns["email"] = _pick("email", systems)
+        columns["phone"] = _pick("phone", systems)
         # The account a source links the lead to, else the account of the email's domain.
         columns["account_id"] = (
             "COALESCE(" + ", ".join(f"r{sid}.linked_account_id" for sid in systems) + ", dom.id)"
@@ -509,9 +569,10 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
     if override_join:
         joins += " " + override_join
     if object_type == ObjectType.LEAD:
-        # A lead no source links to an account joins the account of its email's domain.
+        # A lead no source links to an account joins the account of its email's domain (a
+        # key with a colon is a phone or a system id, not an email).
         joins += (
-            " LEFT JOIN pipeline_account dom ON dom.domain <> '' "
+            " LEFT JOIN pipeline_account dom ON dom.domain <> '' AND strpos(k.golden_key, ':') = 0 "
             "AND dom.domain = split_part(k.golden_key, '@', 2)"
         )
     # ARR changes whose account the customer-success system never sent cannot be placed.

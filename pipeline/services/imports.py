@@ -27,7 +27,7 @@ import io
 import itertools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,8 @@ from django.core.validators import validate_email
 from django.db import DataError, connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
+from phonenumbers import NumberParseException, PhoneNumberFormat, format_number, is_possible_number
+from phonenumbers import parse as parse_phone
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
@@ -63,6 +65,8 @@ from pipeline.presets import (
     EMAIL,
     FIELDS,
     INTEGER,
+    PHONE,
+    SYSTEM_FIELDS,
     TEXT,
     FieldInfo,
     FieldMap,
@@ -502,6 +506,15 @@ def _field_sql(info: FieldInfo, column: str, raw: str, mapping: Mapping, fm, *, 
         # Cells the fast path leaves NULL are checked exactly in Python (_python_checks).
         invalid = f"CASE WHEN length({v}) > 254 THEN 'is longer than 254 characters' END"
         return _Col(info, column, raw, value, _error(info, v, x, None, invalid))
+    if info.kind == PHONE:
+        # Numbers are read by the phonenumbers library in Python (_python_checks); a number
+        # it cannot read is no error, it only cannot match the lead to another.
+        limit = info.max_length or 50
+        invalid = (
+            f"CASE WHEN length({v}) > {limit} THEN format('is %s characters long; the "
+            f"limit for this column is {limit}', length({v})) END"
+        )
+        return _Col(info, column, raw, "NULL::text", _error(info, v, x, None, invalid))
     if info.kind == DOMAIN:
         cleaned = (
             f"rtrim(regexp_replace(split_part(split_part(regexp_replace(lower({v}), "
@@ -672,6 +685,8 @@ def _python_checks(mapping: Mapping, cols: list[_Col]) -> None:
         checks.append(("email", _check_email))
     if "domain" in names:
         checks.append(("domain", _check_domain))
+    if "phone" in names and names["phone"].column:
+        _phone_keys(mapping.region())
     for name, check in checks:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -691,6 +706,38 @@ def _python_checks(mapping: Mapping, cols: list[_Col]) -> None:
                 f"UPDATE _norm n SET {name} = c.value, err_{name} = c.error "
                 f"FROM _checked c WHERE c.row_no = n.row_no"
             )
+
+
+def _phone_keys(region: str) -> None:
+    """Each distinct phone number of the file, once, in E.164 ('' when it is not a possible
+    number), copied back into `_norm.phone`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT raw_phone FROM _norm WHERE raw_phone IS NOT NULL AND err_phone IS NULL"
+        )
+        raws = [raw for (raw,) in cursor.fetchall()]
+        if not raws:
+            return
+        cursor.execute("DROP TABLE IF EXISTS _phones")
+        cursor.execute("CREATE TEMP TABLE _phones (raw text PRIMARY KEY, e164 text)")
+        with cursor.cursor.copy("COPY _phones FROM STDIN") as copy:
+            for raw, e164 in _e164(raws, region):
+                copy.write_row((raw, e164))
+        cursor.execute("UPDATE _norm n SET phone = p.e164 FROM _phones p WHERE p.raw = n.raw_phone")
+        cursor.execute("DROP TABLE _phones")
+
+
+def _e164(raws: Iterable[str], region: str) -> Iterable[tuple[str, str]]:
+    for raw in raws:
+        try:
+            number = parse_phone(raw, region)
+        except NumberParseException:
+            yield raw, ""
+            continue
+        yield (
+            raw,
+            format_number(number, PhoneNumberFormat.E164) if is_possible_number(number) else "",
+        )
 
 
 def _check_email(raw: str) -> tuple[str | None, str | None]:
@@ -851,16 +898,25 @@ def _stage_pending(batch: ImportBatch, cols: list[_Col]) -> tuple[int, int]:
     fk = _FK[object_type]
     golden = model._meta.get_field(fk.removesuffix("_id")).related_model._meta.db_table
     mapped = {c.info.name for c in cols}
+    systems = _id_systems(batch)
+    # Normalised key and the cell as written, for the fields that have both; '' when the
+    # mapping has no such column (an account file without a website).
+    pairs = {
+        "email_key": ("email", "n.email"),
+        "email": ("email", "n.raw_email"),
+        "domain_key": ("domain", "n.domain"),
+        "domain": ("domain", "n.raw_domain"),
+        "phone_key": ("phone", "n.phone"),
+        "phone": ("phone", "n.raw_phone"),
+    }
     staged: dict[str, str] = {}
     for name in source_fields(object_type):
-        if name == "email_key":
-            staged[name] = "n.email"
-        elif name == "email":
-            staged[name] = "n.raw_email"
-        elif name == "domain_key":
-            staged[name] = "coalesce(n.domain, '')"
-        elif name == "domain":
-            staged[name] = "coalesce(n.raw_domain, '')"
+        if name in pairs:
+            field, expr = pairs[name]
+            staged[name] = f"coalesce({expr}, '')" if field in mapped else "''"
+        elif name.endswith("_system_id"):
+            system_id = systems.get(name.removesuffix("_system_id") + "_external_id")
+            staged[name] = str(system_id) if system_id else "NULL"
         elif name in mapped:
             staged[name] = f"n.{name}"
         else:
@@ -901,6 +957,32 @@ def _stage_pending(batch: ImportBatch, cols: list[_Col]) -> tuple[int, int]:
         return cursor.fetchone()
 
 
+def _id_systems(batch: ImportBatch) -> dict[str, int]:
+    """Field → id of the other system its ids belong to (a mapping's `system`)."""
+    mapping = mapping_from_dict(batch.mapping)
+    slugs = {name: fm.system for name, fm in mapping.fields.items() if fm.system and fm.column}
+    ids = dict(SourceSystem.objects.filter(slug__in=slugs.values()).values_list("slug", "id"))
+    return {
+        name: ids[slug]
+        for name, slug in slugs.items()
+        if slug in ids and ids[slug] != batch.system_id
+    }
+
+
+def _check_id_systems(mapping: Mapping) -> None:
+    """Refuse a mapping whose `system` names no known system, before any row is read."""
+    for name in SYSTEM_FIELDS:
+        fm = mapping.fields.get(name)
+        if fm is None or not fm.system:
+            continue
+        if not SourceSystem.objects.filter(slug=fm.system).exists():
+            known = ", ".join(SourceSystem.objects.values_list("slug", flat=True)) or "none yet"
+            raise ImportRejected(
+                f"The mapping says {name} holds ids of the system {fm.system!r}, but there is no "
+                f"such system. Systems: {known}."
+            )
+
+
 _FK = {
     ObjectType.LEAD: "lead_id",
     ObjectType.ACCOUNT: "account_id",
@@ -912,7 +994,7 @@ _FK = {
 def _unmapped_default(info: FieldInfo) -> str:
     if info.blank() is not None:
         return _lit(info.blank()) if info.kind != DECIMAL else info.blank()
-    if info.kind in (TEXT, EMAIL, DOMAIN):
+    if info.kind in (TEXT, EMAIL, DOMAIN, PHONE):
         return "''"
     return "NULL"
 
@@ -1216,6 +1298,7 @@ def _run_locked(batch_id: int, *, path: Path | None, progress: Progress | None) 
 
 def _run(batch: ImportBatch, path: Path, report) -> None:
     mapping = mapping_from_dict(batch.mapping)
+    _check_id_systems(mapping)
     report("reading", 0)
     fmt = sniff_file(path)
     positions, unknown = check_columns(mapping, fmt.header)

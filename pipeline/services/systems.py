@@ -8,11 +8,11 @@ import logging
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from pipeline.choices import SystemRole, Vendor
+from pipeline.choices import ObjectType, SystemRole, Vendor
 from pipeline.models import SourceSystem
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,13 @@ def _check(name: str, role: str, vendor: str) -> str:
 
 @transaction.atomic
 def system_add(
-    *, by: AbstractBaseUser | None, name: str, role: str, vendor: str, slug: str = ""
+    *,
+    by: AbstractBaseUser | None,
+    name: str,
+    role: str,
+    vendor: str,
+    slug: str = "",
+    match_by_phone: bool = False,
 ) -> SourceSystem:
     """A new source system. Its slug (what imports and the command line name it by) is made
     from the name unless given; a name or slug already taken is refused in a sentence."""
@@ -51,7 +57,9 @@ def system_add(
         raise ValidationError(f"There is already a system named {name!r}.")
     try:
         with transaction.atomic():
-            system = SourceSystem.objects.create(name=name, slug=slug, role=role, vendor=vendor)
+            system = SourceSystem.objects.create(
+                name=name, slug=slug, role=role, vendor=vendor, match_by_phone=match_by_phone
+            )
     except IntegrityError:
         raise ValidationError(f"There is already a system named {name!r}.") from None
     logger.info("Source system %s added by %s", slug, by)
@@ -60,17 +68,50 @@ def system_add(
 
 @transaction.atomic
 def system_update(
-    *, by: AbstractBaseUser | None, system: SourceSystem, name: str, role: str, vendor: str
+    *,
+    by: AbstractBaseUser | None,
+    system: SourceSystem,
+    name: str,
+    role: str,
+    vendor: str,
+    match_by_phone: bool | None = None,
 ) -> SourceSystem:
     """Rename a system or change its role or vendor; its slug stays, so imports keep
-    working."""
+    working. Turning matching by phone on or off re-matches the system's stored leads that
+    have a phone and no usable email, set-based."""
     name = _check(name, role, vendor)
     if SourceSystem.objects.filter(name__iexact=name).exclude(pk=system.pk).exists():
         raise ValidationError(f"There is already a system named {name!r}.")
+    phone_changed = match_by_phone is not None and match_by_phone != system.match_by_phone
     system.name, system.role, system.vendor = name, role, vendor
-    system.save(update_fields=["name", "role", "vendor"])
+    if match_by_phone is not None:
+        system.match_by_phone = match_by_phone
+    system.save(update_fields=["name", "role", "vendor", "match_by_phone"])
+    if phone_changed:
+        _rematch_by_phone(system)
     logger.info("Source system %s changed by %s", system.slug, by)
     return system
+
+
+def _rematch_by_phone(system: SourceSystem) -> None:
+    """Re-resolve the system's leads with a phone: the keys they have now and the two they
+    may move to (their phone, their id in the system), so the leads they leave go."""
+    from pipeline.services.identity import golden_resolve_keys
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT golden_key FROM pipeline_sourcelead WHERE system_id = %s AND phone_key <> ''
+            UNION SELECT 'tel:' || phone_key FROM pipeline_sourcelead
+                  WHERE system_id = %s AND phone_key <> ''
+            UNION SELECT %s || ':' || external_id FROM pipeline_sourcelead
+                  WHERE system_id = %s AND phone_key <> ''
+            """,
+            [system.pk, system.pk, system.slug, system.pk],
+        )
+        keys = [k for (k,) in cursor.fetchall()]
+    if keys:
+        golden_resolve_keys(object_type=ObjectType.LEAD, keys=keys)
 
 
 @transaction.atomic

@@ -58,6 +58,8 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "pipeline:exchange-rate-list": {"GET": ALL, "POST": OPS},
     "pipeline:system-list": {"GET": ALL, "POST": OPS},
     "pipeline:system-edit": {"POST": OPS},
+    "pipeline:placeholder-list": {"POST": OPS},
+    "pipeline:placeholder-delete": {"POST": OPS},
     "pipeline:system-retire": {"POST": OPS},
     "pipeline:exchange-rate-import": {"POST": OPS},
     "pipeline:exchange-rate-delete": {"POST": OPS},
@@ -140,6 +142,8 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "api:import-retry": {"POST": OPS},
     "api:import-errors": {"GET": OPS},
     "api:preset-list": {"GET": OPS, "POST": OPS},
+    "api:placeholder-email-list": {"GET": ALL, "POST": OPS},
+    "api:placeholder-email-detail": {"GET": ALL, "DELETE": OPS},
     "api:exchange-rate-list": {"GET": ALL, "POST": OPS},
     "api:exchange-rate-detail": {"GET": ALL, "PUT": OPS, "DELETE": OPS},
     "api:reconciliation-run-start": {"POST": OPS},
@@ -260,6 +264,7 @@ def _sample_models():
     }
     by_url = [  # most specific first
         ("exchange-rate", p.ExchangeRate),
+        ("placeholder", p.PlaceholderEmail),
         ("source-lead", p.SourceLead),
         ("source-account", p.SourceAccount),
         ("source-deal", p.SourceDeal),

@@ -133,7 +133,8 @@ def test_the_catalog_and_definitions_list_versions_and_targets(client_as):
     client = client_as(Role.MARKETING_LEAD)
     metrics = client.get(reverse("api:scorecard-metric-list"), {"team": "marketing"}).json()
     assert {m["key"] for m in metrics} == {
-        "leads_created", "mqls", "mql_to_sql_rate", "pipeline_created_marketing",
+        "leads_created", "mqls", "mql_to_sql_rate", "mql_to_won_rate",
+        "pipeline_created_marketing",
     }  # fmt: skip
     mqls = client.get(reverse("api:scorecard-metric-detail", args=["mqls"])).json()
     assert mqls["current_version"] == 1

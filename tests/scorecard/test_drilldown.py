@@ -65,7 +65,8 @@ def business():
 
 
 BUILTINS = [
-    "leads_created", "mqls", "sqls", "mql_to_sql_rate", "speed_to_lead", "pipeline_created",
+    "leads_created", "mqls", "sqls", "mql_to_sql_rate", "mql_to_won_rate", "speed_to_lead",
+    "pipeline_created",
     "pipeline_created_marketing", "pipeline_coverage", "win_rate", "avg_deal_size",
     "sales_cycle", "deals_won", "new_bookings", "arr", "nrr", "grr", "logo_churn",
     "healthy_accounts",

@@ -19,10 +19,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--slug", default="", help="What imports name it by (default: from the name)."
         )
+        parser.add_argument(
+            "--match-by-phone",
+            action="store_true",
+            help="Match its leads without an email to others by phone number.",
+        )
 
-    def handle(self, *args, name: str, vendor: str, role: str, slug: str, **options) -> None:
+    def handle(
+        self, *args, name: str, vendor: str, role: str, slug: str, match_by_phone: bool, **options
+    ) -> None:
         try:
-            system = system_add(by=None, name=name, vendor=vendor, role=role, slug=slug)
+            system = system_add(
+                by=None,
+                name=name,
+                vendor=vendor,
+                role=role,
+                slug=slug,
+                match_by_phone=match_by_phone,
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(
