@@ -250,6 +250,14 @@ def _lit(value: object) -> str:
     return pg_sql.Literal(value).as_string(connection.connection)
 
 
+def _exec(cursor, statement: str) -> None:
+    """Run a statement built here, which takes no parameters. It goes with an empty parameter
+    list and every `%` doubled, so that a percent sign in it (a cell, a column name, a
+    format() pattern) stays text even when a wrapper adds placeholders of its own: pghistory's
+    context prepends two to every INSERT and UPDATE run inside manage.py, a task or a request."""
+    cursor.execute(statement.replace("%", "%%"), [])
+
+
 def _copy_raw(path: Path, fmt: FileFormat, progress: Progress) -> int:
     """COPY the file into `_raw` (row_no, c1 … cN as text). Returns the number of rows."""
     columns = ", ".join(f"c{i + 1} text" for i in range(len(fmt.header)))
@@ -632,10 +640,11 @@ def _create_norm(cursor, cols: list[_Col]) -> None:
         f"raw_{c.info.name}, {c.info.name}, {c.error} AS err_{c.info.name}" for c in cols
     )
     cursor.execute("DROP TABLE IF EXISTS _norm")
-    cursor.execute(
+    _exec(
+        cursor,
         f"CREATE TEMP TABLE _norm AS SELECT row_no, {errors} FROM ("
         f"  SELECT row_no, {values} FROM ("
-        f"    SELECT r.row_no, {raws} FROM _raw r OFFSET 0) AS raw OFFSET 0) AS val"
+        f"    SELECT r.row_no, {raws} FROM _raw r OFFSET 0) AS raw OFFSET 0) AS val",
     )
 
 
@@ -650,9 +659,10 @@ def _python_checks(mapping: Mapping, cols: list[_Col]) -> None:
         checks.append(("domain", _check_domain))
     for name, check in checks:
         with connection.cursor() as cursor:
-            cursor.execute(
+            _exec(
+                cursor,
                 f"SELECT row_no, raw_{name} FROM _norm "
-                f"WHERE raw_{name} IS NOT NULL AND {name} IS NULL AND err_{name} IS NULL"
+                f"WHERE raw_{name} IS NOT NULL AND {name} IS NULL AND err_{name} IS NULL",
             )
             rows = cursor.fetchall()
             if not rows:
@@ -663,9 +673,10 @@ def _python_checks(mapping: Mapping, cols: list[_Col]) -> None:
             with cursor.cursor.copy("COPY _checked FROM STDIN") as copy:
                 for result in results:
                     copy.write_row(result)
-            cursor.execute(
+            _exec(
+                cursor,
                 f"UPDATE _norm n SET {name} = c.value, err_{name} = c.error "
-                f"FROM _checked c WHERE c.row_no = n.row_no"
+                f"FROM _checked c WHERE c.row_no = n.row_no",
             )
 
 
@@ -699,14 +710,16 @@ def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
     with connection.cursor() as cursor:
         # Duplicate ids within the file: each copy is an error, naming the other rows. Probe
         # first; the update that names the rows runs only for a file that has some.
-        cursor.execute(
+        _exec(
+            cursor,
             "SELECT EXISTS (SELECT 1 FROM _norm WHERE external_id <> '' "
-            "GROUP BY external_id HAVING count(*) > 1)"
+            "GROUP BY external_id HAVING count(*) > 1)",
         )
         duplicates = cursor.fetchone()[0]
     with connection.cursor() as cursor:
         if duplicates:
-            cursor.execute(
+            _exec(
+                cursor,
                 """
             UPDATE _norm n SET err_external_id = format(
                 'appears %s times in this file (rows %s)', d.copies, d.rows)
@@ -716,13 +729,14 @@ def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
                 FROM _norm WHERE external_id <> '' GROUP BY external_id HAVING count(*) > 1
             ) d
             WHERE n.external_id = d.external_id AND n.err_external_id IS NULL
-            """
+            """,
             )
-        cursor.execute(f"SELECT count(*) FROM _norm n WHERE {any_error}")
+        _exec(cursor, f"SELECT count(*) FROM _norm n WHERE {any_error}")
         rows_bad = cursor.fetchone()[0]
         if not rows_bad:
             return 0
-        cursor.execute(
+        _exec(
+            cursor,
             f"""
             WITH problems AS (
                 SELECT n.row_no, p.col, p.field, p.value, p.message
@@ -732,11 +746,12 @@ def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
             INSERT INTO pipeline_importrowerror (batch_id, row, "column", field, value, message)
             SELECT {int(batch.id)}, row_no + 1, col, field, coalesce(value, ''), message
             FROM problems ORDER BY row_no, field LIMIT {STORED_ERRORS_MAX}
-            """
+            """,
         )
-        cursor.execute(
+        _exec(
+            cursor,
             f"SELECT count(*) FROM _norm n CROSS JOIN LATERAL (VALUES {unpivot}) "
-            f"AS p(col, field, value, message) WHERE p.message IS NOT NULL"
+            f"AS p(col, field, value, message) WHERE p.message IS NOT NULL",
         )
         errors_total = cursor.fetchone()[0]
     batch.rows_rejected = rows_bad
@@ -746,9 +761,10 @@ def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
 def _preview(cols: list[_Col]) -> dict:
     names = [c.info.name for c in cols]
     with connection.cursor() as cursor:
-        cursor.execute(
+        _exec(
+            cursor,
             f"SELECT row_no + 1, {', '.join(f'{n}::text' for n in names)} FROM _norm "
-            f"WHERE row_no <= {PREVIEW_ROWS} ORDER BY row_no"
+            f"WHERE row_no <= {PREVIEW_ROWS} ORDER BY row_no",
         )
         rows = [list(r) for r in cursor.fetchall()]
     return {"columns": ["row", *names], "rows": rows}
@@ -793,7 +809,8 @@ def _stage_pending(batch: ImportBatch, cols: list[_Col]) -> tuple[int, int]:
     new = ", ".join(f"s.{c}" for c in names)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS _pending")
-        cursor.execute(
+        _exec(
+            cursor,
             f"""
             CREATE TEMP TABLE _pending AS
             WITH staged AS (
@@ -810,11 +827,12 @@ def _stage_pending(batch: ImportBatch, cols: list[_Col]) -> tuple[int, int]:
             LEFT JOIN {golden} g ON g.id = t.{fk}
             WHERE t.id IS NULL OR g.id IS NULL
                OR ({stored}, t.golden_key) IS DISTINCT FROM ({new}, {golden_key_sql(object_type)})
-            """
+            """,
         )
-        cursor.execute(
+        _exec(
+            cursor,
             "SELECT count(*) FILTER (WHERE NOT existed), count(*) FILTER (WHERE existed) "
-            "FROM _pending"
+            "FROM _pending",
         )
         return cursor.fetchone()
 
