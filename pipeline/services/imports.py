@@ -41,7 +41,7 @@ from django.utils import timezone
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
-from pipeline.choices import BatchStatus, ObjectType
+from pipeline.choices import BatchStatus, FindingKind, ObjectType
 from pipeline.models import (
     SOURCE_MODELS,
     ImportBatch,
@@ -68,7 +68,7 @@ from pipeline.presets import (
     field_info,
     mapping_from_dict,
 )
-from pipeline.services.findings import findings_clear, findings_collect
+from pipeline.services.findings import findings_clear, findings_collect, findings_record
 from pipeline.services.identity import (
     PENDING_ID_BASE,
     golden_key_sql,
@@ -85,6 +85,15 @@ logger = logging.getLogger(__name__)
 STORED_ERRORS_MAX = 10_000
 PREVIEW_ROWS = 20
 CHUNK_BYTES = 1 << 20
+# A file with a few NUL bytes is text that a rich-text field smuggled them into (Salesforce
+# exports do); more than this share of NULs is a binary file or UTF-16 text.
+NUL_SHARE_MAX = 0.01
+NUL_MARK = "\x1a"  # SUB, the character meant for this: stands for a NUL until cells are read
+HEAD_MAX = 16 << 20  # how far the sniff reads to find the end of the header line
+PG_COLUMNS_MAX = 1600  # PostgreSQL's limit on a table's columns
+COLUMNS_MAX = 20_000  # wider than PostgreSQL takes: only the mapped columns are loaded
+PREVIEW_CELL_CHARS = 200
+csv.field_size_limit(1 << 30)  # the default, 131,072 characters, is less than a real cell
 AMOUNT_DECIMALS = 6  # numeric(24,6): DealFields.amount, ArrChangeFields.amount
 IMPORT_LOCK = 7_303_001  # pg advisory lock: one import writes at a time
 
@@ -118,6 +127,11 @@ class FileFormat:
     header: list[str]
     sha256: str
     size: int
+    # Fields on the header line, with trailing unnamed ones (a delimiter at the end of the
+    # header, as some exporters write on every line); `header` names the others.
+    width: int = 0
+    skip: int = 0  # bytes before the header: an Excel "sep=;" line
+    nul_bytes: int = 0  # NUL bytes in the file, read as NUL_MARK and removed from every cell
 
 
 # --- 1. Sniffing ---------------------------------------------------------------------------------
@@ -154,13 +168,20 @@ def sniff_file(path: Path) -> FileFormat:
         )
     with open(path, "rb") as f:
         head = f.read(64 * 1024)
+        # A very wide header can be longer than that: read on to the end of its line.
+        while head.count(b"\n") + head.count(b"\r") < 2 and len(head) < min(size, HEAD_MAX):
+            head += f.read(CHUNK_BYTES)
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
             raise ImportRejected(
                 f"This is {what}, not a CSV file. Export or save it as CSV (UTF-8) and upload that."
             )
-    if b"\x00" in head:
-        raise ImportRejected("This is a binary file, not CSV text. Export it as CSV (UTF-8).")
+    controls = sum(head.count(bytes([c])) for c in range(1, 32) if c not in (9, 10, 13, 26))
+    if head.count(b"\x00") > len(head) * NUL_SHARE_MAX or controls > len(head) * 0.05:
+        raise ImportRejected(
+            "This is a binary file, not CSV text (or text saved as UTF-16). "
+            "Export it as CSV (UTF-8)."
+        )
     lowered = head.lstrip().lower()
     if lowered.startswith((b"<!doctype html", b"<html")):
         raise ImportRejected("This is a web page (HTML), not a CSV file.")
@@ -168,9 +189,11 @@ def sniff_file(path: Path) -> FileFormat:
     digest = hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8-sig")()
     is_utf8 = True
+    nul_bytes = 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK_BYTES):
             digest.update(chunk)
+            nul_bytes += chunk.count(b"\x00")
             if is_utf8:
                 try:
                     utf8.decode(chunk)
@@ -186,12 +209,33 @@ def sniff_file(path: Path) -> FileFormat:
     encoding = "utf-8-sig" if is_utf8 else ("cp1252" if _decodes(path, "cp1252") else "latin-1")
     pg_encoding = dict(_ENCODINGS)[encoding]
 
-    text = head.decode(encoding, errors="replace")
-    first_line = text.splitlines()[0] if text.splitlines() else ""
-    delimiter = max(_DELIMITERS, key=lambda d: (len(_split_header(first_line, d)), d == ","))
+    if nul_bytes > size * NUL_SHARE_MAX:
+        raise ImportRejected("This is a binary file, not CSV text. Export it as CSV (UTF-8).")
+
+    text = head.replace(b"\x00", b"").decode(encoding, errors="replace")
+    lines = text.splitlines()
+    first_line = lines[0] if lines else ""
+    skip, sep = 0, None
+    excel_sep = first_line.lstrip("\ufeff").strip()
+    if len(excel_sep) == 5 and excel_sep.lower().startswith("sep="):
+        # Excel's "sep=;" line names the delimiter; the header follows it.
+        sep = excel_sep[4]
+        end = min((i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0), default=len(head))
+        skip = end + (2 if head[end : end + 2] == b"\r\n" else 1)
+        first_line = lines[1] if len(lines) > 1 else ""
+    delimiter = sep or max(_DELIMITERS, key=lambda d: (len(_split_header(first_line, d)), d == ","))
     header = _split_header(first_line, delimiter)
+    width = len(header)
+    while len(header) > 1 and not header[-1]:
+        header.pop()  # a delimiter at the end of the header line
     if not any(header):
         raise ImportRejected("The first row is empty: it must name the columns.")
+    if len(header) > COLUMNS_MAX:
+        raise ImportRejected(
+            f"The header has {len(header):,} columns; at most {COLUMNS_MAX:,} can be read. "
+            "Export only the columns the import needs (a report or Data Loader export lets you "
+            "choose them)."
+        )
     blank = [i + 1 for i, name in enumerate(header) if not name]
     if blank:
         raise ImportRejected(f"Column {blank[0]} of the header has no name.")
@@ -200,7 +244,9 @@ def sniff_file(path: Path) -> FileFormat:
         if name.casefold() in seen:
             raise ImportRejected(f"The header names the column {name!r} twice.")
         seen.add(name.casefold())
-    return FileFormat(encoding, pg_encoding, delimiter, header, digest.hexdigest(), size)
+    return FileFormat(
+        encoding, pg_encoding, delimiter, header, digest.hexdigest(), size, width, skip, nul_bytes
+    )
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -258,73 +304,107 @@ def _exec(cursor, statement: str) -> None:
     cursor.execute(statement.replace("%", "%%"), [])
 
 
-def _copy_raw(path: Path, fmt: FileFormat, progress: Progress) -> int:
-    """COPY the file into `_raw` (row_no, c1 … cN as text). Returns the number of rows."""
-    columns = ", ".join(f"c{i + 1} text" for i in range(len(fmt.header)))
+def _copy_raw(path: Path, fmt: FileFormat, progress: Progress, mapped: list[int]) -> int:
+    """COPY the file into `_raw` (row_no, c1 … cN as text). Returns the number of rows.
+
+    PostgreSQL parses the file as it is: the fast path, and the only one a clean file takes.
+    A file it refuses is read again by Python's CSV reader (`_copy_rows`), which accepts the
+    shapes spreadsheets and exporters write and names the rows that are really broken. A
+    header wider than a PostgreSQL table can be goes that way too, keeping the mapped columns.
+    Rows with every cell empty (blank lines, a last line of delimiters) are left out."""
+    wide = fmt.width >= PG_COLUMNS_MAX
+    loaded = sorted(set(mapped)) if wide else list(range(fmt.width))
+    columns = ", ".join(f"c{i + 1} text" for i in loaded)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS _raw")
         cursor.execute(f"CREATE TEMP TABLE _raw (row_no bigserial, {columns})")
-        target = ", ".join(f"c{i + 1}" for i in range(len(fmt.header)))
-        copy_sql = (
-            f"COPY _raw ({target}) FROM STDIN WITH (FORMAT csv, HEADER true, "
-            f"DELIMITER {_lit(fmt.delimiter)}, ENCODING {_lit(fmt.pg_encoding)})"
-        )
-        sent = 0
-        last = -1
-        try:
-            # A savepoint, so that a refused COPY leaves an enclosing transaction usable.
-            with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy, open(path, "rb") as f:
-                while chunk := f.read(CHUNK_BYTES):
-                    copy.write(chunk)
-                    sent += len(chunk)
-                    pct = sent * 100 // fmt.size
-                    if pct // 5 != last // 5:
-                        progress("reading", pct)
-                        last = pct
-        except (pg_errors.BadCopyFileFormat, pg_errors.CharacterNotInRepertoire) as exc:
-            raise ImportRejected(
-                "Some rows do not fit the header.", _structural_errors(path, fmt)
-            ) from exc
+        if wide:
+            _copy_rows(cursor, path, fmt, loaded)
+        else:
+            try:
+                _copy_file(cursor, path, fmt, progress)
+            except (pg_errors.BadCopyFileFormat, pg_errors.CharacterNotInRepertoire):
+                _copy_rows(cursor, path, fmt, loaded)
+        if loaded:
+            # COPY reads an unquoted empty field as NULL: a row of delimiters is all NULLs.
+            blank = f"coalesce({', '.join(f'c{i + 1}' for i in loaded)}) IS NULL"
+            _exec(cursor, f"DELETE FROM _raw WHERE {blank}")
         cursor.execute("SELECT count(*) FROM _raw")
         return cursor.fetchone()[0]
 
 
-def _structural_errors(path: Path, fmt: FileFormat) -> list[RowError]:
-    """Every row whose field count differs from the header's, and an unterminated quote, found
-    by reading the file as Python's strict CSV reader does (run only when COPY refused it)."""
+def _copy_file(cursor, path: Path, fmt: FileFormat, progress: Progress) -> None:
+    """COPY the file's bytes as they are (NUL bytes marked, an Excel "sep=" line skipped)."""
+    target = ", ".join(f"c{i + 1}" for i in range(fmt.width))
+    copy_sql = (
+        f"COPY _raw ({target}) FROM STDIN WITH (FORMAT csv, HEADER true, "
+        f"DELIMITER {_lit(fmt.delimiter)}, ENCODING {_lit(fmt.pg_encoding)})"
+    )
+    sent = 0
+    last = -1
+    mark = NUL_MARK.encode()
+    # A savepoint, so that a refused COPY leaves an enclosing transaction usable.
+    with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy, open(path, "rb") as f:
+        f.seek(fmt.skip)
+        while chunk := f.read(CHUNK_BYTES):
+            copy.write(chunk.replace(b"\x00", mark) if fmt.nul_bytes else chunk)
+            sent += len(chunk)
+            pct = sent * 100 // fmt.size
+            if pct // 5 != last // 5:
+                progress("reading", pct)
+                last = pct
+
+
+def _copy_rows(cursor, path: Path, fmt: FileFormat, loaded: list[int]) -> None:
+    """Load the file row by row through Python's strict CSV reader, for files COPY refuses.
+    Accepted as written: a row cut short after its last non-empty cell (padded), empty fields
+    after the header's last column (a delimiter at the end of every row), blank lines. Refused,
+    naming every such row: more non-empty fields than the header has, an unterminated quote."""
     errors: list[RowError] = []
-    expected = len(fmt.header)
-    with open(path, encoding=fmt.encoding, newline="") as f:
-        reader = csv.reader(f, delimiter=fmt.delimiter, strict=True)
-        row_no = 1
+    width = fmt.width
+    target = ", ".join(["row_no", *(f"c{i + 1}" for i in loaded)])
+    row_no = 0
+    with (
+        transaction.atomic(),
+        cursor.cursor.copy(f"COPY _raw ({target}) FROM STDIN") as copy,
+        open(path, encoding=fmt.encoding, newline="") as f,
+    ):
+        if fmt.skip:
+            f.readline()
+        lines = (line.replace("\x00", NUL_MARK) for line in f) if fmt.nul_bytes else f
+        reader = csv.reader(lines, delimiter=fmt.delimiter, strict=True)
         try:
-            next(reader)
+            next(reader, None)
             for row in reader:
                 row_no += 1
-                if len(row) != expected and row != []:
+                if len(row) > width and any(cell.strip() for cell in row[width:]):
                     errors.append(
                         RowError(
-                            row=row_no,
+                            row=row_no + 1,
                             column="",
                             value=fmt.delimiter.join(row)[:200],
-                            message=f"has {len(row)} fields; the header has {expected}",
+                            message=f"has {len(row)} fields; the header has {len(fmt.header)}",
                         )
                     )
                     if len(errors) >= STORED_ERRORS_MAX:
                         break
+                    continue
+                if len(row) < width:
+                    row.extend([""] * (width - len(row)))
+                copy.write_row((row_no, *[row[i] or None for i in loaded]))
         except csv.Error as exc:
             errors.append(
                 RowError(
-                    row=row_no + 1,
+                    row=row_no + 2,
                     column="",
                     value="",
                     message=f"cannot be read ({exc}); file line {reader.line_num}. "
                     "A quote is probably not closed.",
                 )
             )
-    if not errors:
-        errors.append(RowError(row=None, column="", value="", message="The file is not valid CSV."))
-    return errors
+        if errors:
+            # Raised inside the savepoint: nothing of the file stays in _raw.
+            raise ImportRejected("Some rows do not fit the header.", errors)
 
 
 # --- 3. Checking and normalising ----------------------------------------------------------------
@@ -573,14 +653,21 @@ def _error(info: FieldInfo, v: str, x: str, unreadable: str | None, invalid: str
     return f"CASE WHEN {v} IS NULL THEN {required} {unreadable_case}ELSE {invalid} END"
 
 
-def _columns_sql(mapping: Mapping, positions: dict[str, int], fast: bool) -> list[_Col]:
+def _columns_sql(
+    mapping: Mapping, positions: dict[str, int], fast: bool, nul: bool = False
+) -> list[_Col]:
     cols = []
     for info in FIELDS[mapping.object_type]:
         fm = mapping.fields.get(info.name)
         if fm is None:
             continue
         column = fm.column if fm.column and fm.column in positions else ""
-        raw = f"nullif(btrim(r.c{positions[column] + 1}), '')" if column else "NULL::text"
+        raw = "NULL::text"
+        if column:
+            cell = f"r.c{positions[column] + 1}"
+            if nul:
+                cell = f"replace({cell}, {_lit(NUL_MARK)}, '')"
+            raw = f"nullif(btrim({cell}), '')"
         if fm.default is not None:
             raw = f"coalesce({raw}, {_lit(fm.default)})"
         col = _field_sql(info, column, raw, mapping, fm, fast=fast)
@@ -608,7 +695,7 @@ def _blank_value(info: FieldInfo) -> str:
     return "''" if info.kind == TEXT else "NULL"
 
 
-def _normalise(mapping: Mapping, positions: dict[str, int]) -> list[_Col]:
+def _normalise(mapping: Mapping, positions: dict[str, int], *, nul: bool = False) -> list[_Col]:
     """Fill `_norm` from `_raw` in one pass: each field's raw cell, value and error. Tries the
     fast form of the date SQL first and falls back to the safe one if a cell makes it raise."""
     with connection.cursor() as cursor:
@@ -616,7 +703,7 @@ def _normalise(mapping: Mapping, positions: dict[str, int]) -> list[_Col]:
         cursor.execute("SELECT set_config('TimeZone', %s, false)", [mapping.timezone])
         try:
             for fast in (True, False):
-                cols = _columns_sql(mapping, positions, fast)
+                cols = _columns_sql(mapping, positions, fast, nul)
                 try:
                     with transaction.atomic():
                         _create_norm(cursor, cols)
@@ -758,12 +845,20 @@ def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
     return errors_total
 
 
+def _preview_cell(cell: str) -> str:
+    """SQL: the cell as the preview stores it, cut with an ellipsis: a page of first rows
+    stays small whatever a cell holds."""
+    n = PREVIEW_CELL_CHARS
+    return f"CASE WHEN length({cell}) > {n} THEN left({cell}, {n - 1}) || '…' ELSE {cell} END"
+
+
 def _preview(cols: list[_Col]) -> dict:
     names = [c.info.name for c in cols]
     with connection.cursor() as cursor:
         _exec(
             cursor,
-            f"SELECT row_no + 1, {', '.join(f'{n}::text' for n in names)} FROM _norm "
+            f"SELECT row_no + 1, {', '.join(_preview_cell(f'{n}::text') for n in names)} "
+            f"FROM _norm "
             f"WHERE row_no <= {PREVIEW_ROWS} ORDER BY row_no",
         )
         rows = [list(r) for r in cursor.fetchall()]
@@ -1127,12 +1222,12 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     batch.save(update_fields=["file_sha256", "file_size", "unknown_columns"])
     if batch.apply_requested and _same_as_last_applied(batch):
         return
-    rows = _copy_raw(path, fmt, report)
+    rows = _copy_raw(path, fmt, report, list(positions.values()))
     if rows == 0:
         raise ImportRejected("The file has a header but no rows.")
     batch.rows_total = rows
     report("checking", 60)
-    cols = _normalise(mapping, positions)
+    cols = _normalise(mapping, positions, nul=bool(fmt.nul_bytes))
     _python_checks(mapping, cols)
     errors_total = _collect_errors(batch, cols)
     batch.preview = _preview(cols)
@@ -1147,6 +1242,8 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
         batch.save()
         return
     findings_collect(batch, cols)
+    if fmt.nul_bytes:
+        _nul_findings(batch, fmt, cols)
     if not batch.apply_requested:
         batch.status = BatchStatus.PENDING
         batch.progress, batch.phase = 100, "checked"
@@ -1167,6 +1264,38 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
         batch.finished_at = timezone.now()
         batch.message = ""
         batch.save()
+
+
+def _nul_findings(batch: ImportBatch, fmt: FileFormat, cols: list[_Col]) -> None:
+    """A finding for every cell NUL bytes were removed from, naming its row and column: one
+    scan finds the columns that had any, then one statement per such column."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = '_raw'::regclass "
+            "AND attnum > 0 AND NOT attisdropped AND attname <> 'row_no' ORDER BY attnum"
+        )
+        loaded = [name for (name,) in cursor.fetchall()]
+        mark = _lit(NUL_MARK)
+        _exec(
+            cursor,
+            f"SELECT {', '.join(f'bool_or(strpos({c}, {mark}) > 0)' for c in loaded)} FROM _raw",
+        )
+        found = [c for c, hit in zip(loaded, cursor.fetchone(), strict=True) if hit]
+    fields = {c.column.casefold(): c.info.name for c in cols if c.column}
+    for c in found:
+        index = int(c[1:]) - 1
+        column = fmt.header[index] if index < len(fmt.header) else f"column {index + 1}"
+        findings_record(
+            batch,
+            kind=FindingKind.NUL_BYTES,
+            where=f"strpos(n.{c}, {mark}) > 0",
+            message=f"'had ' || (length(n.{c}) - length(replace(n.{c}, {mark}, ''))) "
+            f"|| ' NUL bytes, removed'",
+            value=f"replace(n.{c}, {mark}, '')",
+            column=column,
+            field=fields.get(column.casefold(), ""),
+            source="_raw n",
+        )
 
 
 def _same_as_last_applied(batch: ImportBatch) -> bool:

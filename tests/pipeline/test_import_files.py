@@ -12,9 +12,9 @@ import pghistory
 import pytest
 from django.core.management import CommandError, call_command
 
-from pipeline.choices import BatchStatus
-from pipeline.models import ImportBatch
-from tests.pipeline.importing import crm, csv_text, lead_row
+from pipeline.choices import BatchStatus, FindingKind
+from pipeline.models import ImportBatch, SourceLead
+from tests.pipeline.importing import LEAD_HEADER, crm, csv_text, lead_row
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +53,143 @@ def test_the_same_id_twice_names_both_rows_whatever_the_id_holds(tmp_path, ident
     assert "row 2, column 'Id'" in err
     assert "appears 2 times in this file (rows 2, 3)" in err
     assert "ProgrammingError" not in err
+
+
+# --- Shapes spreadsheets and exporters write -----------------------------------------------------
+
+
+def _two_leads() -> list[str]:
+    """A header and two lead rows whose last three cells are empty."""
+    text = csv_text(
+        [lead_row(1), lead_row(2, ConvertedOpportunityId="", IsConverted="", OwnerId="")]
+    )
+    return text.splitlines()
+
+
+def _shape(name: str) -> str:
+    header, first, second = _two_leads()
+    return {
+        "short row (trailing empty cells dropped)": f"{header}\n{first}\n{second.rstrip(',')}\n",
+        "a delimiter at the end of every line": f"{header},\n{first},\n{second},\n",
+        "a delimiter at the end of every row only": f"{header}\n{first},\n{second},\n",
+        "blank lines between and at the end": f"{header}\n{first}\n\n{second}\n\n\n",
+        "a last line of delimiters": f"{header}\n{first}\n{second}\n{',' * 11}\n",
+        "no newline at the end": f"{header}\n{first}\n{second}",
+        "old Mac line endings": f"{header}\r{first}\r{second}\r",
+        "Windows line endings and a blank last line": f"{header}\r\n{first}\r\n{second}\r\n\r\n",
+        "Excel's sep= line": f"sep=,\n{header}\n{first}\n{second}\n",
+        "Excel's sep= line with semicolons": "sep=;\r\n"
+        + "\r\n".join(line.replace(",", ";") for line in (header, first, second)),
+        "a quoted header": ",".join(f'"{h}"' for h in LEAD_HEADER) + f"\n{first}\n{second}\n",
+    }[name]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "short row (trailing empty cells dropped)",
+        "a delimiter at the end of every line",
+        "a delimiter at the end of every row only",
+        "blank lines between and at the end",
+        "a last line of delimiters",
+        "no newline at the end",
+        "old Mac line endings",
+        "Windows line endings and a blank last line",
+        "Excel's sep= line",
+        "Excel's sep= line with semicolons",
+        "a quoted header",
+    ],
+)
+def test_files_as_spreadsheets_and_exporters_write_them_import(tmp_path, shape):
+    batch, out, err = command(tmp_path, _shape(shape))
+    assert batch.status == BatchStatus.APPLIED, err
+    assert "2 rows — 2 created" in out
+    assert sorted(SourceLead.objects.values_list("email", flat=True)) == [
+        "person1@acme.com",
+        "person2@acme.com",
+    ]
+
+
+def test_a_row_with_more_filled_fields_than_the_header_is_named(tmp_path):
+    header, first, second = _two_leads()
+    content = f"{header}\n{first}\n{second},extra,cells\n{first.replace('00Q', '00R')},,\n"
+    batch, _, err = command(tmp_path, content)
+    assert batch.status == BatchStatus.REJECTED
+    assert "row 3 ('00Q000000000000002," in err
+    assert "has 14 fields; the header has 12" in err
+    assert "row 4" not in err  # empty fields after the last column are only a trailing delimiter
+    assert not SourceLead.objects.exists()
+
+
+def test_an_unterminated_quote_names_its_row(tmp_path):
+    header, first, second = _two_leads()
+    batch, _, err = command(tmp_path, f'{header}\n{first}\n"00Q2,{second[4:]}\n')
+    assert batch.status == BatchStatus.REJECTED
+    assert "row 3: cannot be read" in err
+    assert "A quote is probably not closed" in err
+
+
+# --- NUL bytes, wide headers, huge cells ----------------------------------------------------------
+
+
+def test_nul_bytes_inside_a_quoted_field_are_removed_and_reported(tmp_path):
+    header = [*LEAD_HEADER, "Description"]
+    rows = [
+        lead_row(1, Description="Rich\x00 text\x00"),
+        lead_row(2, Company="Ac\x00me", Description="plain"),
+        lead_row(3, Description="plain"),
+    ]
+    batch, out, err = command(tmp_path, csv_text(rows, header=header))
+    assert batch.status == BatchStatus.APPLIED, err
+    assert sorted(SourceLead.objects.values_list("company", flat=True)) == ["Acme"] * 3
+    assert batch.findings[FindingKind.NUL_BYTES] == 2
+    found = [(f.row, f.column, f.message) for f in batch.row_findings.order_by("row")]
+    assert found == [
+        (2, "Description", "had 2 NUL bytes, removed"),
+        (3, "Company", "had 1 NUL bytes, removed"),
+    ]
+
+
+def test_a_really_binary_file_is_still_refused(tmp_path):
+    batch, _, err = command(tmp_path, bytes(range(256)) * 100)
+    assert batch.status == BatchStatus.REJECTED
+    assert "This is a binary file" in err
+
+
+def test_a_utf16_file_is_refused_as_binary(tmp_path):
+    content = csv_text([lead_row(1)]).encode("utf-16")
+    batch, _, err = command(tmp_path, content)
+    assert batch.status == BatchStatus.REJECTED
+    assert "UTF-16" in err
+
+
+def test_a_header_wider_than_postgresql_tables_imports_its_mapped_columns(tmp_path):
+    extra = [f"Custom_{i}__c" for i in range(1700)]
+    header = [*LEAD_HEADER, *extra]
+    rows = [lead_row(i, **{c: "x" for c in extra}) for i in (1, 2)]
+    batch, out, err = command(tmp_path, csv_text(rows, header=header))
+    assert batch.status == BatchStatus.APPLIED, err
+    assert SourceLead.objects.count() == 2
+    assert "tables can have at most" not in err
+
+
+def test_a_header_beyond_any_reason_is_refused_in_a_sentence(tmp_path):
+    header = [*LEAD_HEADER, *(f"C{i}" for i in range(20_001))]
+    batch, _, err = command(tmp_path, ",".join(header) + "\n")
+    assert batch.status == BatchStatus.REJECTED
+    assert "The header has 20,013 columns; at most 20,000 can be read." in err
+
+
+def test_the_preview_cuts_long_cells_and_a_huge_cell_does_not_crash_the_row_check(tmp_path):
+    header, _, _ = _two_leads()
+    huge = "x" * 200_000
+    rows = csv_text([lead_row(1, LastName=huge[:100], Company="c" * 255)], header=LEAD_HEADER)
+    # A second, short row with a huge cell makes COPY refuse the file and Python read it.
+    content = rows + ",".join(["00Q2", "b@acme.com", "Ana", huge]) + "\n"
+    batch, _, err = command(tmp_path, content)
+    assert batch.status == BatchStatus.REJECTED
+    assert "row 3, column 'LastName'" in err
+    assert "is 200000 characters long" in err
+    cells = [cell for row in batch.preview["rows"] for cell in row if isinstance(cell, str)]
+    assert max(len(cell) for cell in cells) == 200
+    assert "c" * 199 + "…" in cells
