@@ -68,7 +68,12 @@ from pipeline.presets import (
     field_info,
     mapping_from_dict,
 )
-from pipeline.services.findings import findings_clear, findings_collect, findings_record
+from pipeline.services.findings import (
+    detector,
+    findings_clear,
+    findings_collect,
+    findings_record,
+)
 from pipeline.services.identity import (
     PENDING_ID_BASE,
     golden_key_sql,
@@ -421,6 +426,7 @@ _ISO_DATETIME = (
 )
 _SLASH = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}(,? \d{1,2}:\d{2}(:\d{2})?( ?[AaPp]\.?[Mm]\.?)?)?$"
 _NUMBER = r"^-?\d+(\.\d+)?$"
+_CONTROL = "[[:cntrl:]]"
 
 
 @dataclass(frozen=True)
@@ -562,7 +568,13 @@ def _field_sql(info: FieldInfo, column: str, raw: str, mapping: Mapping, fm, *, 
                 f"THEN format('%s is not an ISO 4217 currency code', left({x}, 40)) END"
             )
         else:
-            value = f"coalesce({v}, '')"
+            # Every text field is a single line (a name, an id, an owner): line breaks and tabs
+            # become a space and other control characters go, so a name can never split a
+            # mail header or a CSV line later. CONTROL_CHARACTERS findings name the cells.
+            value = (
+                f"CASE WHEN {v} ~ '{_CONTROL}' THEN btrim(regexp_replace(regexp_replace("
+                f"{v}, '[\\r\\n\\t]+', ' ', 'g'), '{_CONTROL}', '', 'g')) ELSE {v} END"
+            )
             invalid = (
                 f"CASE WHEN length({v}) > {limit} THEN format('is %s characters long; the "
                 f"limit for this column is {limit}', length({v})) END"
@@ -733,6 +745,72 @@ def _create_norm(cursor, cols: list[_Col]) -> None:
         f"  SELECT row_no, {values} FROM ("
         f"    SELECT r.row_no, {raws} FROM _raw r OFFSET 0) AS raw OFFSET 0) AS val",
     )
+
+
+def _probe(conditions: dict[str, str], source: str = "_norm n") -> set[str]:
+    """Which of the named SQL conditions hold for some row of `source`, in one scan."""
+    if not conditions:
+        return set()
+    with connection.cursor() as cursor:
+        _exec(
+            cursor,
+            f"SELECT {', '.join(f'bool_or({c})' for c in conditions.values())} FROM {source}",
+        )
+        hits = cursor.fetchone()
+    return {name for name, hit in zip(conditions, hits, strict=True) if hit}
+
+
+@detector()
+def _control_characters(batch: ImportBatch, cols: list[_Col]) -> None:
+    """Line breaks, tabs and other control characters removed from single-line text fields."""
+    text = {
+        c.info.name: c
+        for c in cols
+        if c.info.kind == TEXT and c.info.name != "currency" and c.column
+    }
+    found = _probe({name: f"n.raw_{name} ~ '{_CONTROL}'" for name in text})
+    for name in (n for n in text if n in found):
+        findings_record(
+            batch,
+            kind=FindingKind.CONTROL_CHARACTERS,
+            where=f"n.raw_{name} ~ '{_CONTROL}'",
+            message="'had line breaks, tabs or other control characters, removed'",
+            value=f"n.{name}",
+            field=name,
+            column=text[name].column,
+        )
+
+
+# Stage dates a lead cannot reach before it exists.
+_AFTER_CREATION = ("mql_at", "sal_at", "sql_at", "converted_at")
+
+
+@detector(ObjectType.LEAD)
+def _dates_before_creation(batch: ImportBatch, cols: list[_Col]) -> None:
+    """A stage reached before the lead was created (compared by day in the mapping's time
+    zone: Salesforce writes ConvertedDate without a time) is a finding, not an error: the
+    source system really holds it, and the books must match the source; someone fixes it there."""
+    names = {c.info.name: c for c in cols if c.column}
+    if "created_at" not in names:
+        return
+    tz = mapping_from_dict(batch.mapping).timezone
+    day = "(n.{0} AT TIME ZONE {1})::date"
+    checks = {
+        name: f"{day.format(name, _lit(tz))} < {day.format('created_at', _lit(tz))}"
+        for name in _AFTER_CREATION
+        if name in names
+    }
+    for name in (n for n in checks if n in _probe(checks)):
+        findings_record(
+            batch,
+            kind=FindingKind.DATE_ORDER,
+            where=checks[name],
+            message=f"{_lit(f'{names[name].info.label} is before the lead was created (')} "
+            f"|| {day.format('created_at', _lit(tz))}::text || ')'",
+            value=f"n.raw_{name}",
+            field=name,
+            column=names[name].column,
+        )
 
 
 def _python_checks(mapping: Mapping, cols: list[_Col]) -> None:

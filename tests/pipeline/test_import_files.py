@@ -193,3 +193,41 @@ def test_the_preview_cuts_long_cells_and_a_huge_cell_does_not_crash_the_row_chec
     cells = [cell for row in batch.preview["rows"] for cell in row if isinstance(cell, str)]
     assert max(len(cell) for cell in cells) == 200
     assert "c" * 199 + "…" in cells
+
+
+# --- Control characters and dates out of order ---------------------------------------------------
+
+
+def test_control_characters_are_removed_from_single_line_fields_and_reported(tmp_path):
+    rows = [
+        lead_row(1, Company="Evil\r\nBcc: victim@example.com", LastName="Sm\x07ith"),
+        lead_row(2, FirstName="Ana\t"),
+        lead_row(3),
+    ]
+    batch, _, err = command(tmp_path, csv_text(rows))
+    assert batch.status == BatchStatus.APPLIED, err
+    lead = SourceLead.objects.get(external_id=lead_row(1)["Id"])
+    assert (lead.company, lead.last_name) == ("Evil Bcc: victim@example.com", "Smith")
+    assert SourceLead.objects.get(external_id=lead_row(2)["Id"]).first_name == "Ana"
+    assert batch.findings[FindingKind.CONTROL_CHARACTERS] == 3
+    found = sorted((f.row, f.column) for f in batch.row_findings.all())
+    assert found == [(2, "Company"), (2, "LastName"), (3, "FirstName")]
+
+
+def test_a_conversion_dated_before_the_lead_was_created_is_a_finding(tmp_path):
+    header = [*LEAD_HEADER, "MQL_Date__c"]
+    rows = [
+        lead_row(1, CreatedDate="2026-03-02T10:15:00Z", ConvertedDate="2026-02-27"),
+        # Converted the day it was created: ConvertedDate has no time, so this is in order.
+        lead_row(2, CreatedDate="2026-03-02T10:15:00Z", ConvertedDate="2026-03-02"),
+        lead_row(3, CreatedDate="2026-03-02T10:15:00Z", MQL_Date__c="2026-01-05T09:00:00Z"),
+    ]
+    batch, _, err = command(tmp_path, csv_text(rows, header=header))
+    assert batch.status == BatchStatus.APPLIED, err
+    assert batch.findings[FindingKind.DATE_ORDER] == 2
+    found = sorted((f.row, f.column, f.message) for f in batch.row_findings.all())
+    assert found == [
+        (2, "ConvertedDate", "Converted is before the lead was created (2026-03-02)"),
+        (4, "MQL_Date__c", "Became MQL is before the lead was created (2026-03-02)"),
+    ]
+    assert SourceLead.objects.count() == 3
