@@ -17,7 +17,8 @@ is absent or the cell blank) and `optional` (the column may be missing from the 
 `date_order` is how slash and dot dates are read: `us` (MM/DD/YYYY), `eu` (DD/MM/YYYY) or
 `iso` / `auto` (ISO only, or slash dates only where day and month cannot be confused).
 `timezone` is the zone of times written without an offset; it defaults to the company's
-`TIME_ZONE`.
+`TIME_ZONE`. `ignore` lists columns no field reads; `booleans` lists checkbox columns no field
+reads whose cells must be true/false, 1/0 or yes/no when the file has them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ from pipeline.choices import (
 TEXT, EMAIL, DOMAIN, DATETIME, DATE, DECIMAL, INTEGER, CHOICE = (
     "text", "email", "domain", "datetime", "date", "decimal", "integer", "choice",
 )  # fmt: skip
+# A column checked to hold true or false (a mapping's `booleans`), read into no field.
+BOOLEAN = "boolean"
+BOOLEAN_VALUES = ("true", "false", "1", "0", "yes", "no")
 DATE_ORDERS = ("iso", "us", "eu", "auto")
 # A blank_default that means "the company currency", read when an import runs (settings may
 # differ between the module's import and the run, as they do in tests).
@@ -155,6 +159,9 @@ class Mapping:
     timezone: str = field(default_factory=lambda: settings.TIME_ZONE)
     # Columns the export always has that no field needs; not reported as unknown.
     ignore: tuple[str, ...] = ()
+    # Checkbox columns (Salesforce's IsConverted, IsDeleted …) that no field reads but that
+    # must hold true or false when the file has them: any other value is a row error.
+    booleans: tuple[str, ...] = ()
 
     def columns(self) -> list[str]:
         """The file columns this mapping reads, in field order."""
@@ -185,6 +192,8 @@ class Mapping:
         }
         if self.ignore:
             data["ignore"] = list(self.ignore)
+        if self.booleans:
+            data["booleans"] = list(self.booleans)
         return data
 
 
@@ -259,6 +268,10 @@ def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mappin
     if not isinstance(ignore, list) or not all(isinstance(c, str) for c in ignore):
         problems.append("'ignore' is a list of column names.")
         ignore = []
+    booleans = data.get("booleans", [])
+    if not isinstance(booleans, list) or not all(isinstance(c, str) for c in booleans):
+        problems.append("'booleans' is a list of column names.")
+        booleans = []
     if problems:
         raise ValidationError(problems)
     return Mapping(
@@ -268,6 +281,7 @@ def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mappin
         decimal_separator=decimal,
         timezone=str(tz),
         ignore=tuple(ignore),
+        booleans=tuple(booleans),
     )
 
 
@@ -346,7 +360,8 @@ BUILTIN_PRESETS: dict[str, dict] = {
     "salesforce-lead": {
         "label": "Salesforce — Leads (API field names)",
         "mapping": {
-            "object": "lead", "date_order": "iso", "ignore": ["IsConverted"], "fields": {
+            "object": "lead", "date_order": "iso", "booleans": ["IsConverted", "IsDeleted"],
+            "fields": {
                 "external_id": "Id", "email": "Email", "first_name": "FirstName",
                 "last_name": "LastName", "company": "Company",
                 "stage": {"column": "Status", "values": _SF_LEAD_STATUS},
@@ -363,7 +378,8 @@ BUILTIN_PRESETS: dict[str, dict] = {
     "salesforce-opportunity": {
         "label": "Salesforce — Opportunities (API field names)",
         "mapping": {
-            "object": "deal", "date_order": "iso", "ignore": ["IsClosed", "IsWon"], "fields": {
+            "object": "deal", "date_order": "iso",
+            "booleans": ["IsClosed", "IsWon", "IsDeleted"], "fields": {
                 "external_id": "Id", "account_external_id": "AccountId", "name": "Name",
                 "stage": {"column": "StageName", "values": _SF_OPP_STAGE},
                 "amount": "Amount", "close_date": "CloseDate", "created_at": "CreatedDate",
@@ -376,7 +392,7 @@ BUILTIN_PRESETS: dict[str, dict] = {
     "salesforce-account": {
         "label": "Salesforce — Accounts (API field names)",
         "mapping": {
-            "object": "account", "fields": {
+            "object": "account", "booleans": ["IsDeleted"], "fields": {
                 "external_id": "Id", "name": "Name", "domain": "Website",
                 "industry": "Industry", "employees": "NumberOfEmployees",
                 "owner": _opt("OwnerId"),

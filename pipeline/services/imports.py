@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -52,6 +53,8 @@ from pipeline.models import (
 )
 from pipeline.normalise import NormaliseError, domain_key, email_key
 from pipeline.presets import (
+    BOOLEAN,
+    BOOLEAN_VALUES,
     BUILTIN_PRESETS,
     CHOICE,
     DATE,
@@ -284,10 +287,29 @@ def check_columns(mapping: Mapping, header: list[str]) -> tuple[dict[str, int], 
             f"The file has no column {_names(missing)}. Its columns are: {_names(header)}. "
             "Check the preset, or build a mapping from this file's header."
         )
-    used = {c.casefold() for c in mapping.columns()} | {c.casefold() for c in mapping.ignore}
+    read = [*mapping.columns(), *mapping.booleans]
+    used = {c.casefold() for c in read} | {c.casefold() for c in mapping.ignore}
     unknown = [name for name in header if name.casefold() not in used]
-    found = {c: position[c.casefold()] for c in mapping.columns() if c.casefold() in position}
+    found = {c: position[c.casefold()] for c in read if c.casefold() in position}
     return found, unknown
+
+
+def spelled_as_file(mapping: Mapping, header: list[str]) -> Mapping:
+    """The mapping with its column names spelled as the file's header spells them (columns
+    match case-insensitively): every message then names the column the user sees."""
+    spelling = {name.casefold(): name for name in header}
+
+    def spelled(column: str | None) -> str | None:
+        return spelling.get(column.casefold(), column) if column else column
+
+    return dataclasses.replace(
+        mapping,
+        fields={
+            name: dataclasses.replace(fm, column=spelled(fm.column))
+            for name, fm in mapping.fields.items()
+        },
+        booleans=tuple(spelled(c) for c in mapping.booleans),
+    )
 
 
 def _names(names: list[str]) -> str:
@@ -698,7 +720,28 @@ def _columns_sql(
                 col.error,
             )
         cols.append(col)
+    for i, column in enumerate(c for c in mapping.booleans if c in positions):
+        cols.append(_boolean_sql(i, column, positions[column], nul))
     return cols
+
+
+def _boolean_sql(i: int, column: str, position: int, nul: bool) -> _Col:
+    """A checkbox column no field reads: a blank cell or one of BOOLEAN_VALUES, else an error
+    naming the accepted values."""
+    info = FieldInfo(name=f"boolean_{i + 1}", kind=BOOLEAN, label=column)
+    cell = f"r.c{position + 1}"
+    if nul:
+        cell = f"replace({cell}, {_lit(NUL_MARK)}, '')"
+    v, accepted = f"raw_{info.name}", _lit(list(BOOLEAN_VALUES))
+    message = _lit(f"is not true or false (accepted: {', '.join(BOOLEAN_VALUES)})")
+    return _Col(
+        info,
+        column,
+        f"nullif(btrim({cell}), '')",
+        f"lower({v}) = ANY({accepted}::text[])",
+        f"CASE WHEN {v} IS NOT NULL AND NOT lower({v}) = ANY({accepted}::text[]) THEN "
+        f"{message} END",
+    )
 
 
 def _blank_value(info: FieldInfo) -> str:
@@ -931,7 +974,7 @@ def _preview_cell(cell: str) -> str:
 
 
 def _preview(cols: list[_Col]) -> dict:
-    names = [c.info.name for c in cols]
+    names = [c.info.name for c in cols if c.info.kind != BOOLEAN]
     with connection.cursor() as cursor:
         _exec(
             cursor,
@@ -1295,6 +1338,7 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     mapping = mapping_from_dict(batch.mapping)
     report("reading", 0)
     fmt = sniff_file(path)
+    mapping = spelled_as_file(mapping, fmt.header)
     positions, unknown = check_columns(mapping, fmt.header)
     batch.file_sha256, batch.file_size, batch.unknown_columns = fmt.sha256, fmt.size, unknown
     batch.save(update_fields=["file_sha256", "file_size", "unknown_columns"])

@@ -231,3 +231,41 @@ def test_a_conversion_dated_before_the_lead_was_created_is_a_finding(tmp_path):
         (4, "MQL_Date__c", "Became MQL is before the lead was created (2026-03-02)"),
     ]
     assert SourceLead.objects.count() == 3
+
+
+# --- Header case and boolean columns -------------------------------------------------------------
+
+
+def _lower(rows: list[dict]) -> str:
+    return csv_text(
+        [{k.lower(): v for k, v in row.items()} for row in rows],
+        header=[h.lower() for h in LEAD_HEADER],
+    )
+
+
+def test_a_header_that_differs_from_the_preset_only_in_case_imports(tmp_path):
+    batch, out, err = command(tmp_path, _lower([lead_row(1), lead_row(2, IsConverted="TRUE")]))
+    assert batch.status == BatchStatus.APPLIED, err
+    assert SourceLead.objects.count() == 2
+    assert "Ignored columns" not in out
+
+
+def test_errors_in_a_differently_cased_header_name_the_files_column(tmp_path):
+    batch, _, err = command(tmp_path, _lower([lead_row(1, Email="nope", IsConverted="maybe")]))
+    assert batch.status == BatchStatus.REJECTED
+    assert "row 2, column 'email' ('nope'): is not a valid email address" in err
+    assert "row 2, column 'isconverted' ('maybe'): is not true or false" in err
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "Y"])
+def test_a_boolean_column_holding_something_else_is_a_row_error(tmp_path, value):
+    header = [*LEAD_HEADER, "IsDeleted"]
+    rows = [lead_row(1, IsConverted="1", IsDeleted="no"), lead_row(2, IsDeleted=value)]
+    batch, _, err = command(tmp_path, csv_text(rows, header=header))
+    assert batch.status == BatchStatus.REJECTED
+    assert (
+        f"row 3, column 'IsDeleted' ({value!r}): is not true or false "
+        "(accepted: true, false, 1, 0, yes, no)"
+    ) in err
+    assert "row 2" not in err
+    assert not SourceLead.objects.exists()
