@@ -24,6 +24,7 @@ from pipeline.choices import (
     BatchStatus,
     BridgeReason,
     DiscrepancyKind,
+    FindingKind,
     ObjectType,
     ReconciliationTrigger,
     RunStatus,
@@ -67,6 +68,7 @@ from pipeline.services.currency import (
     exchange_rate_set,
     exchange_rates_import,
 )
+from pipeline.services.findings import batch_findings
 from pipeline.services.imports import (
     import_batch_confirm,
     import_batch_create,
@@ -471,6 +473,9 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "errors": errors,
             "earlier": earlier,
             "may_run": can(request.user, "imports.run"),
+            # File-wide findings (another vendor's header …) are warnings above the counts.
+            "warnings": batch.row_findings.filter(row__isnull=True).order_by("id")[:10],
+            "findings": [f for f in batch_findings(batch) if f["kind"] != FindingKind.OTHER_VENDOR],
         },
     )
 

@@ -8,7 +8,7 @@ import json
 from rest_framework import serializers
 
 from pipeline.charts import step_label
-from pipeline.choices import ObjectType
+from pipeline.choices import FindingKind, ObjectType
 from pipeline.models import (
     BridgeStep,
     Discrepancy,
@@ -30,6 +30,9 @@ class ImportBatchSerializer(serializers.ModelSerializer):
     confirmed_by = SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.HyperlinkedIdentityField(view_name="api:import-detail")
     errors_url = serializers.HyperlinkedIdentityField(view_name="api:import-errors")
+    warnings = serializers.SerializerMethodField(
+        help_text="File-wide findings, e.g. a header that looks like another vendor's export."
+    )
 
     class Meta:
         model = ImportBatch
@@ -61,9 +64,16 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "errors_total",
             "unknown_columns",
             "message",
+            "findings",
+            "warnings",
             "errors_url",
         ]
         read_only_fields = fields
+
+    def get_warnings(self, batch: ImportBatch) -> list[str]:
+        if FindingKind.OTHER_VENDOR not in (batch.findings or {}):
+            return []  # no query for the many batches without one
+        return list(batch.row_findings.filter(row__isnull=True).values_list("message", flat=True))
 
 
 class ImportRowErrorSerializer(serializers.ModelSerializer):

@@ -42,10 +42,11 @@ from django.utils import timezone
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
-from pipeline.choices import BatchStatus, FindingKind, ObjectType
+from pipeline.choices import BatchStatus, FindingKind, ObjectType, Vendor
 from pipeline.models import (
     SOURCE_MODELS,
     ImportBatch,
+    ImportFinding,
     ImportPreset,
     ImportRowError,
     SourceSystem,
@@ -75,6 +76,7 @@ from pipeline.services.findings import (
     detector,
     findings_clear,
     findings_collect,
+    findings_count,
     findings_record,
 )
 from pipeline.services.identity import (
@@ -448,7 +450,7 @@ _ISO_DATETIME = (
 )
 _SLASH = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}(,? \d{1,2}:\d{2}(:\d{2})?( ?[AaPp]\.?[Mm]\.?)?)?$"
 _NUMBER = r"^-?\d+(\.\d+)?$"
-_CONTROL = "[[:cntrl:]]"
+_CONTROL = r"[\x01-\x1f\x7f]"  # C0 controls and DEL; C1 (U+0080–U+009F) may be Latin-1 text
 
 
 @dataclass(frozen=True)
@@ -1338,6 +1340,7 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     mapping = mapping_from_dict(batch.mapping)
     report("reading", 0)
     fmt = sniff_file(path)
+    _vendor_check(batch, fmt.header)
     mapping = spelled_as_file(mapping, fmt.header)
     positions, unknown = check_columns(mapping, fmt.header)
     batch.file_sha256, batch.file_size, batch.unknown_columns = fmt.sha256, fmt.size, unknown
@@ -1386,6 +1389,43 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
         batch.finished_at = timezone.now()
         batch.message = ""
         batch.save()
+
+
+def header_vendor(object_type: str, header: list[str]) -> str | None:
+    """The vendor whose built-in preset for `object_type` the header matches best (the share
+    of the preset's required columns it has, at least half), or None."""
+    names = {name.casefold() for name in header}
+    best, best_score = None, 0.5
+    for key in BUILTIN_PRESETS:
+        preset = builtin_preset(key)
+        required = preset.required_columns()
+        if preset.object_type != object_type or not required:
+            continue
+        score = sum(c.casefold() in names for c in required) / len(required)
+        if score > best_score or (score == best_score and best is None):
+            best, best_score = key.split("-", 1)[0], score
+    return best
+
+
+def _vendor_check(batch: ImportBatch, header: list[str]) -> None:
+    """A file-wide finding when the header looks like another vendor's export than the
+    system's: a Salesforce file imported into a HubSpot system is most often the wrong system
+    chosen in the form, or the wrong file."""
+    vendor = batch.system.vendor
+    if not vendor or vendor == Vendor.OTHER:
+        return
+    looks = header_vendor(batch.object_type, header)
+    if looks is None or looks == vendor:
+        return
+    message = (
+        f"This file's columns look like a {Vendor(looks).label} export; the system "
+        f"{batch.system.name} is a {Vendor(vendor).label} system."
+    )
+    ImportFinding.objects.create(
+        batch=batch, kind=FindingKind.OTHER_VENDOR, row=None, message=message
+    )
+    findings_count(batch, FindingKind.OTHER_VENDOR, 1)
+    batch.save(update_fields=["findings"])
 
 
 def _nul_findings(batch: ImportBatch, fmt: FileFormat, cols: list[_Col]) -> None:

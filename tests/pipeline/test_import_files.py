@@ -10,10 +10,13 @@ import io
 
 import pghistory
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
-from pipeline.choices import BatchStatus, FindingKind
-from pipeline.models import ImportBatch, SourceLead
+from pipeline.choices import BatchStatus, FindingKind, SystemRole, Vendor
+from pipeline.models import ImportBatch, SourceLead, SourceSystem
+from revops.permissions import Role
 from tests.pipeline.importing import LEAD_HEADER, crm, csv_text, lead_row
 
 pytestmark = pytest.mark.django_db
@@ -269,3 +272,119 @@ def test_a_boolean_column_holding_something_else_is_a_row_error(tmp_path, value)
     ) in err
     assert "row 2" not in err
     assert not SourceLead.objects.exists()
+
+
+# --- Another vendor's header; the page and the API ------------------------------------------------
+
+
+def _hubspot_system() -> SourceSystem:
+    return SourceSystem.objects.create(
+        name="HubSpot", slug="hubspot", vendor=Vendor.HUBSPOT, role=SystemRole.MARKETING
+    )
+
+
+def test_a_salesforce_file_in_a_hubspot_system_is_flagged(tmp_path):
+    _hubspot_system()
+    path = tmp_path / "leads.csv"
+    path.write_text(csv_text([lead_row(1)]))
+    with pghistory.context(source="command:import_records"):
+        call_command(
+            "import_records",
+            *("--system", "hubspot", "--object", "lead", "--preset", "salesforce-lead"),
+            str(path),
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+    batch = ImportBatch.objects.get()
+    assert batch.status == BatchStatus.APPLIED
+    assert batch.findings[FindingKind.OTHER_VENDOR] == 1
+    assert batch.row_findings.get(kind=FindingKind.OTHER_VENDOR).message == (
+        "This file's columns look like a Salesforce export; the system HubSpot is a HubSpot system."
+    )
+
+
+def test_a_hubspot_file_in_a_salesforce_system_is_flagged_even_when_refused(tmp_path):
+    SourceSystem.objects.filter(slug="salesforce").delete()
+    crm()
+    SourceSystem.objects.filter(slug="salesforce").update(vendor=Vendor.SALESFORCE)
+    header = ["Record ID", "Email", "First Name", "Last Name", "Lifecycle Stage", "Create Date"]
+    batch, _, err = command(tmp_path, ",".join(header) + "\n1,a@acme.com,A,B,Lead,2026-01-05\n")
+    assert batch.status == BatchStatus.REJECTED
+    assert "The file has no column" in err
+    assert "look like a HubSpot export; the system Salesforce is a Salesforce system" in (
+        batch.row_findings.get(kind=FindingKind.OTHER_VENDOR).message
+    )
+
+
+def test_a_file_of_the_systems_own_vendor_is_not_flagged(tmp_path):
+    crm()
+    SourceSystem.objects.filter(slug="salesforce").update(vendor=Vendor.SALESFORCE)
+    batch, _, err = command(tmp_path, csv_text([lead_row(1)]))
+    assert batch.status == BatchStatus.APPLIED, err
+    assert FindingKind.OTHER_VENDOR not in batch.findings
+
+
+def _upload(client, content: bytes, system: str = "hubspot"):
+    return client.post(
+        reverse("api:import-list"),
+        {
+            "system": system,
+            "object_type": "lead",
+            "preset": "salesforce-lead",
+            "file": SimpleUploadedFile("leads.csv", content, content_type="text/csv"),
+        },
+    )
+
+
+def test_the_api_imports_a_file_with_nul_bytes_and_says_which_vendor_it_looks_like(
+    client_as, django_capture_on_commit_callbacks
+):
+    _hubspot_system()
+    client = client_as(Role.OPS)
+    content = csv_text([lead_row(1, Company="Ac\x00me"), lead_row(2)]).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(client, content)
+    assert response.status_code == 202
+    polled = client.get(reverse("api:import-detail", args=[response.json()["id"]])).json()
+    assert polled["status"] == "applied"
+    assert polled["findings"] == {"nul_bytes": 1, "other_vendor": 1}
+    assert polled["warnings"] == [
+        "This file's columns look like a Salesforce export; the system HubSpot is a HubSpot system."
+    ]
+
+
+def test_the_api_names_duplicate_ids_with_percent_signs(
+    client_as, django_capture_on_commit_callbacks
+):
+    crm()
+    client = client_as(Role.OPS)
+    content = csv_text([lead_row(1, Id="00Q%s%s"), lead_row(2, Id="00Q%s%s")]).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(client, content, system="salesforce")
+    batch_id = response.json()["id"]
+    errors = client.get(reverse("api:import-errors", args=[batch_id])).json()["results"]
+    assert [(e["row"], e["column"], e["message"]) for e in errors] == [
+        (2, "Id", "appears 2 times in this file (rows 2, 3)"),
+        (3, "Id", "appears 2 times in this file (rows 2, 3)"),
+    ]
+
+
+def test_the_batch_page_shows_the_vendor_warning_and_the_findings(tmp_path, client_as):
+    _hubspot_system()
+    rows = [lead_row(1, Company="Evil\r\nBcc: x@example.com"), lead_row(2)]
+    path = tmp_path / "leads.csv"
+    path.write_text(csv_text(rows))
+    call_command(
+        "import_records",
+        *("--system", "hubspot", "--object", "lead", "--preset", "salesforce-lead"),
+        str(path),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    batch = ImportBatch.objects.get()
+    page = client_as(Role.OPS).get(reverse("pipeline:import-detail", args=[batch.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "This file&#x27;s columns look like a Salesforce export" in html
+    assert "Control characters removed" in html
+    assert "had line breaks, tabs or other control characters, removed" in html
