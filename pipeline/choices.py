@@ -129,6 +129,7 @@ class FindingKind(models.TextChoices):
     CONTROL_CHARACTERS = "control_characters", "Control characters removed"
     DATE_ORDER = "date_order", "Dates out of order"
     CELL_CUT = "cell_cut", "Very long cell"
+    OTHER_VENDOR = "other_vendor", "Another vendor's columns"
 
 
 # Fields of each golden record whose value a field-authority rule picks from one system.

@@ -23,8 +23,10 @@ system's MQL id) says so with `system`, that system's slug:
 `date_order` is how slash and dot dates are read: `us` (MM/DD/YYYY), `eu` (DD/MM/YYYY) or
 `iso` / `auto` (ISO only, or slash dates only where day and month cannot be confused).
 `timezone` is the zone of times written without an offset; it defaults to the company's
-`TIME_ZONE`. `phone_region` is the country (ISO 3166 code, e.g. "BR") of phone numbers
-written without a `+` prefix; it defaults to the setting `PHONE_DEFAULT_REGION`.
+`TIME_ZONE`. `ignore` lists columns no field reads; `booleans` lists checkbox columns no field
+reads whose cells must be true/false, 1/0 or yes/no when the file has them. `phone_region` is
+the country (ISO 3166 code, e.g. "BR") of phone numbers written without a `+` prefix; it
+defaults to the setting `PHONE_DEFAULT_REGION`.
 
 A lead needs no email: without one it is keyed by its id in the system (or by its phone, where
 the system matches by phone), so a marketing file keyed by `mql_id` imports as it is.
@@ -75,6 +77,9 @@ TEXT, EMAIL, DOMAIN, DATETIME, DATE, DECIMAL, INTEGER, CHOICE, PHONE = (
 )  # fmt: skip
 # Fields whose id may name a record of another system (FieldMap.system).
 SYSTEM_FIELDS = ("lead_external_id", "account_external_id")
+# A column checked to hold true or false (a mapping's `booleans`), read into no field.
+BOOLEAN = "boolean"
+BOOLEAN_VALUES = ("true", "false", "1", "0", "yes", "no")
 DATE_ORDERS = ("iso", "us", "eu", "auto")
 # A blank_default that means "the company currency", read when an import runs (settings may
 # differ between the module's import and the run, as they do in tests).
@@ -206,6 +211,10 @@ class Mapping:
     def region(self) -> str:
         return self.phone_region or settings.PHONE_DEFAULT_REGION
 
+    # Checkbox columns (Salesforce's IsConverted, IsDeleted …) that no field reads but that
+    # must hold true or false when the file has them: any other value is a row error.
+    booleans: tuple[str, ...] = ()
+
     def columns(self) -> list[str]:
         """The file columns this mapping reads, in field order."""
         return [m.column for m in self.fields.values() if m.column]
@@ -239,6 +248,8 @@ class Mapping:
             data["ignore"] = list(self.ignore)
         if self.phone_region:
             data["phone_region"] = self.phone_region
+        if self.booleans:
+            data["booleans"] = list(self.booleans)
         return data
 
 
@@ -381,6 +392,10 @@ def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mappin
     if region and (not isinstance(region, str) or region.upper() not in _REGIONS):
         problems.append(f"phone_region {region!r}: use a country code such as US, BR or DE.")
         region = ""
+    booleans = data.get("booleans", [])
+    if not isinstance(booleans, list) or not all(isinstance(c, str) for c in booleans):
+        problems.append("'booleans' is a list of column names.")
+        booleans = []
     if problems:
         raise ValidationError(problems)
     return Mapping(
@@ -392,6 +407,7 @@ def mapping_from_dict(data: object, *, object_type: str | None = None) -> Mappin
         ignore=tuple(ignore),
         extends=extends,
         phone_region=region.upper(),
+        booleans=tuple(booleans),
     )
 
 
@@ -470,7 +486,8 @@ BUILTIN_PRESETS: dict[str, dict] = {
     "salesforce-lead": {
         "label": "Salesforce — Leads (API field names)",
         "mapping": {
-            "object": "lead", "date_order": "iso", "ignore": ["IsConverted"], "fields": {
+            "object": "lead", "date_order": "iso", "booleans": ["IsConverted", "IsDeleted"],
+            "fields": {
                 "external_id": "Id", "email": "Email", "first_name": "FirstName",
                 "last_name": "LastName", "company": "Company",
                 "stage": {"column": "Status", "values": _SF_LEAD_STATUS},
@@ -487,7 +504,8 @@ BUILTIN_PRESETS: dict[str, dict] = {
     "salesforce-opportunity": {
         "label": "Salesforce — Opportunities (API field names)",
         "mapping": {
-            "object": "deal", "date_order": "iso", "ignore": ["IsClosed", "IsWon"], "fields": {
+            "object": "deal", "date_order": "iso",
+            "booleans": ["IsClosed", "IsWon", "IsDeleted"], "fields": {
                 "external_id": "Id", "account_external_id": "AccountId", "name": "Name",
                 "stage": {"column": "StageName", "values": _SF_OPP_STAGE},
                 "amount": "Amount", "close_date": "CloseDate", "created_at": "CreatedDate",
@@ -500,7 +518,7 @@ BUILTIN_PRESETS: dict[str, dict] = {
     "salesforce-account": {
         "label": "Salesforce — Accounts (API field names)",
         "mapping": {
-            "object": "account", "fields": {
+            "object": "account", "booleans": ["IsDeleted"], "fields": {
                 "external_id": "Id", "name": "Name", "domain": "Website",
                 "industry": "Industry", "employees": "NumberOfEmployees",
                 "owner": _opt("OwnerId"),

@@ -33,6 +33,7 @@ from pipeline.choices import (
     BatchStatus,
     BridgeReason,
     DiscrepancyKind,
+    FindingKind,
     ObjectType,
     ReconciliationTrigger,
     RunStatus,
@@ -586,7 +587,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if batch.status == BatchStatus.PENDING
             else None,
             "may_run": can(request.user, "imports.run"),
-            "findings": findings.batch_findings(batch),
+            # File-wide findings (another vendor's header …) are warnings above the counts.
+            "warnings": batch.row_findings.filter(row__isnull=True).order_by("id")[:10],
+            "findings": [
+                f for f in findings.batch_findings(batch) if f["kind"] != FindingKind.OTHER_VENDOR
+            ],
             "unmapped": [v for v in (batch.preview or {}).get("values", []) if v["unknown"]],
         },
     )

@@ -8,7 +8,7 @@ import json
 from rest_framework import serializers
 
 from pipeline.charts import step_label
-from pipeline.choices import ApplyMode, ObjectType
+from pipeline.choices import ApplyMode, FindingKind, ObjectType
 from pipeline.models import (
     BridgeStep,
     Discrepancy,
@@ -32,6 +32,9 @@ class ImportBatchSerializer(serializers.ModelSerializer):
     errors_url = serializers.HyperlinkedIdentityField(view_name="api:import-errors")
     values = serializers.SerializerMethodField(
         help_text="Per choice field: the file's values [value, rows, ours or null if unmapped]."
+    )
+    warnings = serializers.SerializerMethodField(
+        help_text="File-wide findings, e.g. a header that looks like another vendor's export."
     )
 
     class Meta:
@@ -68,12 +71,18 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "unknown_columns",
             "values",
             "message",
+            "warnings",
             "errors_url",
         ]
         read_only_fields = fields
 
     def get_values(self, batch: ImportBatch) -> list:
         return (batch.preview or {}).get("values", [])
+
+    def get_warnings(self, batch: ImportBatch) -> list[str]:
+        if FindingKind.OTHER_VENDOR not in (batch.findings or {}):
+            return []  # no query for the many batches without one
+        return list(batch.row_findings.filter(row__isnull=True).values_list("message", flat=True))
 
 
 class ImportRowErrorSerializer(serializers.ModelSerializer):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -44,10 +45,11 @@ from phonenumbers import parse as parse_phone
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
-from pipeline.choices import ApplyMode, BatchStatus, ObjectType
+from pipeline.choices import ApplyMode, BatchStatus, FindingKind, ObjectType, Vendor
 from pipeline.models import (
     SOURCE_MODELS,
     ImportBatch,
+    ImportFinding,
     ImportHeldRow,
     ImportPreset,
     ImportRowError,
@@ -56,6 +58,8 @@ from pipeline.models import (
 )
 from pipeline.normalise import NormaliseError, domain_key, email_key
 from pipeline.presets import (
+    BOOLEAN,
+    BOOLEAN_VALUES,
     BUILTIN_PRESETS,
     CHOICE,
     DATE,
@@ -76,7 +80,13 @@ from pipeline.presets import (
     mapping_from_dict,
 )
 from pipeline.services import picklists
-from pipeline.services.findings import findings_clear, findings_collect
+from pipeline.services.findings import (
+    detector,
+    findings_clear,
+    findings_collect,
+    findings_count,
+    findings_record,
+)
 from pipeline.services.identity import (
     PENDING_ID_BASE,
     golden_key_sql,
@@ -94,6 +104,15 @@ logger = logging.getLogger(__name__)
 STORED_ERRORS_MAX = 10_000
 PREVIEW_ROWS = 20
 CHUNK_BYTES = 1 << 20
+# A file with a few NUL bytes is text that a rich-text field smuggled them into (Salesforce
+# exports do); more than this share of NULs is a binary file or UTF-16 text.
+NUL_SHARE_MAX = 0.01
+NUL_MARK = "\x1a"  # SUB, the character meant for this: stands for a NUL until cells are read
+HEAD_MAX = 16 << 20  # how far the sniff reads to find the end of the header line
+PG_COLUMNS_MAX = 1600  # PostgreSQL's limit on a table's columns
+COLUMNS_MAX = 20_000  # wider than PostgreSQL takes: only the mapped columns are loaded
+PREVIEW_CELL_CHARS = 200
+csv.field_size_limit(1 << 30)  # the default, 131,072 characters, is less than a real cell
 AMOUNT_DECIMALS = 6  # numeric(24,6): DealFields.amount, ArrChangeFields.amount
 IMPORT_LOCK = 7_303_001  # pg advisory lock: one import writes at a time
 
@@ -127,6 +146,11 @@ class FileFormat:
     header: list[str]
     sha256: str
     size: int
+    # Fields on the header line, with trailing unnamed ones (a delimiter at the end of the
+    # header, as some exporters write on every line); `header` names the others.
+    width: int = 0
+    skip: int = 0  # bytes before the header: an Excel "sep=;" line
+    nul_bytes: int = 0  # NUL bytes in the file, read as NUL_MARK and removed from every cell
 
 
 # --- 1. Sniffing ---------------------------------------------------------------------------------
@@ -163,13 +187,20 @@ def sniff_file(path: Path) -> FileFormat:
         )
     with open(path, "rb") as f:
         head = f.read(64 * 1024)
+        # A very wide header can be longer than that: read on to the end of its line.
+        while head.count(b"\n") + head.count(b"\r") < 2 and len(head) < min(size, HEAD_MAX):
+            head += f.read(CHUNK_BYTES)
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
             raise ImportRejected(
                 f"This is {what}, not a CSV file. Export or save it as CSV (UTF-8) and upload that."
             )
-    if b"\x00" in head:
-        raise ImportRejected("This is a binary file, not CSV text. Export it as CSV (UTF-8).")
+    controls = sum(head.count(bytes([c])) for c in range(1, 32) if c not in (9, 10, 13, 26))
+    if head.count(b"\x00") > len(head) * NUL_SHARE_MAX or controls > len(head) * 0.05:
+        raise ImportRejected(
+            "This is a binary file, not CSV text (or text saved as UTF-16). "
+            "Export it as CSV (UTF-8)."
+        )
     lowered = head.lstrip().lower()
     if lowered.startswith((b"<!doctype html", b"<html")):
         raise ImportRejected("This is a web page (HTML), not a CSV file.")
@@ -177,9 +208,11 @@ def sniff_file(path: Path) -> FileFormat:
     digest = hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8-sig")()
     is_utf8 = True
+    nul_bytes = 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK_BYTES):
             digest.update(chunk)
+            nul_bytes += chunk.count(b"\x00")
             if is_utf8:
                 try:
                     utf8.decode(chunk)
@@ -195,12 +228,33 @@ def sniff_file(path: Path) -> FileFormat:
     encoding = "utf-8-sig" if is_utf8 else ("cp1252" if _decodes(path, "cp1252") else "latin-1")
     pg_encoding = dict(_ENCODINGS)[encoding]
 
-    text = head.decode(encoding, errors="replace")
-    first_line = text.splitlines()[0] if text.splitlines() else ""
-    delimiter = max(_DELIMITERS, key=lambda d: (len(_split_header(first_line, d)), d == ","))
+    if nul_bytes > size * NUL_SHARE_MAX:
+        raise ImportRejected("This is a binary file, not CSV text. Export it as CSV (UTF-8).")
+
+    text = head.replace(b"\x00", b"").decode(encoding, errors="replace")
+    lines = text.splitlines()
+    first_line = lines[0] if lines else ""
+    skip, sep = 0, None
+    excel_sep = first_line.lstrip("\ufeff").strip()
+    if len(excel_sep) == 5 and excel_sep.lower().startswith("sep="):
+        # Excel's "sep=;" line names the delimiter; the header follows it.
+        sep = excel_sep[4]
+        end = min((i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0), default=len(head))
+        skip = end + (2 if head[end : end + 2] == b"\r\n" else 1)
+        first_line = lines[1] if len(lines) > 1 else ""
+    delimiter = sep or max(_DELIMITERS, key=lambda d: (len(_split_header(first_line, d)), d == ","))
     header = _split_header(first_line, delimiter)
+    width = len(header)
+    while len(header) > 1 and not header[-1]:
+        header.pop()  # a delimiter at the end of the header line
     if not any(header):
         raise ImportRejected("The first row is empty: it must name the columns.")
+    if len(header) > COLUMNS_MAX:
+        raise ImportRejected(
+            f"The header has {len(header):,} columns; at most {COLUMNS_MAX:,} can be read. "
+            "Export only the columns the import needs (a report or Data Loader export lets you "
+            "choose them)."
+        )
     blank = [i + 1 for i, name in enumerate(header) if not name]
     if blank:
         raise ImportRejected(f"Column {blank[0]} of the header has no name.")
@@ -209,7 +263,9 @@ def sniff_file(path: Path) -> FileFormat:
         if name.casefold() in seen:
             raise ImportRejected(f"The header names the column {name!r} twice.")
         seen.add(name.casefold())
-    return FileFormat(encoding, pg_encoding, delimiter, header, digest.hexdigest(), size)
+    return FileFormat(
+        encoding, pg_encoding, delimiter, header, digest.hexdigest(), size, width, skip, nul_bytes
+    )
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -242,10 +298,29 @@ def check_columns(mapping: Mapping, header: list[str]) -> tuple[dict[str, int], 
             f"The file has no column {_names(missing)}. Its columns are: {_names(header)}. "
             "Check the preset, or build a mapping from this file's header."
         )
-    used = {c.casefold() for c in mapping.columns()} | {c.casefold() for c in mapping.ignore}
+    read = [*mapping.columns(), *mapping.booleans]
+    used = {c.casefold() for c in read} | {c.casefold() for c in mapping.ignore}
     unknown = [name for name in header if name.casefold() not in used]
-    found = {c: position[c.casefold()] for c in mapping.columns() if c.casefold() in position}
+    found = {c: position[c.casefold()] for c in read if c.casefold() in position}
     return found, unknown
+
+
+def spelled_as_file(mapping: Mapping, header: list[str]) -> Mapping:
+    """The mapping with its column names spelled as the file's header spells them (columns
+    match case-insensitively): every message then names the column the user sees."""
+    spelling = {name.casefold(): name for name in header}
+
+    def spelled(column: str | None) -> str | None:
+        return spelling.get(column.casefold(), column) if column else column
+
+    return dataclasses.replace(
+        mapping,
+        fields={
+            name: dataclasses.replace(fm, column=spelled(fm.column))
+            for name, fm in mapping.fields.items()
+        },
+        booleans=tuple(spelled(c) for c in mapping.booleans),
+    )
 
 
 def _names(names: list[str]) -> str:
@@ -259,73 +334,115 @@ def _lit(value: object) -> str:
     return pg_sql.Literal(value).as_string(connection.connection)
 
 
-def _copy_raw(path: Path, fmt: FileFormat, progress: Progress) -> int:
-    """COPY the file into `_raw` (row_no, c1 … cN as text). Returns the number of rows."""
-    columns = ", ".join(f"c{i + 1} text" for i in range(len(fmt.header)))
+def _exec(cursor, statement: str) -> None:
+    """Run a statement built here, which takes no parameters. It goes with an empty parameter
+    list and every `%` doubled, so that a percent sign in it (a cell, a column name, a
+    format() pattern) stays text even when a wrapper adds placeholders of its own: pghistory's
+    context prepends two to every INSERT and UPDATE run inside manage.py, a task or a request."""
+    cursor.execute(statement.replace("%", "%%"), [])
+
+
+def _copy_raw(path: Path, fmt: FileFormat, progress: Progress, mapped: list[int]) -> int:
+    """COPY the file into `_raw` (row_no, c1 … cN as text). Returns the number of rows.
+
+    PostgreSQL parses the file as it is: the fast path, and the only one a clean file takes.
+    A file it refuses is read again by Python's CSV reader (`_copy_rows`), which accepts the
+    shapes spreadsheets and exporters write and names the rows that are really broken. A
+    header wider than a PostgreSQL table can be goes that way too, keeping the mapped columns.
+    Rows with every cell empty (blank lines, a last line of delimiters) are left out."""
+    wide = fmt.width >= PG_COLUMNS_MAX
+    loaded = sorted(set(mapped)) if wide else list(range(fmt.width))
+    columns = ", ".join(f"c{i + 1} text" for i in loaded)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS _raw")
         cursor.execute(f"CREATE TEMP TABLE _raw (row_no bigserial, {columns})")
-        target = ", ".join(f"c{i + 1}" for i in range(len(fmt.header)))
-        copy_sql = (
-            f"COPY _raw ({target}) FROM STDIN WITH (FORMAT csv, HEADER true, "
-            f"DELIMITER {_lit(fmt.delimiter)}, ENCODING {_lit(fmt.pg_encoding)})"
-        )
-        sent = 0
-        last = -1
-        try:
-            # A savepoint, so that a refused COPY leaves an enclosing transaction usable.
-            with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy, open(path, "rb") as f:
-                while chunk := f.read(CHUNK_BYTES):
-                    copy.write(chunk)
-                    sent += len(chunk)
-                    pct = sent * 100 // fmt.size
-                    if pct // 5 != last // 5:
-                        progress("reading", pct)
-                        last = pct
-        except (pg_errors.BadCopyFileFormat, pg_errors.CharacterNotInRepertoire) as exc:
-            raise ImportRejected(
-                "Some rows do not fit the header.", _structural_errors(path, fmt)
-            ) from exc
+        if wide:
+            _copy_rows(cursor, path, fmt, loaded)
+        else:
+            try:
+                _copy_file(cursor, path, fmt, progress)
+            except (pg_errors.BadCopyFileFormat, pg_errors.CharacterNotInRepertoire):
+                _copy_rows(cursor, path, fmt, loaded)
+        if loaded:
+            # COPY reads an unquoted empty field as NULL: a row of delimiters is all NULLs.
+            blank = f"coalesce({', '.join(f'c{i + 1}' for i in loaded)}) IS NULL"
+            _exec(cursor, f"DELETE FROM _raw WHERE {blank}")
         cursor.execute("SELECT count(*) FROM _raw")
         return cursor.fetchone()[0]
 
 
-def _structural_errors(path: Path, fmt: FileFormat) -> list[RowError]:
-    """Every row whose field count differs from the header's, and an unterminated quote, found
-    by reading the file as Python's strict CSV reader does (run only when COPY refused it)."""
+def _copy_file(cursor, path: Path, fmt: FileFormat, progress: Progress) -> None:
+    """COPY the file's bytes as they are (NUL bytes marked, an Excel "sep=" line skipped)."""
+    target = ", ".join(f"c{i + 1}" for i in range(fmt.width))
+    copy_sql = (
+        f"COPY _raw ({target}) FROM STDIN WITH (FORMAT csv, HEADER true, "
+        f"DELIMITER {_lit(fmt.delimiter)}, ENCODING {_lit(fmt.pg_encoding)})"
+    )
+    sent = 0
+    last = -1
+    mark = NUL_MARK.encode()
+    # A savepoint, so that a refused COPY leaves an enclosing transaction usable.
+    with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy, open(path, "rb") as f:
+        f.seek(fmt.skip)
+        while chunk := f.read(CHUNK_BYTES):
+            copy.write(chunk.replace(b"\x00", mark) if fmt.nul_bytes else chunk)
+            sent += len(chunk)
+            pct = sent * 100 // fmt.size
+            if pct // 5 != last // 5:
+                progress("reading", pct)
+                last = pct
+
+
+def _copy_rows(cursor, path: Path, fmt: FileFormat, loaded: list[int]) -> None:
+    """Load the file row by row through Python's strict CSV reader, for files COPY refuses.
+    Accepted as written: a row cut short after its last non-empty cell (padded), empty fields
+    after the header's last column (a delimiter at the end of every row), blank lines. Refused,
+    naming every such row: more non-empty fields than the header has, an unterminated quote."""
     errors: list[RowError] = []
-    expected = len(fmt.header)
-    with open(path, encoding=fmt.encoding, newline="") as f:
-        reader = csv.reader(f, delimiter=fmt.delimiter, strict=True)
-        row_no = 1
+    width = fmt.width
+    target = ", ".join(["row_no", *(f"c{i + 1}" for i in loaded)])
+    row_no = 0
+    with (
+        transaction.atomic(),
+        cursor.cursor.copy(f"COPY _raw ({target}) FROM STDIN") as copy,
+        open(path, encoding=fmt.encoding, newline="") as f,
+    ):
+        if fmt.skip:
+            f.readline()
+        lines = (line.replace("\x00", NUL_MARK) for line in f) if fmt.nul_bytes else f
+        reader = csv.reader(lines, delimiter=fmt.delimiter, strict=True)
         try:
-            next(reader)
+            next(reader, None)
             for row in reader:
                 row_no += 1
-                if len(row) != expected and row != []:
+                if len(row) > width and any(cell.strip() for cell in row[width:]):
                     errors.append(
                         RowError(
-                            row=row_no,
+                            row=row_no + 1,
                             column="",
                             value=fmt.delimiter.join(row)[:200],
-                            message=f"has {len(row)} fields; the header has {expected}",
+                            message=f"has {len(row)} fields; the header has {len(fmt.header)}",
                         )
                     )
                     if len(errors) >= STORED_ERRORS_MAX:
                         break
+                    continue
+                if len(row) < width:
+                    row.extend([""] * (width - len(row)))
+                copy.write_row((row_no, *[row[i] or None for i in loaded]))
         except csv.Error as exc:
             errors.append(
                 RowError(
-                    row=row_no + 1,
+                    row=row_no + 2,
                     column="",
                     value="",
                     message=f"cannot be read ({exc}); file line {reader.line_num}. "
                     "A quote is probably not closed.",
                 )
             )
-    if not errors:
-        errors.append(RowError(row=None, column="", value="", message="The file is not valid CSV."))
-    return errors
+        if errors:
+            # Raised inside the savepoint: nothing of the file stays in _raw.
+            raise ImportRejected("Some rows do not fit the header.", errors)
 
 
 # --- 3. Checking and normalising ----------------------------------------------------------------
@@ -342,6 +459,7 @@ _ISO_DATETIME = (
 )
 _SLASH = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}(,? \d{1,2}:\d{2}(:\d{2})?( ?[AaPp]\.?[Mm]\.?)?)?$"
 _NUMBER = r"^-?\d+(\.\d+)?$"
+_CONTROL = r"[\x01-\x1f\x7f]"  # C0 controls and DEL; C1 (U+0080–U+009F) may be Latin-1 text
 
 
 @dataclass(frozen=True)
@@ -483,7 +601,13 @@ def _field_sql(info: FieldInfo, column: str, raw: str, mapping: Mapping, fm, *, 
                 f"THEN format('%s is not an ISO 4217 currency code', left({x}, 40)) END"
             )
         else:
-            value = f"coalesce({v}, '')"
+            # Every text field is a single line (a name, an id, an owner): line breaks and tabs
+            # become a space and other control characters go, so a name can never split a
+            # mail header or a CSV line later. CONTROL_CHARACTERS findings name the cells.
+            value = (
+                f"CASE WHEN _ctrl AND {v} ~ '{_CONTROL}' THEN btrim(regexp_replace(regexp_replace("
+                f"{v}, '[\\r\\n\\t]+', ' ', 'g'), '{_CONTROL}', '', 'g')) ELSE {v} END"
+            )
             invalid = (
                 f"CASE WHEN length({v}) > {limit} THEN format('is %s characters long; the "
                 f"limit for this column is {limit}', length({v})) END"
@@ -600,7 +724,9 @@ def _error(info: FieldInfo, v: str, x: str, unreadable: str | None, invalid: str
     return f"CASE WHEN {v} IS NULL THEN {required} {unreadable_case}ELSE {invalid} END"
 
 
-def _columns_sql(mapping: Mapping, positions: dict[str, int], fast: bool) -> list[_Col]:
+def _columns_sql(
+    mapping: Mapping, positions: dict[str, int], fast: bool, nul: bool = False
+) -> list[_Col]:
     cols = []
     for info in FIELDS[mapping.object_type]:
         fm = mapping.fields.get(info.name)
@@ -609,7 +735,12 @@ def _columns_sql(mapping: Mapping, positions: dict[str, int], fast: bool) -> lis
         if fm is None:
             continue
         column = fm.column if fm.column and fm.column in positions else ""
-        raw = f"nullif(btrim(r.c{positions[column] + 1}), '')" if column else "NULL::text"
+        raw = "NULL::text"
+        if column:
+            cell = f"r.c{positions[column] + 1}"
+            if nul:
+                cell = f"replace({cell}, {_lit(NUL_MARK)}, '')"
+            raw = f"nullif(btrim({cell}), '')"
         if fm.default is not None:
             raw = f"coalesce({raw}, {_lit(fm.default)})"
         col = _field_sql(info, column, raw, mapping, fm, fast=fast)
@@ -628,7 +759,28 @@ def _columns_sql(mapping: Mapping, positions: dict[str, int], fast: bool) -> lis
                 col.error,
             )
         cols.append(col)
+    for i, column in enumerate(c for c in mapping.booleans if c in positions):
+        cols.append(_boolean_sql(i, column, positions[column], nul))
     return cols
+
+
+def _boolean_sql(i: int, column: str, position: int, nul: bool) -> _Col:
+    """A checkbox column no field reads: a blank cell or one of BOOLEAN_VALUES, else an error
+    naming the accepted values."""
+    info = FieldInfo(name=f"boolean_{i + 1}", kind=BOOLEAN, label=column)
+    cell = f"r.c{position + 1}"
+    if nul:
+        cell = f"replace({cell}, {_lit(NUL_MARK)}, '')"
+    v, accepted = f"raw_{info.name}", _lit(list(BOOLEAN_VALUES))
+    message = _lit(f"is not true or false (accepted: {', '.join(BOOLEAN_VALUES)})")
+    return _Col(
+        info,
+        column,
+        f"nullif(btrim({cell}), '')",
+        f"lower({v}) = ANY({accepted}::text[])",
+        f"CASE WHEN {v} IS NOT NULL AND NOT lower({v}) = ANY({accepted}::text[]) THEN "
+        f"{message} END",
+    )
 
 
 def _blank_value(info: FieldInfo) -> str:
@@ -637,7 +789,7 @@ def _blank_value(info: FieldInfo) -> str:
     return "''" if info.kind == TEXT else "NULL"
 
 
-def _normalise(mapping: Mapping, positions: dict[str, int]) -> list[_Col]:
+def _normalise(mapping: Mapping, positions: dict[str, int], *, nul: bool = False) -> list[_Col]:
     """Fill `_norm` from `_raw` in one pass: each field's raw cell, value and error. Tries the
     fast form of the date SQL first and falls back to the safe one if a cell makes it raise."""
     with connection.cursor() as cursor:
@@ -645,7 +797,7 @@ def _normalise(mapping: Mapping, positions: dict[str, int]) -> list[_Col]:
         cursor.execute("SELECT set_config('TimeZone', %s, false)", [mapping.timezone])
         try:
             for fast in (True, False):
-                cols = _columns_sql(mapping, positions, fast)
+                cols = _columns_sql(mapping, positions, fast, nul)
                 try:
                     with transaction.atomic():
                         _create_norm(cursor, cols)
@@ -668,12 +820,87 @@ def _create_norm(cursor, cols: list[_Col]) -> None:
     errors = ", ".join(
         f"raw_{c.info.name}, {c.info.name}, {c.error} AS err_{c.info.name}" for c in cols
     )
+    # _ctrl: does any single-line text cell of the row hold a control character? One regex
+    # over the row's cells together costs half of one per cell, and most rows have none.
+    single = [c.raw for c in cols if _single_line(c)]
+    ctrl = f"concat({', '.join(single)}) ~ '{_CONTROL}'" if single else "false"
     cursor.execute("DROP TABLE IF EXISTS _norm")
-    cursor.execute(
-        f"CREATE TEMP TABLE _norm AS SELECT row_no, {errors} FROM ("
-        f"  SELECT row_no, {values} FROM ("
-        f"    SELECT r.row_no, {raws} FROM _raw r OFFSET 0) AS raw OFFSET 0) AS val"
+    _exec(
+        cursor,
+        f"CREATE TEMP TABLE _norm AS SELECT row_no, _ctrl, {errors} FROM ("
+        f"  SELECT row_no, _ctrl, {values} FROM ("
+        f"    SELECT r.row_no, ({ctrl}) AS _ctrl, {raws} FROM _raw r OFFSET 0) AS raw OFFSET 0"
+        f") AS val",
     )
+
+
+def _single_line(c: _Col) -> bool:
+    """A text field read from a column, whose control characters the import removes."""
+    return c.info.kind == TEXT and c.info.name != "currency" and bool(c.column)
+
+
+def _probe(conditions: dict[str, str], source: str = "_norm n") -> set[str]:
+    """Which of the named SQL conditions hold for some row of `source`, in one scan."""
+    if not conditions:
+        return set()
+    with connection.cursor() as cursor:
+        _exec(
+            cursor,
+            f"SELECT {', '.join(f'bool_or({c})' for c in conditions.values())} FROM {source}",
+        )
+        hits = cursor.fetchone()
+    return {name for name, hit in zip(conditions, hits, strict=True) if hit}
+
+
+@detector()
+def _control_characters(batch: ImportBatch, cols: list[_Col]) -> None:
+    """Line breaks, tabs and other control characters removed from single-line text fields."""
+    text = {c.info.name: c for c in cols if _single_line(c)}
+    if not text or not _probe({"any": "n._ctrl"}):
+        return
+    found = _probe({name: f"n._ctrl AND n.raw_{name} ~ '{_CONTROL}'" for name in text})
+    for name in (n for n in text if n in found):
+        findings_record(
+            batch,
+            kind=FindingKind.CONTROL_CHARACTERS,
+            where=f"n._ctrl AND n.raw_{name} ~ '{_CONTROL}'",
+            message="'had line breaks, tabs or other control characters, removed'",
+            value=f"n.{name}",
+            field=name,
+            column=text[name].column,
+        )
+
+
+# Stage dates a lead cannot reach before it exists.
+_AFTER_CREATION = ("mql_at", "sal_at", "sql_at", "converted_at")
+
+
+@detector(ObjectType.LEAD)
+def _dates_before_creation(batch: ImportBatch, cols: list[_Col]) -> None:
+    """A stage reached before the lead was created (compared by day in the mapping's time
+    zone: Salesforce writes ConvertedDate without a time) is a finding, not an error: the
+    source system really holds it, and the books must match the source; someone fixes it there."""
+    names = {c.info.name: c for c in cols if c.column}
+    if "created_at" not in names:
+        return
+    tz = mapping_from_dict(batch.mapping).timezone
+    day = "(n.{0} AT TIME ZONE {1})::date"
+    checks = {
+        name: f"{day.format(name, _lit(tz))} < {day.format('created_at', _lit(tz))}"
+        for name in _AFTER_CREATION
+        if name in names
+    }
+    for name in (n for n in checks if n in _probe(checks)):
+        findings_record(
+            batch,
+            kind=FindingKind.DATE_ORDER,
+            where=checks[name],
+            message=f"{_lit(f'{names[name].info.label} is before the lead was created (')} "
+            f"|| {day.format('created_at', _lit(tz))}::text || ')'",
+            value=f"n.raw_{name}",
+            field=name,
+            column=names[name].column,
+        )
 
 
 def _python_checks(mapping: Mapping, cols: list[_Col]) -> None:
@@ -689,9 +916,10 @@ def _python_checks(mapping: Mapping, cols: list[_Col]) -> None:
         _phone_keys(mapping.region())
     for name, check in checks:
         with connection.cursor() as cursor:
-            cursor.execute(
+            _exec(
+                cursor,
                 f"SELECT row_no, raw_{name} FROM _norm "
-                f"WHERE raw_{name} IS NOT NULL AND {name} IS NULL AND err_{name} IS NULL"
+                f"WHERE raw_{name} IS NOT NULL AND {name} IS NULL AND err_{name} IS NULL",
             )
             rows = cursor.fetchall()
             if not rows:
@@ -702,9 +930,10 @@ def _python_checks(mapping: Mapping, cols: list[_Col]) -> None:
             with cursor.cursor.copy("COPY _checked FROM STDIN") as copy:
                 for result in results:
                     copy.write_row(result)
-            cursor.execute(
+            _exec(
+                cursor,
                 f"UPDATE _norm n SET {name} = c.value, err_{name} = c.error "
-                f"FROM _checked c WHERE c.row_no = n.row_no"
+                f"FROM _checked c WHERE c.row_no = n.row_no",
             )
 
 
@@ -776,14 +1005,16 @@ def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
     with connection.cursor() as cursor:
         # Duplicate ids within the file: each copy is an error, naming the other rows. Probe
         # first; the update that names the rows runs only for a file that has some.
-        cursor.execute(
+        _exec(
+            cursor,
             "SELECT EXISTS (SELECT 1 FROM _norm WHERE external_id <> '' "
-            "GROUP BY external_id HAVING count(*) > 1)"
+            "GROUP BY external_id HAVING count(*) > 1)",
         )
         duplicates = cursor.fetchone()[0]
     with connection.cursor() as cursor:
         if duplicates:
-            cursor.execute(
+            _exec(
+                cursor,
                 """
             UPDATE _norm n SET err_external_id = format(
                 'appears %s times in this file (rows %s)', d.copies, d.rows)
@@ -793,13 +1024,14 @@ def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
                 FROM _norm WHERE external_id <> '' GROUP BY external_id HAVING count(*) > 1
             ) d
             WHERE n.external_id = d.external_id AND n.err_external_id IS NULL
-            """
+            """,
             )
-        cursor.execute(f"SELECT count(*) FROM _norm n WHERE {any_error}")
+        _exec(cursor, f"SELECT count(*) FROM _norm n WHERE {any_error}")
         rows_bad = cursor.fetchone()[0]
         if not rows_bad:
             return 0
-        cursor.execute(
+        _exec(
+            cursor,
             f"""
             WITH problems AS (
                 SELECT n.row_no, p.col, p.field, p.value, p.message
@@ -809,11 +1041,12 @@ def _collect_errors(batch: ImportBatch, cols: list[_Col]) -> int:
             INSERT INTO pipeline_importrowerror (batch_id, row, "column", field, value, message)
             SELECT {int(batch.id)}, row_no + 1, col, field, coalesce(value, ''), message
             FROM problems ORDER BY row_no, field LIMIT {STORED_ERRORS_MAX}
-            """
+            """,
         )
-        cursor.execute(
+        _exec(
+            cursor,
             f"SELECT count(*) FROM _norm n CROSS JOIN LATERAL (VALUES {unpivot}) "
-            f"AS p(col, field, value, message) WHERE p.message IS NOT NULL"
+            f"AS p(col, field, value, message) WHERE p.message IS NOT NULL",
         )
         errors_total = cursor.fetchone()[0]
     batch.rows_rejected = rows_bad
@@ -826,15 +1059,23 @@ def _hold_rows(batch: ImportBatch, cols: list[_Col], fmt: FileFormat) -> None:
     this step sees it. `_held` keeps the held rows' ids: a full export must not read a held
     row as a record the system deleted."""
     unpivot, any_error = _unpivot(cols)
-    cells = ", ".join(f"r.c{i + 1}" for i in range(len(fmt.header)))
     with connection.cursor() as cursor:
+        # The columns loaded into `_raw`: all of them, or the mapped ones of a very wide file.
+        cursor.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = '_raw'::regclass "
+            "AND attnum > 0 AND NOT attisdropped AND attname <> 'row_no' ORDER BY attnum"
+        )
+        loaded = [name for (name,) in cursor.fetchall()]
+        header = [fmt.header[int(c[1:]) - 1] for c in loaded]
+        cells = ", ".join(f"r.{c}" for c in loaded)
         cursor.execute(
             "INSERT INTO pipeline_importheldrow (batch_id, row, cells, problem) "
             "VALUES (%s, 1, %s::jsonb, '')",
-            [batch.pk, json.dumps(fmt.header)],
+            [batch.pk, json.dumps(header)],
         )
         cursor.execute("DROP TABLE IF EXISTS _held")
-        cursor.execute(
+        _exec(
+            cursor,
             f"""
             CREATE TEMP TABLE _held AS
             SELECT n.row_no, n.raw_external_id AS external_id,
@@ -844,14 +1085,15 @@ def _hold_rows(batch: ImportBatch, cols: list[_Col], fmt: FileFormat) -> None:
                     FROM (VALUES {unpivot}) AS p(col, field, value, message)
                     WHERE p.message IS NOT NULL) AS problem
             FROM _norm n WHERE {any_error}
-            """
+            """,
         )
-        cursor.execute(
+        _exec(
+            cursor,
             f"""
             INSERT INTO pipeline_importheldrow (batch_id, row, cells, problem)
             SELECT {int(batch.pk)}, h.row_no + 1, jsonb_build_array({cells}), h.problem
             FROM _held h JOIN _raw r ON r.row_no = h.row_no
-            """
+            """,
         )
         cursor.execute("DELETE FROM _norm n USING _held h WHERE n.row_no = h.row_no")
         batch.rows_held = cursor.rowcount
@@ -872,12 +1114,21 @@ def held_rows_lines(batch: ImportBatch):
 HELD_PROBLEM_COLUMN = "import_problem"
 
 
+def _preview_cell(cell: str) -> str:
+    """SQL: the cell as the preview stores it, cut with an ellipsis: a page of first rows
+    stays small whatever a cell holds."""
+    n = PREVIEW_CELL_CHARS
+    return f"CASE WHEN length({cell}) > {n} THEN left({cell}, {n - 1}) || '…' ELSE {cell} END"
+
+
 def _preview(cols: list[_Col]) -> dict:
-    names = [c.info.name for c in cols]
+    names = [c.info.name for c in cols if c.info.kind != BOOLEAN]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT row_no + 1, {', '.join(f'{n}::text' for n in names)} FROM _norm "
-            f"WHERE row_no <= {PREVIEW_ROWS} ORDER BY row_no"
+        _exec(
+            cursor,
+            f"SELECT row_no + 1, {', '.join(_preview_cell(f'{n}::text') for n in names)} "
+            f"FROM _norm "
+            f"WHERE row_no <= {PREVIEW_ROWS} ORDER BY row_no",
         )
         rows = [list(r) for r in cursor.fetchall()]
     return {"columns": ["row", *names], "rows": rows}
@@ -931,7 +1182,8 @@ def _stage_pending(batch: ImportBatch, cols: list[_Col]) -> tuple[int, int]:
     new = ", ".join(f"s.{c}" for c in names)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS _pending")
-        cursor.execute(
+        _exec(
+            cursor,
             f"""
             CREATE TEMP TABLE _pending AS
             WITH staged AS (
@@ -948,11 +1200,12 @@ def _stage_pending(batch: ImportBatch, cols: list[_Col]) -> tuple[int, int]:
             LEFT JOIN {golden} g ON g.id = t.{fk}
             WHERE t.id IS NULL OR g.id IS NULL
                OR ({stored}, t.golden_key) IS DISTINCT FROM ({new}, {golden_key_sql(object_type)})
-            """
+            """,
         )
-        cursor.execute(
+        _exec(
+            cursor,
             "SELECT count(*) FILTER (WHERE NOT existed), count(*) FILTER (WHERE existed) "
-            "FROM _pending"
+            "FROM _pending",
         )
         return cursor.fetchone()
 
@@ -1301,17 +1554,19 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     _check_id_systems(mapping)
     report("reading", 0)
     fmt = sniff_file(path)
+    _vendor_check(batch, fmt.header)
+    mapping = spelled_as_file(mapping, fmt.header)
     positions, unknown = check_columns(mapping, fmt.header)
     batch.file_sha256, batch.file_size, batch.unknown_columns = fmt.sha256, fmt.size, unknown
     batch.save(update_fields=["file_sha256", "file_size", "unknown_columns"])
     if batch.apply_requested and _same_as_last_applied(batch):
         return
-    rows = _copy_raw(path, fmt, report)
+    rows = _copy_raw(path, fmt, report, list(positions.values()))
     if rows == 0:
         raise ImportRejected("The file has a header but no rows.")
     batch.rows_total = rows
     report("checking", 60)
-    cols = _normalise(mapping, positions)
+    cols = _normalise(mapping, positions, nul=bool(fmt.nul_bytes))
     _python_checks(mapping, cols)
     errors_total = _collect_errors(batch, cols)
     batch.preview = _preview(cols)
@@ -1333,6 +1588,8 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
         batch.save()
         return
     findings_collect(batch, cols)
+    if fmt.nul_bytes:
+        _nul_findings(batch, fmt, cols)
     picklists.unknown_values_blank(cols)
     if not batch.apply_requested:
         batch.status = BatchStatus.PENDING
@@ -1368,6 +1625,75 @@ def _held_message(batch: ImportBatch, *, applied: bool) -> str:
         f"{'the held rows were' if applied else 'rows with problems are'} not imported. "
         "Download them with their problems, fix them and import that file again."
     )
+
+
+def header_vendor(object_type: str, header: list[str]) -> str | None:
+    """The vendor whose built-in preset for `object_type` the header matches best (the share
+    of the preset's required columns it has, at least half), or None."""
+    names = {name.casefold() for name in header}
+    best, best_score = None, 0.5
+    for key in BUILTIN_PRESETS:
+        preset = builtin_preset(key)
+        required = preset.required_columns()
+        if preset.object_type != object_type or not required:
+            continue
+        score = sum(c.casefold() in names for c in required) / len(required)
+        if score > best_score or (score == best_score and best is None):
+            best, best_score = key.split("-", 1)[0], score
+    return best
+
+
+def _vendor_check(batch: ImportBatch, header: list[str]) -> None:
+    """A file-wide finding when the header looks like another vendor's export than the
+    system's: a Salesforce file imported into a HubSpot system is most often the wrong system
+    chosen in the form, or the wrong file."""
+    vendor = batch.system.vendor
+    if not vendor or vendor == Vendor.OTHER:
+        return
+    looks = header_vendor(batch.object_type, header)
+    if looks is None or looks == vendor:
+        return
+    message = (
+        f"This file's columns look like a {Vendor(looks).label} export; the system "
+        f"{batch.system.name} is a {Vendor(vendor).label} system."
+    )
+    ImportFinding.objects.create(
+        batch=batch, kind=FindingKind.OTHER_VENDOR, row=None, message=message
+    )
+    findings_count(batch, FindingKind.OTHER_VENDOR, 1)
+    batch.save(update_fields=["findings"])
+
+
+def _nul_findings(batch: ImportBatch, fmt: FileFormat, cols: list[_Col]) -> None:
+    """A finding for every cell NUL bytes were removed from, naming its row and column: one
+    scan finds the columns that had any, then one statement per such column."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = '_raw'::regclass "
+            "AND attnum > 0 AND NOT attisdropped AND attname <> 'row_no' ORDER BY attnum"
+        )
+        loaded = [name for (name,) in cursor.fetchall()]
+        mark = _lit(NUL_MARK)
+        _exec(
+            cursor,
+            f"SELECT {', '.join(f'bool_or(strpos({c}, {mark}) > 0)' for c in loaded)} FROM _raw",
+        )
+        found = [c for c, hit in zip(loaded, cursor.fetchone(), strict=True) if hit]
+    fields = {c.column.casefold(): c.info.name for c in cols if c.column}
+    for c in found:
+        index = int(c[1:]) - 1
+        column = fmt.header[index] if index < len(fmt.header) else f"column {index + 1}"
+        findings_record(
+            batch,
+            kind=FindingKind.NUL_BYTES,
+            where=f"strpos(n.{c}, {mark}) > 0",
+            message=f"'had ' || (length(n.{c}) - length(replace(n.{c}, {mark}, ''))) "
+            f"|| ' NUL bytes, removed'",
+            value=f"replace(n.{c}, {mark}, '')",
+            column=column,
+            field=fields.get(column.casefold(), ""),
+            source="_raw n",
+        )
 
 
 def _same_as_last_applied(batch: ImportBatch) -> bool:
