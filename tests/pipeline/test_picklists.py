@@ -212,7 +212,8 @@ def test_an_extension_changes_columns_adds_values_and_drops_fields_of_its_base()
         ({"extends": "salesforce-lead", "object": "deal"}, "reads leads"),
         ({"extends": "salesforce-lead", "fields": {"stage": {"values": {"x": "won"}}}},
          "'won' is not one of"),
-        ({"extends": "salesforce-lead", "fields": {"created_at": None}}, "'created_at' (Created) is not"),
+        ({"extends": "salesforce-lead", "fields": {"created_at": None}},
+         "'created_at' (Created) is not"),
     ],
 )  # fmt: skip
 def test_an_extension_that_cannot_run_is_refused_in_words(data, message):
