@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from pipeline.choices import AUTHORITY_FIELDS, ObjectType, SystemRole, Vendor
+from pipeline.choices import AUTHORITY_FIELDS, ExportKind, ObjectType, SystemRole, Vendor
 from pipeline.models import ImportPreset, SourceSystem
 from pipeline.presets import BUILTIN_PRESETS, CHOICE, FIELDS, mapping_from_dict
 from pipeline.services.currency import (
@@ -63,6 +63,16 @@ class ImportUploadForm(forms.Form):
     )
     object_type = forms.ChoiceField(label="Object", choices=ObjectType.choices)
     preset = forms.ChoiceField(label="Columns", choices=())
+    export_kind = forms.ChoiceField(
+        label="The file holds",
+        choices=[
+            (ExportKind.DELTA, "Changes only (delta)"),
+            (ExportKind.FULL, "Every record of the system (full export)"),
+        ],
+        initial=ExportKind.DELTA,
+        help_text="After a full export, the system's records it does not hold are marked "
+        "deleted (kept for history, left out of the metrics).",
+    )
     file = forms.FileField(help_text="A CSV export: comma, semicolon or tab separated.")
 
     def __init__(self, *args, vendor: str = "", **kwargs) -> None:

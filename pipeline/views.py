@@ -396,6 +396,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
                     by=request.user,
                     file_name=upload.name,
                     content=upload,
+                    export_kind=data["export_kind"],
                 )
                 return redirect("pipeline:import-mapping", pk=batch.pk)
             mapping, preset = mapping_for(object_type=data["object_type"], preset=data["preset"])
@@ -407,6 +408,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
                 by=request.user,
                 file_name=upload.name,
                 content=upload,
+                export_kind=data["export_kind"],
             )
             import_batch_enqueue(batch)
         except ValidationError as exc:

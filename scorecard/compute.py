@@ -80,7 +80,7 @@ def _week_of(column: str) -> str:
 
 
 def _conditions(records: metrics.Records) -> str:
-    return " AND ".join(w.sql() for w in records.where) or "TRUE"
+    return " AND ".join(w.sql() for w in records.conditions)
 
 
 def _aggregate(measure: metrics.Measure, column: str) -> str:
@@ -293,6 +293,7 @@ class Sources:
                     {metrics.CHURN.sql()}
                 FROM pipeline_arrchange
                 WHERE effective_date < %(end_day)s AND {amount} IS NOT NULL
+                  AND {metrics.LIVE.sql()}
             """
             rows = _frame(sql, self._bounds(first, last), ["account", "wk", "delta", "churn"])
             index = pd.date_range(first, last, freq="7D")
@@ -325,7 +326,8 @@ class Sources:
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"SELECT id FROM pipeline_account "
-                    f"WHERE {metrics.GOOD_HEALTH.sql()} AND id = ANY(%(ids)s)",
+                    f"WHERE {metrics.GOOD_HEALTH.sql()} AND {metrics.LIVE.sql()} "
+                    "AND id = ANY(%(ids)s)",
                     {**_params(), "ids": accounts.tolist()},
                 )
                 good = np.array([row[0] for row in cursor.fetchall()], dtype=accounts.dtype)

@@ -8,7 +8,7 @@ import json
 from rest_framework import serializers
 
 from pipeline.charts import step_label
-from pipeline.choices import ObjectType
+from pipeline.choices import ExportKind, ObjectType
 from pipeline.models import (
     BridgeStep,
     Discrepancy,
@@ -58,6 +58,9 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "rows_updated",
             "rows_unchanged",
             "rows_rejected",
+            "export_kind",
+            "rows_deleted",
+            "rows_restored",
             "errors_total",
             "unknown_columns",
             "message",
@@ -83,6 +86,13 @@ class ImportCreateSerializer(serializers.Serializer):
     )
     apply = serializers.BooleanField(
         default=True, help_text="Apply when the check passes; false: check only, then confirm."
+    )
+    export_kind = serializers.ChoiceField(
+        choices=ExportKind.choices,
+        default=ExportKind.DELTA,
+        help_text="full: the file holds every record of the system, and those it does not "
+        "hold are marked deleted (more than half of them waits for a confirm); delta: "
+        "changed records only.",
     )
 
     def validate_mapping(self, value):

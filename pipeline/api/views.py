@@ -92,6 +92,7 @@ class ImportListCreate(ListAPIView):
             apply=values["apply"],
             file_name=upload.name,
             content=upload,
+            export_kind=values["export_kind"],
         )
         import_batch_enqueue(batch)
         batch.refresh_from_db()

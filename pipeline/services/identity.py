@@ -7,7 +7,10 @@ updated; for leads, its original record when it holds duplicates), and each fiel
 golden record takes the value of the first system in that field's order: the system a
 FieldAuthority rule names, then the others (sales, marketing, customer success, then by id).
 A system that holds the record decides the field even when its value is blank: an authority
-that says "no MQL date" is an answer, not a gap.
+that says "no MQL date" is an answer, not a gap. Source rows marked deleted (a full export of
+their system no longer held them) stand for their system only when no source of the key is
+live; a golden record whose every source is deleted gets `deleted_at`, and loses it again
+when a source brings it back.
 
 Two ways in, one SQL:
 - `golden_resolve()` rebuilds from the source tables (all keys, or the keys a batch touched):
@@ -316,12 +319,15 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
         )
         cursor.execute("ANALYZE _scope")
         cursor.execute("ANALYZE _pending")
+    # A pending row is in the file being applied, so it is live whatever it was before.
     relation = (
-        f"(SELECT s.id AS rep_id, {', '.join(f's.{c}' for c in columns)} FROM {table} s "
+        f"(SELECT s.id AS rep_id, {', '.join(f's.{c}' for c in columns)}, s.deleted_at "
+        f"FROM {table} s "
         f"WHERE s.golden_key IN (SELECT golden_key FROM _scope) AND NOT EXISTS ("
         f"  SELECT 1 FROM _pending p WHERE p.system_id = s.system_id "
         f"  AND p.external_id = s.external_id) "
-        f"UNION ALL SELECT p.rep_id, {', '.join(f'p.{c}' for c in columns)} FROM _pending p) s"
+        f"UNION ALL SELECT p.rep_id, {', '.join(f'p.{c}' for c in columns)}, "
+        f"NULL::timestamptz FROM _pending p) s"
     )
     created, updated = _upsert(object_type, spec, _system_order(), relation)
     data = source_fields(object_type)
@@ -340,7 +346,7 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
                 {", ".join(f"{c} = EXCLUDED.{c}" for c in data)},
                 golden_key = EXCLUDED.golden_key, batch_id = EXCLUDED.batch_id,
                 batch_row = EXCLUDED.batch_row, {spec.fk} = EXCLUDED.{spec.fk},
-                updated_at = now()
+                updated_at = now(), deleted_at = NULL, deleted_batch_id = NULL
             """,
             [batch_id],
         )
@@ -352,6 +358,17 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
         updated={object_type: updated},
         deleted={object_type: _delete_orphans(object_type, "_gone")},
     )
+    if object_type in (ObjectType.ARR, ObjectType.ACCOUNT):
+        account_arr_rollup()
+    return result
+
+
+def golden_resolve_scope(*, object_type: str) -> ResolveResult:
+    """Re-resolve the golden records whose keys are in the temp table `_scope` (one column,
+    golden_key), from the stored source rows: after a full export marked some deleted. Must
+    run inside the import's transaction."""
+    result = ResolveResult()
+    _resolve_scope(object_type, _system_order(), result)
     if object_type in (ObjectType.ARR, ObjectType.ACCOUNT):
         account_arr_rollup()
     return result
@@ -479,6 +496,9 @@ def _golden_columns(object_type: str, systems: list[int]) -> dict[str, str]:
         for name in ("kind", "amount", "currency", "effective_date"):
             columns[name] = _pick(name, systems)
         columns["account_id"] = _first_non_null("linked_account_id", systems)
+    # Every rep is deleted only when the key has no live source (see `rep` in _upsert): then
+    # the record is deleted as of its sources' latest deletion, else it is live.
+    columns["deleted_at"] = "GREATEST(" + ", ".join(f"r{sid}.deleted_at" for sid in systems) + ")"
     return columns
 
 
@@ -530,11 +550,21 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
             )
         cursor.execute(
             f"""
-            WITH rep AS (
+            WITH rep_any AS (
                 SELECT DISTINCT ON (s.golden_key, s.system_id) s.*{spec.rep_columns}
                 FROM {relation}
                 {spec.rep_joins}
-                ORDER BY s.golden_key, s.system_id, {spec.rep_order}
+                ORDER BY s.golden_key, s.system_id, s.deleted_at IS NOT NULL, {spec.rep_order}
+            ),
+            -- Live sources first: a system whose record was deleted has no say in a record
+            -- another system still holds.
+            rep AS (
+                SELECT * FROM (
+                    SELECT r.*, bool_or(r.deleted_at IS NULL)
+                        OVER (PARTITION BY r.golden_key) AS key_is_live
+                    FROM rep_any r
+                ) r
+                WHERE r.deleted_at IS NULL OR NOT r.key_is_live
             ),
             k AS (SELECT DISTINCT golden_key FROM rep),
             written AS (
@@ -619,8 +649,8 @@ def _delete_orphans(object_type: str, keys_table: str) -> int:
 
 def account_arr_rollup(*, today: date | None = None) -> None:
     """Set each account's ARR (changes effective by `today`, in the company currency: a change
-    with no rate in force is left out rather than added unconverted), customer-since and churn
-    dates."""
+    with no rate in force is left out rather than added unconverted; one marked deleted too),
+    customer-since and churn dates."""
     today = today or timezone.localdate()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -635,7 +665,7 @@ def account_arr_rollup(*, today: date | None = None) -> None:
                     MAX(c.effective_date) FILTER (WHERE c.kind IN (%(new)s, %(expansion)s))
                         AS grew
                 FROM pipeline_account a
-                LEFT JOIN pipeline_arrchange c ON c.account_id = a.id
+                LEFT JOIN pipeline_arrchange c ON c.account_id = a.id AND c.deleted_at IS NULL
                 GROUP BY a.id
             ),
             v AS (
