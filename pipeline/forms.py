@@ -70,6 +70,7 @@ class ImportUploadForm(forms.Form):
             (ExportKind.FULL, "Every record of the system (full export)"),
         ],
         initial=ExportKind.DELTA,
+        required=False,
         help_text="After a full export, the system's records it does not hold are marked "
         "deleted (kept for history, left out of the metrics).",
     )
@@ -83,6 +84,9 @@ class ImportUploadForm(forms.Form):
         self.fields["preset"].widget.choices = preset_choices(vendor)
         limit = settings.IMPORT_MAX_BYTES
         self.fields["file"].help_text += f" Up to {limit // 1_000_000:,} MB."
+
+    def clean_export_kind(self) -> str:
+        return self.cleaned_data["export_kind"] or ExportKind.DELTA
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -309,6 +313,9 @@ class ExchangeRatesUploadForm(forms.Form):
     file = forms.FileField(
         help_text="CSV with the header currency,date,rate (UTF-8); dates like 2026-03-31."
     )
+
+    def clean_export_kind(self) -> str:
+        return self.cleaned_data["export_kind"] or ExportKind.DELTA
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
