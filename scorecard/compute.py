@@ -282,7 +282,8 @@ class Sources:
         """ARR in units (1/10,000 of the company currency) of every account that ever had an
         ARR change, at the end of each week of [first, last] (accounts × weeks), the account
         ids, and the accounts lost (a churn change) per week. A change with no exchange rate
-        for its date has no converted amount and is left out."""
+        for its date has no converted amount and is left out; so is one deleted in the source,
+        or whose account is."""
 
         def make():
             amount = metrics.ARR_AMOUNT
@@ -293,7 +294,9 @@ class Sources:
                     {metrics.CHURN.sql()}
                 FROM pipeline_arrchange
                 WHERE effective_date < %(end_day)s AND {amount} IS NOT NULL
-                  AND {metrics.LIVE.sql()}
+                  AND {metrics.LIVE.sql()} AND NOT EXISTS (
+                      SELECT 1 FROM pipeline_account a
+                      WHERE a.id = account_id AND a.deleted_at IS NOT NULL)
             """
             rows = _frame(sql, self._bounds(first, last), ["account", "wk", "delta", "churn"])
             index = pd.date_range(first, last, freq="7D")

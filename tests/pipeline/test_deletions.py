@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from pipeline.choices import BatchStatus, ObjectType, SystemRole
+from pipeline.choices import ArrChangeKind, BatchStatus, ObjectType, SystemRole
 from pipeline.models import (
     Discrepancy,
     FieldAuthority,
@@ -30,15 +31,16 @@ from pipeline.services.imports import import_batch_create, import_batch_run, map
 from revops.permissions import Role
 from revops.weeks import IsoWeek
 from scorecard.drilldown import drilldown_for
-from tests.factories import SourceLeadFactory
+from tests.factories import AccountFactory, ArrChangeFactory, SourceLeadFactory
 from tests.pipeline.importing import crm, csv_text, lead_row, marketing
-from tests.scorecard.conftest import compute
+from tests.scorecard.conftest import compute, d
 
 pytestmark = pytest.mark.django_db
 
 # lead_row's leads are created on 2 March 2026, in ISO week 10.
 W10 = IsoWeek(2026, 10)
 A, B, C, D = 1, 2, 3, 4
+NOW = datetime(2026, 5, 3, 9, tzinfo=UTC)
 
 
 def export(
@@ -470,3 +472,20 @@ def test_reconciliation_reads_what_each_system_still_holds():
     }
     mqls = metric_reconciliation_for_week(W)["mqls"]
     assert (mqls.marketing_value, mqls.sales_value, mqls.golden_value) == (1, 2, 2)
+
+
+# --- ARR ---------------------------------------------------------------------------------------
+
+
+def test_arr_leaves_out_changes_and_accounts_deleted_in_the_source():
+    kept, dropped, gone = AccountFactory(), AccountFactory(), AccountFactory(deleted_at=NOW)
+    ArrChangeFactory(
+        account=kept, kind=ArrChangeKind.NEW, amount=100, effective_date=d("2025-01-01")
+    )
+    ArrChangeFactory(
+        account=dropped, kind=ArrChangeKind.NEW, amount=40, effective_date=d("2025-01-01"),
+        deleted_at=NOW,
+    )  # fmt: skip
+    ArrChangeFactory(account=gone, kind=ArrChangeKind.NEW, amount=7, effective_date=d("2025-01-01"))
+
+    assert compute(W10, "arr")["arr"].value == Decimal("100")
