@@ -99,6 +99,13 @@ class SourceLead(SourceRecord, LeadFields):
         indexes = [
             models.Index(fields=["lead", "system"], name="pipeline_srclead_lead_idx"),
             models.Index(fields=["golden_key"], name="pipeline_srclead_golden_idx"),
+            # The few deleted rows, found without a scan: identity resolution asks whether
+            # there are any before it ranks live sources first.
+            models.Index(
+                fields=["system"],
+                condition=Q(deleted_at__isnull=False),
+                name="pipeline_srclead_deleted_idx",
+            ),
             models.Index(
                 fields=["system", "converted_deal_external_id"],
                 name="pipeline_srclead_converted_idx",
@@ -150,6 +157,13 @@ class SourceAccount(SourceRecord, AccountFields):
             models.Index(fields=["domain_key"], name="pipeline_srcacct_domain_idx"),
             models.Index(fields=["account", "system"], name="pipeline_srcacct_account_idx"),
             models.Index(fields=["golden_key"], name="pipeline_srcacct_golden_idx"),
+            # The few deleted rows, found without a scan: identity resolution asks whether
+            # there are any before it ranks live sources first.
+            models.Index(
+                fields=["system"],
+                condition=Q(deleted_at__isnull=False),
+                name="pipeline_srcacct_deleted_idx",
+            ),
         ]
 
 
@@ -182,6 +196,13 @@ class SourceDeal(SourceRecord, DealFields):
         indexes = [
             models.Index(fields=["deal", "system"], name="pipeline_srcdeal_deal_idx"),
             models.Index(fields=["golden_key"], name="pipeline_srcdeal_golden_idx"),
+            # The few deleted rows, found without a scan: identity resolution asks whether
+            # there are any before it ranks live sources first.
+            models.Index(
+                fields=["system"],
+                condition=Q(deleted_at__isnull=False),
+                name="pipeline_srcdeal_deleted_idx",
+            ),
             models.Index(
                 fields=["system", "golden_key", "created_at", "id"],
                 include=[
@@ -216,7 +237,16 @@ class SourceArrChange(SourceRecord, ArrChangeFields):
 
     class Meta:
         constraints = [*SourceRecord.Meta.constraints, *ArrChangeFields.Meta.constraints]
-        indexes = [models.Index(fields=["golden_key"], name="pipeline_srcarr_golden_idx")]
+        indexes = [
+            models.Index(fields=["golden_key"], name="pipeline_srcarr_golden_idx"),
+            # The few deleted rows, found without a scan: identity resolution asks whether
+            # there are any before it ranks live sources first.
+            models.Index(
+                fields=["system"],
+                condition=Q(deleted_at__isnull=False),
+                name="pipeline_srcarr_deleted_idx",
+            ),
+        ]
         verbose_name = "source ARR change"
 
 

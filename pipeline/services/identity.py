@@ -515,6 +515,9 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
         )
         present = {sid for (sid,) in cursor.fetchall()}
     systems = [sid for sid in systems if sid in present]
+    # Live sources first, but only where there are deleted ones: a table none of whose rows
+    # was ever deleted (the usual case, found on a small partial index) keeps the plain plan.
+    has_deleted = SOURCE_MODELS[object_type].objects.filter(deleted_at__isnull=False).exists()
     if not systems:
         return 0, 0
     columns = _golden_columns(object_type, systems)
@@ -550,22 +553,7 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
             )
         cursor.execute(
             f"""
-            WITH rep_any AS (
-                SELECT DISTINCT ON (s.golden_key, s.system_id) s.*{spec.rep_columns}
-                FROM {relation}
-                {spec.rep_joins}
-                ORDER BY s.golden_key, s.system_id, s.deleted_at IS NOT NULL, {spec.rep_order}
-            ),
-            -- Live sources first: a system whose record was deleted has no say in a record
-            -- another system still holds.
-            rep AS (
-                SELECT * FROM (
-                    SELECT r.*, bool_or(r.deleted_at IS NULL)
-                        OVER (PARTITION BY r.golden_key) AS key_is_live
-                    FROM rep_any r
-                ) r
-                WHERE r.deleted_at IS NULL OR NOT r.key_is_live
-            ),
+            WITH {_rep_sql(spec, relation, has_deleted)}
             k AS (SELECT DISTINCT golden_key FROM rep),
             written AS (
                 INSERT INTO {golden} AS g
@@ -598,6 +586,33 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
         if created > 10_000:
             cursor.execute(f"ANALYZE {golden}")
     return created, updated
+
+
+def _rep_sql(spec: _Spec, relation: str, has_deleted: bool) -> str:
+    """The `rep` CTE of _upsert: each system's row standing for it under each key. With
+    deleted rows about, a live row stands before a deleted one, and a system whose rows of a
+    key are all deleted has no say while another system holds the key live."""
+    if not has_deleted:
+        return f"""rep AS (
+                SELECT DISTINCT ON (s.golden_key, s.system_id) s.*{spec.rep_columns}
+                FROM {relation}
+                {spec.rep_joins}
+                ORDER BY s.golden_key, s.system_id, {spec.rep_order}
+            ),"""
+    return f"""rep_any AS (
+                SELECT DISTINCT ON (s.golden_key, s.system_id) s.*{spec.rep_columns}
+                FROM {relation}
+                {spec.rep_joins}
+                ORDER BY s.golden_key, s.system_id, s.deleted_at IS NOT NULL, {spec.rep_order}
+            ),
+            rep AS (
+                SELECT * FROM (
+                    SELECT r.*, bool_or(r.deleted_at IS NULL)
+                        OVER (PARTITION BY r.golden_key) AS key_is_live
+                    FROM rep_any r
+                ) r
+                WHERE r.deleted_at IS NULL OR NOT r.key_is_live
+            ),"""
 
 
 def _link(object_type: str) -> None:
