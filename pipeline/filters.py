@@ -36,7 +36,28 @@ from revops.weeks import IsoWeek
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
-class LeadFilter(df.FilterSet):
+class RecordFilter(df.FilterSet):
+    """A golden record list: records deleted in every source are left out unless asked for
+    (`?deleted=with` shows them too, `?deleted=only` only them)."""
+
+    deleted = df.ChoiceFilter(
+        choices=[("with", "Live and deleted"), ("only", "Deleted only")],
+        method="filter_deleted",
+        empty_label="Live records",
+        label="Deleted in the source",
+    )
+
+    def filter_deleted(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(deleted_at__isnull=False) if value == "only" else queryset
+
+    @property
+    def qs(self) -> QuerySet:
+        # The default lives here, not in the filter: django-filter skips a filter left blank.
+        asked = self.is_bound and self.form.is_valid() and self.form.cleaned_data.get("deleted")
+        return super().qs if asked else super().qs.filter(deleted_at__isnull=True)
+
+
+class LeadFilter(RecordFilter):
     q = df.CharFilter(method="search", label="Search")
     stage = df.ChoiceFilter(choices=LeadStage.choices, empty_label="Any stage")
     source = df.CharFilter(lookup_expr="iexact", label="Source channel")
@@ -62,7 +83,7 @@ class LeadFilter(df.FilterSet):
         )
 
 
-class DealFilter(df.FilterSet):
+class DealFilter(RecordFilter):
     q = df.CharFilter(method="search", label="Search")
     stage = df.ChoiceFilter(choices=DealStage.choices, empty_label="Any stage")
     source = df.ChoiceFilter(choices=DealSource.choices, empty_label="Any source")
@@ -84,7 +105,7 @@ class DealFilter(df.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(account__name__icontains=value))
 
 
-class AccountFilter(df.FilterSet):
+class AccountFilter(RecordFilter):
     q = df.CharFilter(method="search", label="Search")
     health = df.ChoiceFilter(choices=AccountHealth.choices, empty_label="Any health")
     industry = df.CharFilter(lookup_expr="iexact")

@@ -8,7 +8,14 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from pipeline.choices import AUTHORITY_FIELDS, ApplyMode, ObjectType, SystemRole, Vendor
+from pipeline.choices import (
+    AUTHORITY_FIELDS,
+    ApplyMode,
+    ExportKind,
+    ObjectType,
+    SystemRole,
+    Vendor,
+)
 from pipeline.models import ImportPreset, SourceSystem
 from pipeline.presets import (
     BUILTIN_PRESETS,
@@ -84,6 +91,17 @@ class ImportUploadForm(forms.Form):
     )
     object_type = forms.ChoiceField(label="Object", choices=ObjectType.choices)
     preset = forms.ChoiceField(label="Columns", choices=())
+    export_kind = forms.ChoiceField(
+        label="The file holds",
+        choices=[
+            (ExportKind.DELTA, "Changes only (delta)"),
+            (ExportKind.FULL, "Every record of the system (full export)"),
+        ],
+        initial=ExportKind.DELTA,
+        required=False,
+        help_text="After a full export, the system's records it does not hold are marked "
+        "deleted (kept for history, left out of the metrics).",
+    )
     file = forms.FileField(help_text="A CSV export: comma, semicolon or tab separated.")
     apply_mode = forms.ChoiceField(
         label="If some rows have problems",
@@ -106,6 +124,9 @@ class ImportUploadForm(forms.Form):
 
     def clean_apply_mode(self) -> str:
         return self.cleaned_data.get("apply_mode") or ApplyMode.WHOLE
+
+    def clean_export_kind(self) -> str:
+        return self.cleaned_data["export_kind"] or ExportKind.DELTA
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -400,6 +421,9 @@ class ExchangeRatesUploadForm(forms.Form):
     file = forms.FileField(
         help_text="CSV with the header currency,date,rate (UTF-8); dates like 2026-03-31."
     )
+
+    def clean_export_kind(self) -> str:
+        return self.cleaned_data["export_kind"] or ExportKind.DELTA
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -52,8 +52,8 @@ ONE = Decimal(1)
 class Where:
     """One condition on one record: `field` `op` `value`, with the words people use for it.
 
-    op: "eq" (equals a choice value), "in" (one of several), "set" (not null) or "before_end"
-    (a moment before the end of the week being computed; cohorts only)."""
+    op: "eq" (equals a choice value), "in" (one of several), "set" (not null), "unset" (null)
+    or "before_end" (a moment before the end of the week being computed; cohorts only)."""
 
     field: str
     op: str
@@ -75,6 +75,8 @@ class Where:
             return f"{column} = ANY(%({self.param})s)"
         if self.op == "set":
             return f"{column} IS NOT NULL"
+        if self.op == "unset":
+            return f"{column} IS NULL"
         raise ValueError(f"unknown operator {self.op!r}")
 
     def params(self) -> dict[str, Any]:
@@ -92,6 +94,8 @@ class Where:
             return Q(**{f"{name}__in": list(self.value)})
         if self.op == "set":
             return Q(**{f"{name}__isnull": False})
+        if self.op == "unset":
+            return Q(**{f"{name}__isnull": True})
         raise ValueError(f"unknown operator {self.op!r}")
 
 
@@ -106,6 +110,11 @@ MQL_SET = Where("mql_at", "set", words="with an MQL date")
 ARR_REDUCING = Where("kind", "in", NEGATIVE_ARR_KINDS, "contraction or churn")
 CHURN = Where("kind", "eq", ArrChangeKind.CHURN, "churn")
 GOOD_HEALTH = Where("health", "eq", AccountHealth.GOOD, "in good health")
+# Not deleted in every source system. Every metric reads only such records: `Records.conditions`
+# adds it to each declaration's own, so the scorecard, the drill-down and reconciliation's
+# golden values all leave a deleted record out (reconciliation's per-system values read each
+# system's live rows, its source tables having the same column).
+LIVE = Where("deleted_at", "unset")
 
 # --- Records and measures ----------------------------------------------------------------------
 
@@ -164,14 +173,21 @@ class Records:
     def date_is_day(self) -> bool:
         return self.date in DATE_COLUMNS
 
+    @property
+    def conditions(self) -> tuple[Where, ...]:
+        """What a record must meet to count: the declaration's `where`, and being live. (Not
+        part of `where`, so the metrics' fingerprints and words stay as declared.)"""
+        return (*self.where, LIVE)
+
     def sql(self, prefix: str = "") -> str:
-        """SQL true for a record counted in some week: its date is set and it meets `where`."""
-        conditions = [f"{prefix}{self.date} IS NOT NULL", *(w.sql(prefix) for w in self.where)]
+        """SQL true for a record counted in some week: its date is set and it meets every
+        condition."""
+        conditions = [f"{prefix}{self.date} IS NOT NULL", *(w.sql(prefix) for w in self.conditions)]
         return " AND ".join(conditions)
 
     def q(self) -> Q:
         q = Q()
-        for w in self.where:
+        for w in self.conditions:
             q &= w.q()
         return q
 

@@ -389,6 +389,15 @@ class RecordVersions:
     sources: list  # source records, CRM first
     rows: list[VersionRow]
 
+    @property
+    def deleted(self) -> list:
+        """The source records their system deleted (a full export no longer held them)."""
+        return [s for s in self.sources if s.deleted_at is not None]
+
+    @property
+    def live(self) -> list:
+        return [s for s in self.sources if s.deleted_at is None]
+
 
 def _same(a: object, b: object) -> bool:
     return (a in (None, "")) and (b in (None, "")) or a == b
@@ -407,7 +416,9 @@ def record_versions(object_type: str, golden) -> RecordVersions:
     }[object_type]
     order = {SystemRole.SALES: 0, SystemRole.MARKETING: 1, SystemRole.CUSTOMER_SUCCESS: 2}
     sources = sorted(
-        SOURCE_MODELS[object_type].objects.filter(**{fk: golden}).select_related("system", "batch"),
+        SOURCE_MODELS[object_type]
+        .objects.filter(**{fk: golden})
+        .select_related("system", "batch", "deleted_batch"),
         key=lambda s: (order.get(s.system.role, 9), s.system_id, s.id),
     )
     rules = dict(

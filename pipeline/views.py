@@ -449,6 +449,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
                     file_name=upload.name,
                     content=upload,
                     apply_mode=data["apply_mode"],
+                    export_kind=data["export_kind"],
                 )
                 return redirect("pipeline:import-mapping", pk=batch.pk)
             mapping, preset = mapping_for(object_type=data["object_type"], preset=data["preset"])
@@ -461,6 +462,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
                 file_name=upload.name,
                 content=upload,
                 apply_mode=data["apply_mode"],
+                export_kind=data["export_kind"],
             )
             import_batch_enqueue(batch)
         except ValidationError as exc:

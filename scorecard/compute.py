@@ -80,7 +80,7 @@ def _week_of(column: str) -> str:
 
 
 def _conditions(records: metrics.Records) -> str:
-    return " AND ".join(w.sql() for w in records.where) or "TRUE"
+    return " AND ".join(w.sql() for w in records.conditions)
 
 
 def _aggregate(measure: metrics.Measure, column: str) -> str:
@@ -282,7 +282,8 @@ class Sources:
         """ARR in units (1/10,000 of the company currency) of every account that ever had an
         ARR change, at the end of each week of [first, last] (accounts × weeks), the account
         ids, and the accounts lost (a churn change) per week. A change with no exchange rate
-        for its date has no converted amount and is left out."""
+        for its date has no converted amount and is left out; so is one deleted in the source,
+        or whose account is."""
 
         def make():
             amount = metrics.ARR_AMOUNT
@@ -293,6 +294,9 @@ class Sources:
                     {metrics.CHURN.sql()}
                 FROM pipeline_arrchange
                 WHERE effective_date < %(end_day)s AND {amount} IS NOT NULL
+                  AND {metrics.LIVE.sql()} AND NOT EXISTS (
+                      SELECT 1 FROM pipeline_account a
+                      WHERE a.id = account_id AND a.deleted_at IS NOT NULL)
             """
             rows = _frame(sql, self._bounds(first, last), ["account", "wk", "delta", "churn"])
             index = pd.date_range(first, last, freq="7D")
@@ -325,7 +329,8 @@ class Sources:
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"SELECT id FROM pipeline_account "
-                    f"WHERE {metrics.GOOD_HEALTH.sql()} AND id = ANY(%(ids)s)",
+                    f"WHERE {metrics.GOOD_HEALTH.sql()} AND {metrics.LIVE.sql()} "
+                    "AND id = ANY(%(ids)s)",
                     {**_params(), "ids": accounts.tolist()},
                 )
                 good = np.array([row[0] for row in cursor.fetchall()], dtype=accounts.dtype)

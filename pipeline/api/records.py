@@ -25,7 +25,10 @@ from pipeline.models import (
 from revops.api import ById, UtcDateTimeFilter
 from revops.permissions import Can
 
-SOURCE_COMMON = ["id", "system", "external_id", "batch", "batch_row", "first_seen_at", "updated_at"]
+SOURCE_COMMON = [
+    "id", "system", "external_id", "batch", "batch_row", "first_seen_at", "updated_at",
+    "deleted_at", "deleted_batch",
+]  # fmt: skip
 LEAD_FIELDS = [
     "first_name", "last_name", "company", "stage", "source", "owner", "created_at", "mql_at",
     "sal_at", "sql_at", "converted_at", "disqualified_at", "first_touch_at",
@@ -44,6 +47,9 @@ ARR_FIELDS = ["kind", "amount", "currency", "amount_converted", "effective_date"
 class SourceSerializer(serializers.ModelSerializer):
     system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     batch = serializers.IntegerField(source="batch_id", read_only=True, allow_null=True)
+    deleted_batch = serializers.IntegerField(
+        source="deleted_batch_id", read_only=True, allow_null=True
+    )
 
 
 class SourceLeadSerializer(SourceSerializer):
@@ -88,7 +94,7 @@ class LeadSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lead
         fields = ["id", "key", "email", "phone", *LEAD_FIELDS, "account", "won_at",
-                  "first_seen_at", "updated_at"]  # fmt: skip
+                  "first_seen_at", "updated_at", "deleted_at"]  # fmt: skip
 
 
 class LeadDetailSerializer(LeadSerializer):
@@ -102,7 +108,7 @@ class AccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = Account
         fields = ["id", "name", "domain", *ACCOUNT_FIELDS[1:], "arr", "customer_since",
-                  "churned_on", "first_seen_at", "updated_at"]  # fmt: skip
+                  "churned_on", "first_seen_at", "updated_at", "deleted_at"]  # fmt: skip
 
 
 class AccountDetailSerializer(AccountSerializer):
@@ -118,7 +124,8 @@ class DealSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Deal
-        fields = ["id", *DEAL_FIELDS, "account", "lead", "first_seen_at", "updated_at"]
+        fields = ["id", *DEAL_FIELDS, "account", "lead", "first_seen_at", "updated_at",
+                  "deleted_at"]  # fmt: skip
 
 
 class DealDetailSerializer(DealSerializer):
@@ -134,7 +141,8 @@ class ArrChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ArrChange
-        fields = ["id", *ARR_FIELDS, "account", "deal", "first_seen_at", "updated_at"]
+        fields = ["id", *ARR_FIELDS, "account", "deal", "first_seen_at", "updated_at",
+                  "deleted_at"]  # fmt: skip
 
 
 class SourceSystemSerializer(serializers.ModelSerializer):
@@ -202,6 +210,11 @@ class RecordViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return self.detail_serializer_class if self.action == "retrieve" else self.serializer_class
+
+    def filter_queryset(self, queryset):
+        # One record by id is found whatever the list's filters, a deleted one included (the
+        # list leaves those out by default).
+        return queryset if self.action == "retrieve" else super().filter_queryset(queryset)
 
     def get_queryset(self):
         queryset = self.queryset

@@ -8,7 +8,7 @@ import json
 from rest_framework import serializers
 
 from pipeline.charts import step_label
-from pipeline.choices import ApplyMode, FindingKind, ObjectType
+from pipeline.choices import ApplyMode, ExportKind, FindingKind, ObjectType
 from pipeline.models import (
     BridgeStep,
     Discrepancy,
@@ -64,6 +64,9 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "rows_updated",
             "rows_unchanged",
             "rows_rejected",
+            "export_kind",
+            "rows_deleted",
+            "rows_restored",
             "errors_total",
             "apply_mode",
             "rows_held",
@@ -108,6 +111,13 @@ class ImportCreateSerializer(serializers.Serializer):
         default=ApplyMode.WHOLE,
         help_text="whole: refuse the file if any row is wrong; valid_rows: apply the valid rows "
         "and hold the rest (listed at errors_url).",
+    )
+    export_kind = serializers.ChoiceField(
+        choices=ExportKind.choices,
+        default=ExportKind.DELTA,
+        help_text="full: the file holds every record of the system, and those it does not "
+        "hold are marked deleted (more than half of them waits for a confirm); delta: "
+        "changed records only.",
     )
 
     def validate_mapping(self, value):

@@ -98,6 +98,7 @@ class ImportListCreate(ListAPIView):
             file_name=upload.name,
             content=upload,
             apply_mode=values["apply_mode"],
+            export_kind=values["export_kind"],
         )
         import_batch_enqueue(batch)
         batch.refresh_from_db()

@@ -1,5 +1,7 @@
 """Golden records: one row per real-world lead, account, deal and ARR change, built from the
-source records by identity resolution and field authority."""
+source records by identity resolution and field authority. A golden record whose every
+source is marked deleted keeps its row, with `deleted_at` set: kept for history, left out of
+metrics."""
 
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ class Account(AccountFields):
     churned_on = models.DateField(null=True, blank=True)
     first_seen_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    # Set by identity resolution when every source of the record is marked deleted (the
+    # latest of their deletions); metrics and lists leave such a record out.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -76,6 +81,9 @@ class Lead(LeadFields):
     )
     first_seen_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    # Set by identity resolution when every source of the record is marked deleted (the
+    # latest of their deletions); metrics and lists leave such a record out.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -95,13 +103,13 @@ class Lead(LeadFields):
                 fields=["mql_at"],
                 name="pipeline_lead_mql_idx",
                 condition=Q(mql_at__isnull=False),
-                include=["sql_at"],
+                include=["sql_at", "deleted_at"],
             ),
             models.Index(
                 fields=["first_touch_at"],
                 name="pipeline_lead_touch_idx",
                 condition=Q(mql_at__isnull=False),
-                include=["mql_at"],
+                include=["mql_at", "deleted_at"],
             ),
             models.Index(
                 fields=["sql_at"], name="pipeline_lead_sql_idx", condition=Q(sql_at__isnull=False)
@@ -134,6 +142,9 @@ class Deal(DealFields):
     )
     first_seen_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    # Set by identity resolution when every source of the record is marked deleted (the
+    # latest of their deletions); metrics and lists leave such a record out.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = [models.F("created_at").desc(nulls_last=True), "-id"]
@@ -168,6 +179,9 @@ class ArrChange(ArrChangeFields):
     )
     first_seen_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    # Set by identity resolution when every source of the record is marked deleted (the
+    # latest of their deletions); metrics and lists leave such a record out.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-effective_date", "-id"]

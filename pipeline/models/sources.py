@@ -3,7 +3,9 @@ normalised fields and a link to the golden record identity resolution matched it
 
 There is one table per object type; within a table the key is (system, external id), so
 together the key is (system, object type, external id) and importing the same file twice
-changes nothing. `batch` and `batch_row` say which file and row last changed a record."""
+changes nothing. `batch` and `batch_row` say which file and row last changed a record.
+A record a full export of its system no longer holds is marked deleted (`deleted_at`,
+`deleted_batch`), never removed."""
 
 from __future__ import annotations
 
@@ -42,6 +44,21 @@ class SourceRecord(models.Model):
     )
     first_seen_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    # A full export of the system that no longer held the record marks it, set-based; any
+    # later file that holds it again clears both. Nothing is ever hard-deleted.
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a full export of its system no longer held it."
+    )
+    deleted_batch = models.ForeignKey(
+        ImportBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,  # provenance, like `batch`
+        db_index=False,
+        help_text="The full export that no longer held it.",
+    )
 
     class Meta:
         abstract = True
@@ -98,6 +115,13 @@ class SourceLead(SourceRecord, LeadFields):
         indexes = [
             models.Index(fields=["lead", "system"], name="pipeline_srclead_lead_idx"),
             models.Index(fields=["golden_key"], name="pipeline_srclead_golden_idx"),
+            # The few deleted rows, found without a scan: identity resolution asks whether
+            # there are any before it ranks live sources first.
+            models.Index(
+                fields=["system"],
+                condition=Q(deleted_at__isnull=False),
+                name="pipeline_srclead_deleted_idx",
+            ),
             models.Index(
                 fields=["system", "converted_deal_external_id"],
                 name="pipeline_srclead_converted_idx",
@@ -108,7 +132,16 @@ class SourceLead(SourceRecord, LeadFields):
             # compares are included, so it reads this index and never the wide rows.
             models.Index(
                 fields=["system", "golden_key", "created_at", "id"],
-                include=["external_id", "email", "stage", "source", "owner", "mql_at", "sql_at"],
+                include=[
+                    "external_id",
+                    "email",
+                    "stage",
+                    "source",
+                    "owner",
+                    "mql_at",
+                    "sql_at",
+                    "deleted_at",
+                ],
                 name="pipeline_srclead_recon_idx",
             ),
         ]
@@ -140,6 +173,13 @@ class SourceAccount(SourceRecord, AccountFields):
             models.Index(fields=["domain_key"], name="pipeline_srcacct_domain_idx"),
             models.Index(fields=["account", "system"], name="pipeline_srcacct_account_idx"),
             models.Index(fields=["golden_key"], name="pipeline_srcacct_golden_idx"),
+            # The few deleted rows, found without a scan: identity resolution asks whether
+            # there are any before it ranks live sources first.
+            models.Index(
+                fields=["system"],
+                condition=Q(deleted_at__isnull=False),
+                name="pipeline_srcacct_deleted_idx",
+            ),
         ]
 
 
@@ -192,6 +232,13 @@ class SourceDeal(SourceRecord, DealFields):
         indexes = [
             models.Index(fields=["deal", "system"], name="pipeline_srcdeal_deal_idx"),
             models.Index(fields=["golden_key"], name="pipeline_srcdeal_golden_idx"),
+            # The few deleted rows, found without a scan: identity resolution asks whether
+            # there are any before it ranks live sources first.
+            models.Index(
+                fields=["system"],
+                condition=Q(deleted_at__isnull=False),
+                name="pipeline_srcdeal_deleted_idx",
+            ),
             models.Index(
                 fields=["system", "golden_key", "created_at", "id"],
                 include=[
@@ -204,6 +251,7 @@ class SourceDeal(SourceRecord, DealFields):
                     "close_date",
                     "source",
                     "deal_type",
+                    "deleted_at",
                 ],
                 name="pipeline_srcdeal_recon_idx",
             ),  # fmt: skip
@@ -225,7 +273,16 @@ class SourceArrChange(SourceRecord, ArrChangeFields):
 
     class Meta:
         constraints = [*SourceRecord.Meta.constraints, *ArrChangeFields.Meta.constraints]
-        indexes = [models.Index(fields=["golden_key"], name="pipeline_srcarr_golden_idx")]
+        indexes = [
+            models.Index(fields=["golden_key"], name="pipeline_srcarr_golden_idx"),
+            # The few deleted rows, found without a scan: identity resolution asks whether
+            # there are any before it ranks live sources first.
+            models.Index(
+                fields=["system"],
+                condition=Q(deleted_at__isnull=False),
+                name="pipeline_srcarr_deleted_idx",
+            ),
+        ]
         verbose_name = "source ARR change"
 
 
@@ -245,6 +302,8 @@ def source_fields(object_type: str) -> list[str]:
         "batch",
         "batch_row",
         "golden_key",
+        "deleted_at",
+        "deleted_batch",
         "first_seen_at",
         "updated_at",
         "lead",

@@ -9,7 +9,10 @@ updated; for leads, its original record when it holds duplicates), and each fiel
 golden record takes the value of the first system in that field's order: the system a
 FieldAuthority rule names, then the others (sales, marketing, customer success, then by id).
 A system that holds the record decides the field even when its value is blank: an authority
-that says "no MQL date" is an answer, not a gap.
+that says "no MQL date" is an answer, not a gap. Source rows marked deleted (a full export of
+their system no longer held them) stand for their system only when no source of the key is
+live; a golden record whose every source is deleted gets `deleted_at`, and loses it again
+when a source brings it back.
 
 Two ways in, one SQL:
 - `golden_resolve()` rebuilds from the source tables (all keys, or the keys a batch touched):
@@ -345,12 +348,15 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
         )
         cursor.execute("ANALYZE _scope")
         cursor.execute("ANALYZE _pending")
+    # A pending row is in the file being applied, so it is live whatever it was before.
     relation = (
-        f"(SELECT s.id AS rep_id, {', '.join(f's.{c}' for c in columns)} FROM {table} s "
+        f"(SELECT s.id AS rep_id, {', '.join(f's.{c}' for c in columns)}, s.deleted_at "
+        f"FROM {table} s "
         f"WHERE s.golden_key IN (SELECT golden_key FROM _scope) AND NOT EXISTS ("
         f"  SELECT 1 FROM _pending p WHERE p.system_id = s.system_id "
         f"  AND p.external_id = s.external_id) "
-        f"UNION ALL SELECT p.rep_id, {', '.join(f'p.{c}' for c in columns)} FROM _pending p) s"
+        f"UNION ALL SELECT p.rep_id, {', '.join(f'p.{c}' for c in columns)}, "
+        f"NULL::timestamptz FROM _pending p) s"
     )
     created, updated = _upsert(object_type, spec, _system_order(), relation)
     data = source_fields(object_type)
@@ -369,7 +375,7 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
                 {", ".join(f"{c} = EXCLUDED.{c}" for c in data)},
                 golden_key = EXCLUDED.golden_key, batch_id = EXCLUDED.batch_id,
                 batch_row = EXCLUDED.batch_row, {spec.fk} = EXCLUDED.{spec.fk},
-                updated_at = now()
+                updated_at = now(), deleted_at = NULL, deleted_batch_id = NULL
             """,
             [batch_id],
         )
@@ -414,6 +420,17 @@ def lead_won_rollup() -> None:
             """,
             {"tz": settings.TIME_ZONE, "won": DealStage.CLOSED_WON},
         )
+
+
+def golden_resolve_scope(*, object_type: str) -> ResolveResult:
+    """Re-resolve the golden records whose keys are in the temp table `_scope` (one column,
+    golden_key), from the stored source rows: after a full export marked some deleted. Must
+    run inside the import's transaction."""
+    result = ResolveResult()
+    _resolve_scope(object_type, _system_order(), result)
+    if object_type in (ObjectType.ARR, ObjectType.ACCOUNT):
+        account_arr_rollup()
+    return result
 
 
 def _system_order() -> list[int]:
@@ -539,6 +556,9 @@ def _golden_columns(object_type: str, systems: list[int]) -> dict[str, str]:
         for name in ("kind", "amount", "currency", "effective_date"):
             columns[name] = _pick(name, systems)
         columns["account_id"] = _first_non_null("linked_account_id", systems)
+    # Every rep is deleted only when the key has no live source (see `rep` in _upsert): then
+    # the record is deleted as of its sources' latest deletion, else it is live.
+    columns["deleted_at"] = "GREATEST(" + ", ".join(f"r{sid}.deleted_at" for sid in systems) + ")"
     return columns
 
 
@@ -555,6 +575,9 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
         )
         present = {sid for (sid,) in cursor.fetchall()}
     systems = [sid for sid in systems if sid in present]
+    # Live sources first, but only where there are deleted ones: a table none of whose rows
+    # was ever deleted (the usual case, found on a small partial index) keeps the plain plan.
+    has_deleted = SOURCE_MODELS[object_type].objects.filter(deleted_at__isnull=False).exists()
     if not systems:
         return 0, 0
     columns = _golden_columns(object_type, systems)
@@ -591,12 +614,7 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
             )
         cursor.execute(
             f"""
-            WITH rep AS (
-                SELECT DISTINCT ON (s.golden_key, s.system_id) s.*{spec.rep_columns}
-                FROM {relation}
-                {spec.rep_joins}
-                ORDER BY s.golden_key, s.system_id, {spec.rep_order}
-            ),
+            WITH {_rep_sql(spec, relation, has_deleted)}
             k AS (SELECT DISTINCT golden_key FROM rep),
             written AS (
                 INSERT INTO {golden} AS g
@@ -629,6 +647,33 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
         if created > 10_000:
             cursor.execute(f"ANALYZE {golden}")
     return created, updated
+
+
+def _rep_sql(spec: _Spec, relation: str, has_deleted: bool) -> str:
+    """The `rep` CTE of _upsert: each system's row standing for it under each key. With
+    deleted rows about, a live row stands before a deleted one, and a system whose rows of a
+    key are all deleted has no say while another system holds the key live."""
+    if not has_deleted:
+        return f"""rep AS (
+                SELECT DISTINCT ON (s.golden_key, s.system_id) s.*{spec.rep_columns}
+                FROM {relation}
+                {spec.rep_joins}
+                ORDER BY s.golden_key, s.system_id, {spec.rep_order}
+            ),"""
+    return f"""rep_any AS (
+                SELECT DISTINCT ON (s.golden_key, s.system_id) s.*{spec.rep_columns}
+                FROM {relation}
+                {spec.rep_joins}
+                ORDER BY s.golden_key, s.system_id, s.deleted_at IS NOT NULL, {spec.rep_order}
+            ),
+            rep AS (
+                SELECT * FROM (
+                    SELECT r.*, bool_or(r.deleted_at IS NULL)
+                        OVER (PARTITION BY r.golden_key) AS key_is_live
+                    FROM rep_any r
+                ) r
+                WHERE r.deleted_at IS NULL OR NOT r.key_is_live
+            ),"""
 
 
 def _link(object_type: str) -> None:
@@ -680,8 +725,8 @@ def _delete_orphans(object_type: str, keys_table: str) -> int:
 
 def account_arr_rollup(*, today: date | None = None) -> None:
     """Set each account's ARR (changes effective by `today`, in the company currency: a change
-    with no rate in force is left out rather than added unconverted), customer-since and churn
-    dates."""
+    with no rate in force is left out rather than added unconverted; one marked deleted too),
+    customer-since and churn dates."""
     today = today or timezone.localdate()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -696,7 +741,7 @@ def account_arr_rollup(*, today: date | None = None) -> None:
                     MAX(c.effective_date) FILTER (WHERE c.kind IN (%(new)s, %(expansion)s))
                         AS grew
                 FROM pipeline_account a
-                LEFT JOIN pipeline_arrchange c ON c.account_id = a.id
+                LEFT JOIN pipeline_arrchange c ON c.account_id = a.id AND c.deleted_at IS NULL
                 GROUP BY a.id
             ),
             v AS (

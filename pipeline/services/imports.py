@@ -45,7 +45,7 @@ from phonenumbers import parse as parse_phone
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
-from pipeline.choices import ApplyMode, BatchStatus, FindingKind, ObjectType, Vendor
+from pipeline.choices import ApplyMode, BatchStatus, ExportKind, FindingKind, ObjectType, Vendor
 from pipeline.models import (
     SOURCE_MODELS,
     ImportBatch,
@@ -80,6 +80,11 @@ from pipeline.presets import (
     mapping_from_dict,
 )
 from pipeline.services import picklists
+from pipeline.services.deletions import (
+    deletions_absent_count,
+    deletions_mark_absent,
+    deletions_restored_count,
+)
 from pipeline.services.findings import (
     detector,
     findings_clear,
@@ -1141,7 +1146,8 @@ def _stage_pending(batch: ImportBatch, cols: list[_Col]) -> tuple[int, int]:
     """Fill `_pending` with the rows this batch adds or changes: a row whose every field
     equals the stored one is left out, so an unchanged re-import writes nothing. A stored row
     whose golden record is missing (an ARR change whose account had not arrived, or a record
-    deleted outside the importer) is written again, so that it gets one.
+    deleted outside the importer) is written again, so that it gets one; so is a row marked
+    deleted in the source, which the file brings back (`deletions_restored_count`).
     Returns (new rows, changed rows)."""
     object_type = batch.object_type
     model = SOURCE_MODELS[object_type]
@@ -1198,7 +1204,7 @@ def _stage_pending(batch: ImportBatch, cols: list[_Col]) -> tuple[int, int]:
             JOIN pipeline_sourcesystem ss ON ss.id = {int(batch.system_id)}
             LEFT JOIN {table} t ON t.system_id = ss.id AND t.external_id = s.external_id
             LEFT JOIN {golden} g ON g.id = t.{fk}
-            WHERE t.id IS NULL OR g.id IS NULL
+            WHERE t.id IS NULL OR g.id IS NULL OR t.deleted_at IS NOT NULL
                OR ({stored}, t.golden_key) IS DISTINCT FROM ({new}, {golden_key_sql(object_type)})
             """,
         )
@@ -1310,10 +1316,14 @@ def import_batch_create(
     content=None,
     path: Path | None = None,
     apply_mode: str = ApplyMode.WHOLE,
+    export_kind: str = ExportKind.DELTA,
+    deletions_confirmed: bool = False,
 ) -> ImportBatch:
     """Create a batch, queued for checking (and applying, when `apply`). An upload (`content`,
     a file-like object) is stored with the batch so a worker can read it; a `path` on this
-    machine (the command line) is read where it is. Refuses a file over the size limit."""
+    machine (the command line) is read where it is. Refuses a file over the size limit.
+    A full export (`export_kind`) marks the system's records it does not hold deleted;
+    `deletions_confirmed` lets it apply even when that is more than half of them."""
     _system_check(system)
     size = getattr(content, "size", None) if content is not None else path.stat().st_size
     _size_check(size)
@@ -1327,7 +1337,11 @@ def import_batch_create(
         apply_mode=apply_mode,
         status=BatchStatus.QUEUED,
         file_name=_file_name(file_name, path),
+        export_kind=ExportKind(export_kind),
     )
+    if deletions_confirmed:
+        batch.confirmed_by = by
+        batch.confirmed_at = timezone.now()
     if content is None and not apply:
         # Checked now, applied on confirmation later, perhaps by a worker elsewhere: keep a copy.
         with open(path, "rb") as local:
@@ -1348,6 +1362,7 @@ def import_batch_draft_create(
     file_name: str,
     content,
     apply_mode: str = ApplyMode.WHOLE,
+    export_kind: str = ExportKind.DELTA,
 ) -> ImportBatch:
     """Store an upload that no preset reads yet, as a draft without a mapping: the mapping page
     builds one from the file's header (`import_batch_draft_map`). Refuses a file over the size
@@ -1361,6 +1376,7 @@ def import_batch_draft_create(
         created_by=by,
         status=BatchStatus.DRAFT,
         apply_mode=apply_mode,
+        export_kind=ExportKind(export_kind),
     )
     batch.file.save(batch.file_name, File(content), save=False)
     batch.file_size = batch.file.size
@@ -1591,6 +1607,8 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     if fmt.nul_bytes:
         _nul_findings(batch, fmt, cols)
     picklists.unknown_values_blank(cols)
+    if batch.export_kind == ExportKind.FULL and _deletions_held(batch):
+        return
     if not batch.apply_requested:
         batch.status = BatchStatus.PENDING
         batch.progress, batch.phase = 100, "checked"
@@ -1604,10 +1622,14 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
         if import_batch_supersede_if_newer(batch):  # under the lock: no newer batch can commit
             return
         created, updated = _stage_pending(batch, cols)
+        restored = deletions_restored_count(batch=batch) if updated else 0
         if created or updated:
             golden_resolve_pending(object_type=batch.object_type, batch_id=batch.id)
             golden_refresh_dependents(object_type=batch.object_type)
-        batch.rows_created, batch.rows_updated = created, updated
+        if batch.export_kind == ExportKind.FULL:
+            batch.rows_deleted = deletions_mark_absent(batch=batch)
+        batch.rows_created, batch.rows_updated = created, updated - restored
+        batch.rows_restored = restored
         batch.rows_unchanged = rows - batch.rows_held - created - updated
         batch.status = BatchStatus.APPLIED
         batch.progress, batch.phase = 100, "applied"
@@ -1696,6 +1718,37 @@ def _nul_findings(batch: ImportBatch, fmt: FileFormat, cols: list[_Col]) -> None
         )
 
 
+def _deletions_held(batch: ImportBatch) -> bool:
+    """Count what a full export would mark deleted (shown on a checked batch as
+    `rows_deleted`). One that would delete more than half the system's live records applies
+    only once someone confirmed it: unconfirmed, it waits checked (or, when its file was not
+    kept, is refused) and this returns True."""
+    absent = deletions_absent_count(batch=batch)
+    batch.rows_deleted = absent.absent
+    if not (batch.apply_requested and batch.confirmed_at is None and absent.needs_confirmation):
+        return False
+    noun = batch.get_object_type_display().lower()
+    would = (
+        f"This full export does not hold {absent.absent:,} of the {absent.live:,} {noun} "
+        f"records {batch.system.name} has ({absent.percent}%): applying it would mark them "
+        "deleted."
+    )
+    batch.progress, batch.phase = 100, "checked"
+    if batch.file:
+        batch.status, batch.apply_requested = BatchStatus.PENDING, False
+        batch.message = (
+            f"{would} Nothing was applied. If the export is complete, confirm to apply it."
+        )
+    else:
+        batch.status, batch.finished_at = BatchStatus.REJECTED, timezone.now()
+        batch.message = (
+            f"{would} Nothing was imported. If the export is complete, import it again with "
+            "the deletions confirmed (import_records --confirm-deletions)."
+        )
+    batch.save()
+    return True
+
+
 def _same_as_last_applied(batch: ImportBatch) -> bool:
     """A file byte for byte the one last applied for this system and object, read with the
     same mapping, changes nothing: say so without checking and comparing every row again."""
@@ -1709,6 +1762,8 @@ def _same_as_last_applied(batch: ImportBatch) -> bool:
     )
     if last is None or last.file_sha256 != batch.file_sha256 or last.mapping != batch.mapping:
         return False
+    if batch.export_kind == ExportKind.FULL and last.export_kind != ExportKind.FULL:
+        return False  # the same rows, but now they say what else is gone
     # And the rows it wrote are still there, untouched since (nothing else writes source rows,
     # but a restore or a hand-made fix could have).
     model = SOURCE_MODELS[batch.object_type]

@@ -517,7 +517,9 @@ def _compare_phase(cursor, ctx: _Context) -> None:
             # order and DISTINCT ON needs no sort.
             "count(*) OVER (PARTITION BY golden_key ORDER BY created_at, id "
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS copies "
+            # A record deleted in a system is not in it: missing there, if the other holds it.
             f"FROM {obj.table} WHERE system_id = %({{side}})s AND golden_key <> '' "
+            "AND deleted_at IS NULL "
             "ORDER BY golden_key, created_at, id"
         )
         differs = " OR ".join(_differs(o, "m.", "s."))
@@ -551,7 +553,7 @@ def _compare_phase(cursor, ctx: _Context) -> None:
                        k.original_id
                 FROM {obj.table} r
                 WHERE r.system_id = k.system_id AND r.golden_key = k.golden_key
-                  AND r.id <> k.original_id
+                  AND r.id <> k.original_id AND r.deleted_at IS NULL
             ) d
             """,
             ctx.params,
@@ -831,10 +833,16 @@ def _totals_sql(obj: _Object, metrics: list[_Metric], *, golden: bool) -> str:
         for i, m in enumerate(metrics)
     ]
     if golden:
-        source, side, where = registry.GOLDEN_TABLES[obj.object_type], "0::bigint", "TRUE"
+        source, side, where = (
+            registry.GOLDEN_TABLES[obj.object_type],
+            "0::bigint",
+            registry.LIVE.sql("r."),
+        )
     else:
-        # The system's id, not a label computed per row: integer keys hash cheaper.
-        source, side, where = obj.table, "r.system_id", "r.system_id IN (%(m)s, %(s)s)"
+        # The system's id, not a label computed per row: integer keys hash cheaper. Its live
+        # rows only, as the comparison reads them.
+        source, side = obj.table, "r.system_id"
+        where = f"r.system_id IN (%(m)s, %(s)s) AND {registry.LIVE.sql('r.')}"
     group = ", ".join(f"w{i}" for i in range(len(metrics)))
     unpivot = " UNION ALL ".join(
         f"SELECT side, '{m.key}', w{i}, sum(v{i}) FROM combos WHERE w{i} IS NOT NULL "

@@ -1,5 +1,5 @@
 """python manage.py import_records --system S --object lead|account|deal|arr
-(--preset P | --mapping MAPPING.json) FILE"""
+(--preset P | --mapping MAPPING.json) [--full [--confirm-deletions]] FILE"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.choices import ApplyMode, BatchStatus, ObjectType
+from pipeline.choices import ApplyMode, BatchStatus, ExportKind, ObjectType
 from pipeline.models import SourceSystem
 from pipeline.presets import BUILTIN_PRESETS
 from pipeline.services.imports import import_batch_create, import_batch_run, mapping_for
@@ -44,6 +44,18 @@ class Command(BaseCommand):
             help="Apply the valid rows and hold the rows with problems (listed on the batch, "
             "downloadable to fix), rather than refuse the whole file.",
         )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="The file is a full export: the system's records it does not hold are marked "
+            "deleted. Without it, the file holds changes only and deletes nothing.",
+        )
+        parser.add_argument(
+            "--confirm-deletions",
+            action="store_true",
+            help="With --full: apply even if it marks more than half the system's records "
+            "deleted (otherwise such a file is refused).",
+        )
 
     def handle(
         self,
@@ -55,8 +67,12 @@ class Command(BaseCommand):
         mapping: Path | None,
         check_only: bool,
         valid_rows: bool = False,
+        full: bool,
+        confirm_deletions: bool,
         **options,
     ) -> None:
+        if confirm_deletions and not full:
+            raise CommandError("--confirm-deletions goes with --full: a delta deletes nothing.")
         source = SourceSystem.objects.filter(slug=system).first()
         if source is None:
             known = ", ".join(SourceSystem.objects.values_list("slug", flat=True))
@@ -83,6 +99,8 @@ class Command(BaseCommand):
                 apply=not check_only,
                 path=file,
                 apply_mode=ApplyMode.VALID_ROWS if valid_rows else ApplyMode.WHOLE,
+                export_kind=ExportKind.FULL if full else ExportKind.DELTA,
+                deletions_confirmed=confirm_deletions,
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
@@ -104,16 +122,27 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     f"Batch #{batch.id}: {batch.rows_total:,} rows — "
                     f"{batch.rows_created:,} created, {batch.rows_updated:,} updated, "
-                    f"{batch.rows_unchanged:,} unchanged."
+                    f"{batch.rows_unchanged:,} unchanged"
+                    + (f", {batch.rows_restored:,} restored" if batch.rows_restored else "")
+                    + (f", {batch.rows_deleted:,} marked deleted" if full else "")
+                    + "."
                     + (f" {batch.rows_held:,} held: {batch.message}" if batch.rows_held else "")
                 )
             )
         elif batch.status == BatchStatus.PENDING:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Batch #{batch.id}: all {batch.rows_total:,} rows are fine (nothing written)."
-                    if not batch.rows_held
-                    else f"Batch #{batch.id}: {batch.message} (nothing written yet)"
+                    (
+                        f"Batch #{batch.id}: all {batch.rows_total:,} rows are fine "
+                        "(nothing written)."
+                        if not batch.rows_held
+                        else f"Batch #{batch.id}: {batch.message} (nothing written yet)"
+                    )
+                    + (
+                        f" Applied, it would mark {batch.rows_deleted:,} records deleted."
+                        if full
+                        else ""
+                    )
                 )
             )
         else:
