@@ -228,3 +228,21 @@ def test_a_batch_that_held_nothing_has_no_held_file(tmp_path, client_as):
     assert (
         client_as(Role.OPS).get(reverse("pipeline:import-held", args=[batch.pk])).status_code == 404
     )
+
+
+def test_a_full_export_applying_only_its_valid_rows_does_not_delete_the_held_ones(tmp_path):
+    from pipeline.choices import ExportKind
+
+    first = import_accounts(tmp_path, accounts(bad={}), mode=ApplyMode.WHOLE)
+    assert first.rows_created == 10
+    path = tmp_path / "full.csv"
+    path.write_text(accounts(9))  # account 9 gone; 3 and 7 now have bad websites
+    mapping, preset = mapping_for(object_type="account", preset="salesforce-account")
+    batch = import_batch_create(
+        system=crm(), object_type="account", mapping=mapping, preset=preset, apply=True,
+        path=path, apply_mode=ApplyMode.VALID_ROWS, export_kind=ExportKind.FULL,
+    )  # fmt: skip
+    batch = import_batch_run(batch.id, path=path)
+    assert (batch.status, batch.rows_held, batch.rows_deleted) == (BatchStatus.APPLIED, 2, 1)
+    deleted = SourceAccount.objects.filter(deleted_at__isnull=False)
+    assert list(deleted.values_list("external_id", flat=True)) == ["001A0009"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import kombu.pools
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
@@ -46,10 +47,12 @@ def redis_app():
 
 
 def _drop_connections() -> None:
-    """Forget the broker connections (and the producers built on them) of the old settings."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    """Forget the broker connections (and the producers built on them) of the old settings.
+    kombu keeps its pools process-wide, one per broker URL: close them and empty the registry,
+    so a later test of this process that points the app at the same URL gets a fresh pool, not
+    this closed one ("Acquire on closed pool")."""
+    kombu.pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 

@@ -101,7 +101,7 @@ def kill_mid_import(start_celery_worker, settings) -> tuple[ImportBatch, float]:
         dedicated.kill()
         killed_at = time.monotonic()
         # client_connection_check_interval: the dead worker's backend ends within seconds.
-        dedicated.wait_until(lambda: not run_lock_held(old.pk), timeout=15, what="the lock")
+        dedicated.wait_until(lambda: not run_lock_held(old.pk), timeout=30, what="the lock")
     finally:
         blocker.rollback()
         blocker.close()
