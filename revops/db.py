@@ -132,25 +132,32 @@ def advisory_lock_id(name: str) -> int:
 
 @contextlib.contextmanager
 def advisory_lock(
-    name: str, *, statement_timeout: str = "30min", check_interval: str = "1s", wait: float = 0
+    name: str | tuple[int, int],
+    *,
+    statement_timeout: str | None = "30min",
+    check_interval: str = "1s",
+    wait: float = 0,
 ) -> Iterator[bool]:
     """Hold the PostgreSQL session-level advisory lock `name` on Django's connection for the
-    block. Waits at most `wait` seconds (by default not at all): yields True when this process
-    got the lock and False when another session holds it, and the caller decides what "busy"
-    means.
+    block: a name (hashed to one bigint key), or a pair of int keys (so that `pg_locks` shows
+    them as they are, e.g. a lock per import batch). Waits at most `wait` seconds (by default
+    not at all): yields True when this process got the lock and False when another session
+    holds it, and the caller decides what "busy" means.
 
     While the lock is held, the connection checks every `check_interval` that its client is
     still there, so a worker killed in the middle of a long statement frees the lock within
     seconds instead of when the statement ends, and no statement runs past
-    `statement_timeout`. Both settings are restored afterwards (the connection is reused).
+    `statement_timeout` (None: no limit). Both settings are restored afterwards (the
+    connection is reused).
     """
     from django.db import connection
 
-    lock_id = advisory_lock_id(name)
+    keys = list(name) if isinstance(name, tuple) else [advisory_lock_id(name)]
+    placeholders = ", ".join(["%s"] * len(keys))
     deadline = time.monotonic() + wait
     while True:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+            cursor.execute(f"SELECT pg_try_advisory_lock({placeholders})", keys)
             acquired = cursor.fetchone()[0]
         if acquired or time.monotonic() >= deadline:
             break
@@ -163,15 +170,19 @@ def advisory_lock(
             cursor.execute(
                 "SELECT set_config('client_connection_check_interval', %s, false)", [check_interval]
             )
-            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [statement_timeout])
+            if statement_timeout is not None:
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, false)", [statement_timeout]
+                )
         yield True
     finally:
         # After a failure inside an atomic block Django has rolled back, so these still run;
         # if the connection itself is gone, so is the lock.
         with contextlib.suppress(Exception), connection.cursor() as cursor:
             cursor.execute("RESET client_connection_check_interval")
-            cursor.execute("RESET statement_timeout")
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+            if statement_timeout is not None:
+                cursor.execute("RESET statement_timeout")
+            cursor.execute(f"SELECT pg_advisory_unlock({placeholders})", keys)
 
 
 def advisory_lock_held(name: str) -> bool:

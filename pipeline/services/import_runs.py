@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -35,6 +33,7 @@ from django.utils import timezone
 
 from pipeline.choices import BatchStatus
 from pipeline.models import ImportBatch
+from revops.db import advisory_lock
 
 logger = logging.getLogger(__name__)
 
@@ -43,31 +42,15 @@ logger = logging.getLogger(__name__)
 RUN_LOCK_CLASS = 7_303_002
 
 
-@contextlib.contextmanager
-def import_batch_run_lock(batch_id: int, *, wait: float = 0) -> Iterator[bool]:
+def import_batch_run_lock(
+    batch_id: int, *, wait: float = 0
+) -> contextlib.AbstractContextManager[bool]:
     """Hold the batch's run lock on Django's connection for the block, waiting at most `wait`
-    seconds. Yields False when another session holds it (a live run of the same batch)."""
-    deadline = time.monotonic() + wait
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_CLASS, batch_id])
-            acquired = cursor.fetchone()[0]
-        if acquired or time.monotonic() >= deadline:
-            break
-        time.sleep(0.25)
-    if not acquired:
-        yield False
-        return
-    try:
-        with connection.cursor() as cursor:
-            # A killed worker's backend notices within a second, even mid-statement, rolls
-            # back and frees the lock, rather than holding it until the statement ends.
-            cursor.execute("SELECT set_config('client_connection_check_interval', '1s', false)")
-        yield True
-    finally:
-        with contextlib.suppress(Exception), connection.cursor() as cursor:
-            cursor.execute("RESET client_connection_check_interval")
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_CLASS, batch_id])
+    seconds. Yields False when another session holds it (a live run of the same batch). A
+    killed worker's backend notices within a second, even mid-statement, rolls back and frees
+    the lock, rather than holding it until the statement ends. No statement time limit: an
+    import of a large file may run long."""
+    return advisory_lock((RUN_LOCK_CLASS, batch_id), statement_timeout=None, wait=wait)
 
 
 def import_batch_newer_applied(batch: ImportBatch) -> ImportBatch | None:
