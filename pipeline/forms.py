@@ -119,6 +119,7 @@ class ImportUploadForm(forms.Form):
         # the page shows only the chosen system's vendor's.
         self.fields["preset"].choices = preset_choices()
         self.fields["preset"].widget.choices = preset_choices(vendor)
+        self.fields["system"].widget.attrs["data-presets-for-system"] = ""
         limit = settings.IMPORT_MAX_BYTES
         self.fields["file"].help_text += f" Up to {limit // 1_000_000:,} MB."
 

@@ -426,10 +426,15 @@ def system_retire_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require("imports.run")
 def import_new(request: HttpRequest) -> HttpResponse:
-    # ?system=<slug>: the form starts on that system, offering its vendor's presets.
-    chosen = SourceSystem.objects.filter(
-        slug=request.GET.get("system", ""), retired_at__isnull=True
-    ).first()
+    # ?system=<slug or id>: the form starts on that system, offering its vendor's presets;
+    # without one, on the first system the form lists, with its vendor's presets.
+    active = SourceSystem.objects.filter(retired_at__isnull=True)
+    given = request.GET.get("system", "")
+    chosen = (
+        active.filter(slug=given).first()
+        or (active.filter(pk=int(given)).first() if given.isdigit() and len(given) < 10 else None)
+        or active.first()
+    )
     form = ImportUploadForm(
         request.POST or None,
         request.FILES or None,
@@ -681,7 +686,7 @@ def system_quality(request: HttpRequest, slug: str) -> HttpResponse:
             "weeks": weeks,
             "rows": findings.quality_table(system, weeks),
             "latest": latest,
-            "systems": SourceSystem.objects.order_by("name"),
+            "systems": SourceSystem.objects.exclude(pk=system.pk).order_by("name"),
         },
     )
 

@@ -24,3 +24,16 @@
   }
   window.setTimeout(poll, 500);
 })();
+
+// New import form: choosing another system reloads the form with that system's vendor's
+// presets (the server offers only those; without JavaScript it refuses another vendor's).
+(function () {
+  "use strict";
+  var system = document.querySelector("select[data-presets-for-system]");
+  if (!system) return;
+  system.addEventListener("change", function () {
+    var url = new URL(window.location.href);
+    url.searchParams.set("system", system.value);
+    window.location.assign(url.toString());
+  });
+})();

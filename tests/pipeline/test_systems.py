@@ -136,3 +136,29 @@ def test_system_add_on_the_command_line_and_import_records_says_how_without_syst
     with pytest.raises(CommandError, match="already a system with the slug 'hubspot'"):
         call_command("system_add", "--name", "HubSpot", "--vendor", "hubspot", "--role",
                      "marketing", stdout=io.StringIO())  # fmt: skip
+
+
+def test_the_import_form_starts_on_a_system_and_offers_only_its_vendors_presets(client_as):
+    gainsight = SourceSystem.objects.create(
+        name="Gainsight", slug="gainsight", role="customer_success", vendor="gainsight"
+    )
+    SourceSystem.objects.create(
+        name="Salesforce", slug="salesforce", role="sales", vendor="salesforce"
+    )
+    client = client_as(Role.OPS)
+
+    def offered(query: str) -> set[str]:
+        form = client.get(reverse("pipeline:import-new") + query).context["form"]
+        return {key for _group, options in form.fields["preset"].widget.choices
+                for key, _label in options}  # fmt: skip
+
+    # Without a choice the form starts on its first system and offers that vendor's presets:
+    # never a Salesforce lead preset for a Gainsight system.
+    first = SourceSystem.objects.filter(retired_at__isnull=True).first()
+    default = offered("")
+    assert all(k.startswith(first.vendor) or "-" not in k for k in default)
+    by_id = offered(f"?system={gainsight.pk}")
+    assert "salesforce-lead" not in by_id
+    assert "salesforce-lead" in offered("?system=salesforce")
+    page = client.get(reverse("pipeline:import-new"), {"system": "nope%00"})
+    assert page.status_code == 200
