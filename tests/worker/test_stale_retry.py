@@ -136,8 +136,9 @@ def test_a_task_redelivered_after_its_worker_was_killed_does_not_apply_over_a_ne
     # from Redis, as any worker does after the (default one-hour) timeout.
     time.sleep(1.5)
     again = start_celery_worker(queues=QUEUE, env={"CELERY_VISIBILITY_TIMEOUT": "1"})
+    # kombu sweeps for unacknowledged tasks about every 100 s (restore interval × throttle).
     again.wait_until(
-        lambda: status(old.pk) == BatchStatus.SUPERSEDED, timeout=60, what="the old task to rerun"
+        lambda: status(old.pk) == BatchStatus.SUPERSEDED, timeout=150, what="the old task to rerun"
     )
 
     old.refresh_from_db()
