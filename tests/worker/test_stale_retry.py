@@ -19,6 +19,7 @@ from pipeline.services.imports import import_batch_create, import_batch_run, map
 from pipeline.tasks import import_batch_run_task, import_batches_reap_task
 from revops.permissions import Role
 from tests.pipeline.importing import crm, csv_text, lead_row
+from tests.worker.conftest import TEST_REDIS_URL
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -82,6 +83,15 @@ def redis_cleanup(celery_on_redis):
             conn.default_channel.client.delete(queue)
 
 
+def publish(task, **options) -> None:
+    """Send `task` to this process's test Redis on a connection of its own, whatever pools
+    earlier tests of this process left in kombu's process-wide registry."""
+    from revops.celery import app
+
+    with app.connection_for_write(TEST_REDIS_URL) as connection:
+        task.apply_async(connection=connection, **options)
+
+
 def kill_mid_import(start_celery_worker, settings) -> tuple[ImportBatch, float]:
     """Start an import of the old file on a worker of its own, hold the source table so the
     import stops half-way while running, and SIGKILL the worker there. Returns the batch and
@@ -92,7 +102,7 @@ def kill_mid_import(start_celery_worker, settings) -> tuple[ImportBatch, float]:
     blocker = side_connection()
     blocker.execute("LOCK TABLE pipeline_sourcelead IN ACCESS EXCLUSIVE MODE")
     try:
-        import_batch_run_task.apply_async(args=[old.pk], queue=QUEUE)
+        publish(import_batch_run_task, args=[old.pk], queue=QUEUE)
         dedicated.wait_until(
             lambda: status(old.pk) == "running" and run_lock_held(old.pk) and waiting_on_a_lock(),
             timeout=90,
@@ -158,7 +168,7 @@ def test_a_dead_worker_is_noticed_within_a_minute_and_a_retry_never_overwrites_n
     reaper = start_celery_worker(queues=QUEUE + "-2", env={"IMPORT_DEAD_AFTER_SECONDS": "3"})
     deadline = time.monotonic() + 60
     while status(old.pk) == BatchStatus.RUNNING and time.monotonic() < deadline:
-        import_batches_reap_task.apply_async(queue=QUEUE + "-2")
+        publish(import_batches_reap_task, queue=QUEUE + "-2")
         time.sleep(2)
     assert status(old.pk) == BatchStatus.FAILED
     assert time.monotonic() - killed_at < 60
