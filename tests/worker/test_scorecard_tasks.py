@@ -18,7 +18,9 @@ from scorecard.models import WeeklySnapshot
 from scorecard.tasks import snapshot_publish_due_task
 from tests.worker.conftest import TEST_REDIS_URL
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+# serialized_rollback, as in every other real-worker module: its flush then re-creates no content
+# types, so a later module that restores the serialized database finds none in its way.
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 30) -> bool:
