@@ -158,10 +158,26 @@ def wait_until_up(url: str) -> None:
     raise CommandError("gunicorn did not start within 30 s")
 
 
-def production_env_with_static() -> dict[str, str]:
+def bench_redis_url() -> str | None:
+    """The Redis the served app uses in a benchmark, as production would: BENCH_REDIS_URL
+    (default redis://127.0.0.1:6379/3) when it answers; None (the database cache) when it
+    does not, or when BENCH_REDIS_URL is set empty."""
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+    if not url:
+        return None
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return None
+    return url
+
+
+def production_env_with_static(*, redis_url: str | None = None) -> dict[str, str]:
     """The environment a benchmark runs gunicorn with: production settings (DEBUG=0, a fresh
-    key, no TLS redirect on loopback), static files collected first, since production serves
-    them hashed."""
+    key, no TLS redirect on loopback, the cache and sessions in `redis_url` when given),
+    static files collected first, since production serves them hashed."""
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -170,6 +186,9 @@ def production_env_with_static() -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "0",
         "LOG_LEVEL": "WARNING",
     }
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
         cwd=settings.BASE_DIR, env=env, check=True,

@@ -7,12 +7,21 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from disputes import selectors
+from disputes.choices import UNRESOLVED
 from revops.hooks import FooterNote
 from revops.permissions import can
 from revops.weeks import IsoWeek
-from scorecard.trust import DISPUTED, TrustMark
+from scorecard.trust import DISPUTED, TrustMark, trust_version
 
 
+# The marks read the unresolved disputes' metric and week, nothing else.
+@trust_version(
+    "(SELECT coalesce(string_agg(concat_ws(':', id, metric_id, week_start), ',' ORDER BY id), '')"
+    " FROM disputes_dispute WHERE status IN ("
+    + ", ".join(f"%(status_{i})s" for i in range(len(UNRESOLVED)))
+    + "))",
+    {f"status_{i}": status.value for i, status in enumerate(UNRESOLVED)},
+)
 def dispute_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, TrustMark]:
     """The disputed mark on every number of the week with an unresolved dispute: linking to
     the dispute, or to the list of them when there are several."""

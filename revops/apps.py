@@ -9,6 +9,9 @@ class RevopsConfig(AppConfig):
 
     def ready(self) -> None:
         from revops import schema  # noqa: F401 - registers the token scheme with the schema
+        from revops.auth import connect_user_cache
+
+        connect_user_cache()
 
 
 class RevopsAdminConfig(admin_apps.AdminConfig):

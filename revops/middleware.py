@@ -86,7 +86,9 @@ class PrivateCacheMiddleware:
     """Every response to a signed-in user (session or API token) is `private, no-store`: pages,
     API answers and CSV exports hold company data that no shared proxy or browser disk cache
     should keep. Static files never get here (WhiteNoise answers them first, with their own
-    long lifetimes)."""
+    long lifetimes). The one exception is a response that carries an ETag (the published
+    scorecard, scorecard/caching.py): `private, no-cache`, so the user's own browser may keep
+    it and asks each time whether it is still current (a 304 when it is)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -96,7 +98,10 @@ class PrivateCacheMiddleware:
         # Read after the view: DRF sets request.user from an API token while handling it.
         user = getattr(request, "user", None)
         if (user is not None and user.is_authenticated) or "HTTP_AUTHORIZATION" in request.META:
-            patch_cache_control(response, private=True, no_store=True)
+            if response.has_header("ETag"):
+                patch_cache_control(response, private=True, no_cache=True)
+            else:
+                patch_cache_control(response, private=True, no_store=True)
         return response
 
 

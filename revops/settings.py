@@ -161,7 +161,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # Refuses sign-in for a while after repeated failures for the same user from one address.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # The model backend; with Redis it reads the signed-in user from the cache (revops/auth.py).
+    "revops.auth.CachedModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
@@ -323,18 +324,37 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# With Redis, the cache (rate limits, cached scorecard weeks) is shared by every process.
-CACHES = {
-    "default": (
-        {
-            "BACKEND": "revops.cache.ResilientRedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
-        }
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+# With Redis, the cache (rate limits, sessions) is shared by every process.
+# Keys start with the database's name (CACHE_KEY_PREFIX to choose another), so two
+# installations sharing one Redis (a staging copy, a benchmark) never read each other's users.
+_REDIS_CACHE = {
+    "BACKEND": "revops.cache.ResilientRedisCache",
+    "LOCATION": REDIS_URL,
+    "KEY_PREFIX": env_str("CACHE_KEY_PREFIX") or str(_database.get("NAME", "")),
+    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
 }
+CACHES = {
+    "default": _REDIS_CACHE
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # The published scorecard's rendered pages and JSON (scorecard/caching.py): shared by every
+    # worker always, in Redis when there is one and else in an unlogged table of the database
+    # (revops/migrations/0004_cache_table.py).
+    "scorecard": _REDIS_CACHE
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "revops_cache",
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
+}
+if REDIS_URL:
+    # Sessions read from Redis, written through to the database: one round trip to Redis
+    # per request instead of a query, and nobody is signed out when Redis restarts.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# How long a signed-in user (and their roles) may be read from the shared cache; 0 without
+# Redis, where there is no cache every process shares. Changes through the app drop it at once.
+USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 300, minimum=0) if REDIS_URL else 0
 
 # --- Security -------------------------------------------------------------------------------
 # Scripts, styles and fonts from our own origin only (plotly.js included: it is served from

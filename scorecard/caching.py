@@ -1,39 +1,97 @@
-"""Serving published weeks from a cache.
+"""Serving published weeks from a cache every worker shares.
 
 A published week does not change unless it is republished, so what its scorecard shows is
-kept (per process) under a stamp of everything it depends on: the revision of each published
-week of its trend, the catalog as last edited, the trust marks and the current week. A
-republish, an edited metric or a new trust mark gives a new stamp, so nothing stale is served;
-live weeks have no stamp and are never cached."""
+kept under a stamp of everything it depends on (selectors.scorecard_week_stamp: the revision
+of each published week of its trend, the catalog as last edited, what the trust marks read
+and the current week). A republish, an edited metric or a new trust mark gives a new stamp,
+so nothing stale is served; live weeks have no stamp and are never cached.
+
+The cache is the `scorecard` alias: Redis when REDIS_URL is set, else a table in the
+database (revops_cache), so every gunicorn worker reads what one of them (or the warming task
+that runs after a publish) rendered. What is kept is rendered output: the page without its
+per-user parts (the navigation and user menu, the footer's notes), which are put into their
+slots on each request, and the JSON payload as bytes. The stamp is also the ETag's base: a
+client that sends it back gets a 304 without a body."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.core.cache import cache
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_cache_control
 
 from revops.weeks import IsoWeek
 from scorecard import selectors
 
 T = TypeVar("T")
 
-WEEK_CACHE_SECONDS = 600
+CACHE_ALIAS = "scorecard"
+# Entries are keyed by the stamp, so they never go stale; the timeout only bounds how long
+# the cache keeps a stamp that nothing asks for any more.
+WEEK_CACHE_SECONDS = 7 * 24 * 3600
+
+# Where the per-user parts go in a cached page (templates/base.html, scorecard_week.html).
+TOPBAR_SLOT = "<!--topbar-user-->"
+FOOTER_SLOT = "<!--footer-notes-->"
+
+
+def week_cache():
+    return caches[CACHE_ALIAS]
+
+
+def week_stamp(week: IsoWeek, trend_weeks: int) -> str | None:
+    return selectors.scorecard_week_stamp(week, trend_weeks=trend_weeks)
 
 
 def week_cached(
-    namespace: str, week: IsoWeek, trend_weeks: int, build: Callable[[], tuple[T, bool]]
-) -> T:
+    namespace: str,
+    week: IsoWeek,
+    trend_weeks: int,
+    build: Callable[[], tuple[T, bool]],
+    *,
+    stamp: str | None | bool = False,
+    variant: str = "",
+) -> tuple[T, bool]:
     """`build()` returns (value, cacheable); the value is served from the cache for as long as
     the week's stamp holds. A value with live cells in it (a metric added after publication)
-    says it is not cacheable."""
-    stamp = selectors.scorecard_week_stamp(week, trend_weeks=trend_weeks)
-    key = f"scorecard:{namespace}:{stamp}"
-    if stamp is not None:
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
+    says it is not cacheable. Returns the value and whether it is the cached (or cacheable)
+    one: only such a value may carry an ETag. Pass `stamp` when the caller has it already."""
+    if stamp is False:
+        stamp = week_stamp(week, trend_weeks)
+    if stamp is None:
+        return build()[0], False
+    key = f"scorecard:{namespace}:{variant}:{stamp}"
+    cached = week_cache().get(key)
+    if cached is not None:
+        return cached, True
     value, cacheable = build()
-    if stamp is not None and cacheable:
-        cache.set(key, value, WEEK_CACHE_SECONDS)
-    return value
+    if cacheable:
+        week_cache().set(key, value, WEEK_CACHE_SECONDS)
+    return value, cacheable
+
+
+def etag_for(stamp: str, *parts: object) -> str:
+    """A weak ETag for a response built from the cached `stamp` and the per-request `parts`
+    (who is asking, the footer's notes): equal when the response would say the same."""
+    digest = hashlib.sha256(repr((stamp, parts)).encode()).hexdigest()[:32]
+    return f'W/"{digest}"'
+
+
+def not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
+    """A 304 when the client already holds this ETag."""
+    sent = request.headers.get("If-None-Match", "")
+    if sent and (sent.strip() == "*" or etag in (tag.strip() for tag in sent.split(","))):
+        return revalidated(HttpResponseNotModified(), etag)
+    return None
+
+
+def revalidated(response: HttpResponse, etag: str) -> HttpResponse:
+    """The response carries its ETag and may be kept by the user's browser, never by a shared
+    cache, and checked on each use (revops.middleware.PrivateCacheMiddleware leaves a response
+    with an ETag `private, no-cache` instead of `no-store`)."""
+    response["ETag"] = etag
+    patch_cache_control(response, private=True, no_cache=True)
+    return response

@@ -7,6 +7,7 @@ published). Live values are marked as such wherever they are shown."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,6 +17,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from revops.weeks import IsoWeek
+from scorecard import trust
 from scorecard.charts import TrendPoint
 from scorecard.choices import Rag, Team
 from scorecard.compute import Cell, metric_values_compute
@@ -272,32 +274,56 @@ def scorecard_week(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> Scorecar
 
 def scorecard_week_stamp(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> str | None:
     """A fingerprint of everything a week's scorecard shows when every week of its trend is
-    published: the active catalog as last edited, the revision of each published week, the
-    trust marks and the current week (which decides the "next week" link). Two equal stamps
-    mean the same scorecard, so it may be served from a cache; None when some week is not
-    published (its values are live and change as data arrives)."""
+    published: the active catalog as last edited, the revision of each published week, what
+    the trust marks read and the current week (which decides the "next week" link). Two equal
+    stamps mean the same scorecard, so it may be served from a cache; None when some week is
+    not published (its values are live and change as data arrives).
+
+    One round trip: this runs on every request for a published week. Each trust source that
+    declares its version (scorecard.trust.trust_version) adds one expression to the query; a
+    source that does not, or whose version is too large to read, has its marks computed."""
     first = week.shift(-(trend_weeks - 1))
-    # One round trip: this runs on every request for a published week.
+    sources = list(trust.TRUST_SOURCES)
+    versioned = [s for s in sources if getattr(s, "version", None)]
+    columns, params = [], {"first": first.monday, "last": week.monday}
+    for number, source in enumerate(versioned):
+        sql, source_params = source.version
+        columns.append(re.sub(r"%\((\w+)\)s", rf"%(v{number}_\1)s", sql))
+        params.update({f"v{number}_{name}": value for name, value in source_params.items()})
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT
                 (SELECT coalesce(json_agg(json_build_array(week_start, revision, published_at)
                                           ORDER BY week_start), '[]')
-                 FROM scorecard_weeklysnapshot WHERE week_start BETWEEN %s AND %s),
+                 FROM scorecard_weeklysnapshot WHERE week_start BETWEEN %(first)s AND %(last)s),
                 (SELECT coalesce(json_agg(json_build_array(id, key, updated_at) ORDER BY id), '[]')
                  FROM scorecard_metric WHERE is_active)
+                {"".join(f", {column}" for column in columns)}
             """,
-            [first.monday, week.monday],
+            params,
         )
-        snapshots, catalog = cursor.fetchone()
+        snapshots, catalog, *versions = cursor.fetchone()
     if len(snapshots) < trend_weeks:
         return None
-    marks = trust_marks_for_week(week, [key for _, key, _ in catalog])
-    fingerprint = repr(
-        (week.label, IsoWeek.current().label, snapshots, catalog, sorted(marks.items()))
-    )
+    keys = [key for _, key, _ in catalog]
+    evidence = []
+    for source in sources:
+        version = versions[versioned.index(source)] if source in versioned else None
+        if source not in versioned or _unknown(version):
+            marks = trust.trust_marks_for_week(week, keys, sources=[source])
+            evidence.append(("marks", sorted(marks.items())))
+        else:
+            evidence.append(("version", version))
+    fingerprint = repr((week.label, IsoWeek.current().label, snapshots, catalog, evidence))
     return hashlib.sha256(fingerprint.encode()).hexdigest()
+
+
+def _unknown(version: object) -> bool:
+    """A version with a part too large to fingerprint says nothing."""
+    if isinstance(version, list):
+        return any(_unknown(part) for part in version)
+    return version == trust.VERSION_UNKNOWN
 
 
 def metric_trend(metric: Metric, week: IsoWeek, *, weeks: int) -> list[TrendPoint]:

@@ -20,3 +20,17 @@ def digest_send_task(week_label: str) -> None:
     from scorecard.services import digest
 
     digest.digest_send(week=IsoWeek.parse(week_label))
+
+
+@shared_task(acks_late=True)
+def week_warm_task(week_label: str) -> None:
+    """Fill the shared cache with a just-published week's page and JSON, and those of the
+    latest completed week, whose trend it may be part of. A retry renders the same thing."""
+    from revops.weeks import IsoWeek
+    from scorecard.rendering import week_warm
+
+    week = IsoWeek.parse(week_label)
+    week_warm(week)
+    latest = IsoWeek.last_completed()
+    if latest != week:
+        week_warm(latest)

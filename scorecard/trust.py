@@ -28,6 +28,7 @@ from django.urls import reverse
 
 from pipeline import metrics
 from pipeline import selectors as pipeline_selectors
+from pipeline.choices import RunStatus, SystemRole
 from pipeline.models import ArrChange
 from pipeline.selectors import RECONCILED_METRICS, MetricReconciliation
 from pipeline.services.reconciliation import reconciliation_missing_system
@@ -51,6 +52,36 @@ class TrustMark:
 
 
 TrustSource = Callable[[IsoWeek, frozenset[str]], dict[str, TrustMark]]
+
+# The most rows a source's version reads before it gives up and the marks are computed instead.
+VERSION_ROW_LIMIT = 1000
+# What a version says when it gives up.
+VERSION_UNKNOWN = "unknown"
+
+
+def trust_version(sql: str, params: dict | None = None):
+    """Declares what a source's marks depend on, as one SQL expression whose value changes
+    whenever its marks could (VERSION_UNKNOWN, alone or in a JSON array: too much to
+    fingerprint, compute the marks instead). The
+    cached scorecard's stamp reads every source's version in the one query it runs per
+    request instead of computing the marks; a source without one has its marks computed
+    into the stamp."""
+
+    def declare(source: TrustSource) -> TrustSource:
+        source.version = (sql, params or {})
+        return source
+
+    return declare
+
+
+def unconverted_version_sql(table: str, condition: str) -> str:
+    """A fingerprint of the rows of `table` with no converted amount (every column of each),
+    from the partial index of just those rows; VERSION_UNKNOWN when there are more than
+    VERSION_ROW_LIMIT."""
+    return f"""(SELECT CASE WHEN count(*) > {VERSION_ROW_LIMIT} THEN '{VERSION_UNKNOWN}'
+                       ELSE md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) END
+                FROM (SELECT * FROM {table} WHERE {condition}
+                      ORDER BY id LIMIT {VERSION_ROW_LIMIT + 1}) t)"""
 
 
 def _bridge_url(key: str, week: IsoWeek) -> str:
@@ -83,6 +114,18 @@ def _plain(value: Decimal) -> str:
     return f"{value.normalize():,f}"
 
 
+@trust_version(
+    """json_build_array(
+        (SELECT id FROM pipeline_reconciliationrun WHERE status = %(completed)s
+         ORDER BY finished_at DESC, id DESC LIMIT 1),
+        (SELECT string_agg(DISTINCT role, ',' ORDER BY role) FROM pipeline_sourcesystem
+         WHERE role IN (%(marketing)s, %(sales)s)))""",
+    {
+        "completed": RunStatus.COMPLETED.value,
+        "marketing": SystemRole.MARKETING.value,
+        "sales": SystemRole.SALES.value,
+    },
+)
 def reconciliation_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, TrustMark]:
     """Marks from the current reconciliation run: reconciled or variance where it compared the
     metric this week, `not reconciled` for a reconciled metric it has no result for."""
@@ -130,6 +173,11 @@ def _unconverted(key: str, week: IsoWeek) -> QuerySet | None:
     )
 
 
+@trust_version(
+    f"json_build_array("
+    f"{unconverted_version_sql('pipeline_deal', metrics.UNCONVERTED_DEAL)}, "
+    f"{unconverted_version_sql('pipeline_arrchange', metrics.UNCONVERTED_ARR)})"
+)
 def currency_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, TrustMark]:
     """An amount metric that left out records with no exchange rate says so: how many, in
     which currencies, with a link to the exchange rates."""

@@ -3,6 +3,7 @@ print version, and the catalog ops edit. Every view checks its action in revops.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -14,7 +15,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -26,10 +26,16 @@ from revops.csv import csv_lines
 from revops.currencies import currency_prefix
 from revops.hooks import footer_notes
 from revops.lists import filtered_rows, page_of
-from revops.permissions import can, require
+from revops.permissions import can, require, user_roles
 from revops.weeks import IsoWeek, company_tz
-from scorecard import selectors
-from scorecard.caching import week_cached
+from scorecard import rendering, selectors
+from scorecard.caching import (
+    etag_for,
+    not_modified,
+    revalidated,
+    week_cached,
+    week_stamp,
+)
 from scorecard.charts import trend_figure
 from scorecard.choices import MetricKind, Rag, Team
 from scorecard.drilldown import Drilldown, drilldown_for
@@ -69,55 +75,43 @@ def scorecard_latest(request: HttpRequest) -> HttpResponse:
     return redirect("scorecard:week", IsoWeek.last_completed())
 
 
-def link_rows(card: selectors.ScorecardWeek) -> None:
-    """Each row's links, built from one reverse() rather than two per row."""
-    base = reverse("scorecard:week", args=[card.week])
-    for row in card.rows:
-        row.page_url = f"{base}{row.metric.key}/"
-        row.records_url = f"{base}{row.metric.key}/records/"
-
-
 @require_safe
 @require("scorecard.view")
 def scorecard_week(request: HttpRequest, week: IsoWeek) -> HttpResponse:
+    """A week's scorecard. For a published week and a reader who may not publish, the page
+    comes from the shared cache with this reader's navigation and the footer's notes put in
+    (caching.py); a client holding the same version gets a 304."""
     week = _week_or_404(week)
-    can_publish = can(request.user, "scorecard.publish")
-
-    def build() -> tuple[str, bool]:
-        card = selectors.scorecard_week(week)
-        link_rows(card)
-        current = IsoWeek.current()
-        charts = {r.metric.key: trend_figure(r.trend, unit=r.metric.unit) for r in card.rows}
-        body = render_to_string(
-            "scorecard/_week_body.html",
-            {
-                "card": card,
-                "charts": charts,
-                "previous_week": week.shift(-1),
-                "next_week": week.shift(1) if week < current else None,
-                "latest_week": IsoWeek.last_completed(),
-                "can_publish": can_publish,
-                "publish_form": PublishForm(),
-            },
-            request=request,
-        )
-        return body, not card.has_live_values
-
-    if can_publish:
-        body, _ = build()
-    else:
-        body = week_cached("week-page", week, selectors.TREND_WEEKS, build)
-    # Our own template's output, escaped where it was rendered (the cache keeps a plain str).
-    # The footer is rendered outside the cached body: what other apps note there (overdue
-    # mechanisms) changes without the week's stamp changing.
+    notes = footer_notes("scorecard.week", request)
+    if not can(request.user, "scorecard.publish") and not messages.get_messages(request):
+        stamp = week_stamp(week, selectors.TREND_WEEKS)
+        if stamp is not None:
+            user = request.user
+            etag = etag_for(
+                stamp,
+                user.pk,
+                user.get_full_name(),
+                user.username,
+                user.is_superuser,
+                sorted(role.value for role in user_roles(user)),
+                notes,
+            )
+            page, cacheable = rendering.week_page_for(
+                request, week, stamp=stamp, etag=etag, notes=notes
+            )
+            if not cacheable:  # a live value in it: no version to revalidate
+                return HttpResponse(page)
+            if (unchanged := not_modified(request, etag)) is not None:
+                return unchanged
+            return revalidated(HttpResponse(page), etag)
+    # Live weeks, and the publishers' page with its form, are rendered for the request.
+    body, _ = rendering.week_body(
+        week, can_publish=can(request.user, "scorecard.publish"), request=request
+    )
     return render(
         request,
         "scorecard/scorecard_week.html",
-        {
-            "week": week,
-            "body": mark_safe(body),
-            "footer_notes": footer_notes("scorecard.week", request),
-        },
+        {"week": week, "body": mark_safe(body), "footer_notes": notes},
     )
 
 
@@ -125,10 +119,20 @@ def scorecard_week(request: HttpRequest, week: IsoWeek) -> HttpResponse:
 @require("scorecard.view")
 def scorecard_print(request: HttpRequest, week: IsoWeek) -> HttpResponse:
     week = _week_or_404(week)
-    card = selectors.scorecard_week(week, trend_weeks=2)
-    return render(
-        request, "scorecard/scorecard_print.html", {"card": card, "printed_at": timezone.now()}
+    origin = f"{request.scheme}://{request.get_host()}"
+    html, cacheable = week_cached(
+        "week-print",
+        week,
+        rendering.PRINT_TREND_WEEKS,
+        lambda: rendering.week_print(week, origin, timezone.now()),
+        variant=hashlib.sha256(origin.encode()).hexdigest()[:16],
     )
+    if not cacheable:
+        return HttpResponse(html)
+    etag = etag_for(hashlib.sha256(html.encode()).hexdigest())
+    if (unchanged := not_modified(request, etag)) is not None:
+        return unchanged
+    return revalidated(HttpResponse(html), etag)
 
 
 @require_POST

@@ -5,7 +5,7 @@ the work, as for the pages."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -17,7 +17,7 @@ from rest_framework.viewsets import ReadOnlyModelViewSet
 from revops.api import Cursor
 from revops.permissions import Can
 from revops.weeks import IsoWeek
-from scorecard import selectors
+from scorecard import rendering, selectors
 from scorecard.api.serializers import (
     MetricDefinitionSerializer,
     MetricSerializer,
@@ -25,7 +25,7 @@ from scorecard.api.serializers import (
     WeeklyValueSerializer,
     WeekSerializer,
 )
-from scorecard.caching import week_cached
+from scorecard.caching import etag_for, not_modified, revalidated, week_stamp
 from scorecard.filters import MetricDefinitionFilter, MetricFilter, WeeklyValueFilter
 from scorecard.formatting import format_plain
 from scorecard.models import MetricDefinition, SnapshotValue
@@ -163,13 +163,16 @@ class WeekView(APIView):
     )
     def get(self, request: Request, week: str) -> Response:
         target = _week(week)
-
-        def build() -> tuple[dict, bool]:
-            card = selectors.scorecard_week(target, trend_weeks=2)
-            return week_payload(card), not card.has_live_values
-
-        # A published week's payload is kept under the stamp of what it shows, as the page is.
-        return Response(week_cached("week-json", target, 2, build))
+        # A published week's JSON is kept encoded in the shared cache under the stamp of what
+        # it shows, as the page is; the stamp is its ETag.
+        stamp = week_stamp(target, rendering.JSON_TREND_WEEKS)
+        body, cacheable = rendering.week_json_cached(target, stamp=stamp)
+        if not cacheable:  # live values, computed for this request
+            return HttpResponse(body, content_type="application/json")
+        etag = etag_for(stamp)
+        if (unchanged := not_modified(request, etag)) is not None:
+            return unchanged
+        return revalidated(HttpResponse(body, content_type="application/json"), etag)
 
 
 class WeekPublishView(APIView):

@@ -161,7 +161,17 @@ def snapshot_publish(
 
         label = week.label
         transaction.on_commit(lambda: digest_send_task.delay(label))
+    _warm_on_commit(week)
     return snapshot
+
+
+def _warm_on_commit(week: IsoWeek) -> None:
+    """Once the publication is committed, render the week's page and JSON into the shared
+    cache (scorecard/rendering.py), so the first reader in every worker is served from it."""
+    from scorecard.tasks import week_warm_task
+
+    label = week.label
+    transaction.on_commit(lambda: week_warm_task.delay(label))
 
 
 def snapshot_publish_due(*, now=None) -> WeeklySnapshot | None:
@@ -206,6 +216,8 @@ def scorecard_backfill(*, weeks: int, by: AbstractBaseUser | None = None) -> Bac
     # A pass's arrays grow with the square of its weeks (the MQL cohort): five years at most.
     for start in range(0, len(todo), BACKFILL_PASS_WEEKS):
         _backfill_pass(todo[start : start + BACKFILL_PASS_WEEKS], by, now)
+    if todo:
+        _warm_on_commit(IsoWeek.last_completed())
     return BackfillResult(todo, skipped)
 
 

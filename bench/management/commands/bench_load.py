@@ -36,6 +36,7 @@ from bench.helpers import (
     NullOutput,
     bench_database_ensure,
     bench_demo_seed,
+    bench_redis_url,
     free_port,
     http_get,
     production_env_with_static,
@@ -81,7 +82,8 @@ class Command(BaseCommand):
         self._seed(scale)
         people = max(users, surge)
 
-        env = production_env_with_static()
+        redis_url = bench_redis_url()
+        env = production_env_with_static(redis_url=redis_url)
         sessions, tokens = self._credentials(env["SECRET_KEY"], people)
         endpoints = self._endpoints()
         port = free_port()

@@ -32,6 +32,7 @@ from bench.helpers import (
     BENCH_DIR,
     bench_database_ensure,
     bench_demo_seed,
+    bench_redis_url,
     free_port,
     http_get,
     production_env_with_static,
@@ -154,7 +155,8 @@ class Command(BaseCommand):
         from revops.weeks import IsoWeek
 
         week = IsoWeek.last_completed()
-        env = production_env_with_static()
+        redis_url = bench_redis_url()
+        env = production_env_with_static(redis_url=redis_url)
         # A session gunicorn accepts: signed with the key gunicorn runs with.
         with override_settings(SECRET_KEY=env["SECRET_KEY"]):
             client = Client()

@@ -1,0 +1,138 @@
+"""What the published scorecard's cache holds, built once per stamp: the page without its
+per-user parts, the print view and the week's JSON. The views serve these (scorecard/views.py,
+scorecard/api/views.py) and the warming task fills them after a publish, so the first reader
+in every worker is served as fast as the thousandth."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+
+from revops.context_processors import navigation
+from revops.weeks import IsoWeek
+from scorecard import selectors
+from scorecard.caching import (
+    FOOTER_SLOT,
+    TOPBAR_SLOT,
+    week_cached,
+    week_stamp,
+)
+from scorecard.charts import trend_figure
+from scorecard.forms import PublishForm
+
+PRINT_TREND_WEEKS = 2
+# Where a cached page's sign-out form takes this request's CSRF token (safe in an attribute).
+CSRF_SLOT = "csrf-token-slot-7d1f0c"
+JSON_TREND_WEEKS = 2
+
+
+def link_rows(card: selectors.ScorecardWeek) -> None:
+    """Each row's links, built from one reverse() rather than two per row."""
+    base = reverse("scorecard:week", args=[card.week])
+    for row in card.rows:
+        row.page_url = f"{base}{row.metric.key}/"
+        row.records_url = f"{base}{row.metric.key}/records/"
+
+
+def week_body(week: IsoWeek, *, can_publish: bool = False, request=None) -> tuple[str, bool]:
+    """The scorecard of `week` as HTML (the page's main part), and whether it may be cached
+    (no live value in it). The publish form is there only for those who may publish."""
+    card = selectors.scorecard_week(week)
+    link_rows(card)
+    current = IsoWeek.current()
+    charts = {r.metric.key: trend_figure(r.trend, unit=r.metric.unit) for r in card.rows}
+    body = render_to_string(
+        "scorecard/_week_body.html",
+        {
+            "card": card,
+            "charts": charts,
+            "previous_week": week.shift(-1),
+            "next_week": week.shift(1) if week < current else None,
+            "latest_week": IsoWeek.last_completed(),
+            "can_publish": can_publish,
+            "publish_form": PublishForm() if can_publish else None,
+        },
+        request=request,
+    )
+    return body, not card.has_live_values
+
+
+def week_page_shell(week: IsoWeek) -> tuple[str, bool]:
+    """The whole page for a reader who may not publish, with empty slots where each request
+    puts its own navigation and footer notes (caching.TOPBAR_SLOT, FOOTER_SLOT)."""
+    body, cacheable = week_body(week)
+    page = render_to_string(
+        "scorecard/scorecard_week.html", {"week": week, "body": mark_safe(body), "shell": True}
+    )
+    return page, cacheable
+
+
+def week_page_shell_cached(week: IsoWeek, stamp: str | None | bool = False) -> tuple[str, bool]:
+    return week_cached(
+        "week-page", week, selectors.TREND_WEEKS, lambda: week_page_shell(week), stamp=stamp
+    )
+
+
+def week_page_for(request, week: IsoWeek, *, stamp: str, etag: str, notes) -> tuple[str, bool]:
+    """The published page as this reader sees it: the shell with their navigation and the
+    footer's notes in its slots, kept under the response's ETag (who they are, the notes, the
+    stamp), so a reader who comes back pays one cache read. Only the CSRF token of the
+    sign-out form is put in per request. Returns the page and whether it was cacheable (no
+    live value in it)."""
+
+    def build() -> tuple[str, bool]:
+        shell, cacheable = week_page_shell_cached(week, stamp=stamp)
+        topbar = render_to_string(
+            "_topbar_user.html",
+            {**navigation(request), "user": request.user, "csrf_token": CSRF_SLOT},
+        )
+        footer = render_to_string("scorecard/_footer_notes.html", {"footer_notes": notes})
+        return shell.replace(TOPBAR_SLOT, topbar, 1).replace(FOOTER_SLOT, footer, 1), cacheable
+
+    page, cacheable = week_cached(
+        "week-page-for", week, selectors.TREND_WEEKS, build, stamp=stamp, variant=etag
+    )
+    return page.replace(CSRF_SLOT, get_token(request)), cacheable
+
+
+def week_json(week: IsoWeek) -> tuple[bytes, bool]:
+    """The week's scorecard as the API's JSON, encoded once."""
+    from scorecard.api.views import week_payload  # the API owns its payload's shape
+
+    card = selectors.scorecard_week(week, trend_weeks=JSON_TREND_WEEKS)
+    payload = json.dumps(
+        week_payload(card), cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
+    )
+    return payload.encode(), not card.has_live_values
+
+
+def week_json_cached(week: IsoWeek, stamp: str | None | bool = False) -> tuple[bytes, bool]:
+    return week_cached("week-json", week, JSON_TREND_WEEKS, lambda: week_json(week), stamp=stamp)
+
+
+def week_print(week: IsoWeek, origin: str, printed_at) -> tuple[str, bool]:
+    """The print view; `origin` (scheme and host) is where its definitions link points."""
+    card = selectors.scorecard_week(week, trend_weeks=PRINT_TREND_WEEKS)
+    html = render_to_string(
+        "scorecard/scorecard_print.html",
+        {"card": card, "printed_at": printed_at, "origin": origin},
+    )
+    return html, not card.has_live_values
+
+
+def week_warm(week: IsoWeek) -> bool:
+    """Render a published week's page and JSON into the shared cache (after a publish or a
+    republish), so no reader pays for it. False when the week is not cacheable yet."""
+    page_stamp = week_stamp(week, selectors.TREND_WEEKS)
+    json_stamp = week_stamp(week, JSON_TREND_WEEKS)
+    warmed = False
+    if page_stamp is not None:
+        warmed |= week_page_shell_cached(week, stamp=page_stamp)[1]
+    if json_stamp is not None:
+        warmed |= week_json_cached(week, stamp=json_stamp)[1]
+    return warmed
