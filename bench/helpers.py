@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -156,6 +157,23 @@ def wait_until_up(url: str) -> None:
         except (OSError, CommandError):
             time.sleep(0.2)
     raise CommandError("gunicorn did not start within 30 s")
+
+
+def cpu_split() -> tuple[set[int], set[int]]:
+    """The cores the server gets and the one the load generator gets: the last core for the
+    generator and the rest for the server, on a machine with two or more; all of them for
+    both on one."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2 or not shutil.which("taskset"):
+        return set(cores), set(cores)
+    return set(cores[:-1]), {cores[-1]}
+
+
+def pinned(cpus: set[int]) -> list[str]:
+    """The command prefix that runs a program on `cpus` only (nothing when it is every core)."""
+    if cpus == set(os.sched_getaffinity(0)) or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", ",".join(str(cpu) for cpu in sorted(cpus))]
 
 
 def bench_redis_url() -> str | None:

@@ -132,6 +132,8 @@ class Dispute(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "due_at"], name="disputes_status_due_idx"),
+            # The list's order, so its keyset pages are index range scans.
+            models.Index(fields=["-filed_at", "-id"], name="disputes_dispute_filed_idx"),
             # The scorecard asks for unresolved disputes of a week's metrics on every view.
             models.Index(
                 fields=["week_start", "metric"],

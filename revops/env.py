@@ -142,6 +142,18 @@ def env_redis_url(name: str) -> str | None:
     return raw
 
 
+def redis_cache(url: str, *, database_name: str) -> dict:
+    """The CACHES entry of a Redis cache. Keys start with the database's name
+    (CACHE_KEY_PREFIX to choose another), so two installations sharing one Redis (a staging
+    copy, a benchmark) never read each other's users."""
+    return {
+        "BACKEND": "revops.cache.ResilientRedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX") or database_name,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+    }
+
+
 def env_email(name: str, default: str) -> dict:
     raw = env_raw(name) or default
     try:

@@ -24,6 +24,7 @@ from revops.env import (
     env_redis_url,
     env_str,
     env_url,
+    redis_cache,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -325,14 +326,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # With Redis, the cache (rate limits, sessions) is shared by every process.
-# Keys start with the database's name (CACHE_KEY_PREFIX to choose another), so two
-# installations sharing one Redis (a staging copy, a benchmark) never read each other's users.
-_REDIS_CACHE = {
-    "BACKEND": "revops.cache.ResilientRedisCache",
-    "LOCATION": REDIS_URL,
-    "KEY_PREFIX": env_str("CACHE_KEY_PREFIX") or str(_database.get("NAME", "")),
-    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
-}
+_REDIS_CACHE = (
+    redis_cache(REDIS_URL, database_name=str(_database.get("NAME", ""))) if REDIS_URL else {}
+)
 CACHES = {
     "default": _REDIS_CACHE
     if REDIS_URL

@@ -252,7 +252,20 @@ def _send(client: Client, form: Form, data: dict):
     return client.get(urlsplit(form.action).path + "?" + query)
 
 
-QUERY_KEYS = ["page", "sort", "order", "q", "week", "metric", "status", "cursor", "system", "per"]
+QUERY_KEYS = [
+    "page",
+    "after",
+    "before",
+    "sort",
+    "order",
+    "q",
+    "week",
+    "metric",
+    "status",
+    "cursor",
+    "system",
+    "per",
+]
 
 
 def fuzz(client_for, role, form: Form, failures: list[str]) -> None:
