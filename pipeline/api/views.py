@@ -266,7 +266,8 @@ class DiscrepancyViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = RunsNewestFirst
 
     def get_queryset(self):
-        return selectors.discrepancy_list()
+        # Runs serialise as their ids and systems as slugs from one map: nothing is joined.
+        return selectors.discrepancy_list().select_related(None)
 
 
 class BridgeViewSet(viewsets.ReadOnlyModelViewSet):

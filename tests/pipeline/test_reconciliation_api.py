@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from pipeline.choices import SystemRole
-from pipeline.models import ReconciliationRun
+from pipeline.models import ReconciliationRun, SourceSystem
 from pipeline.services import reconciliation
 from pipeline.services.identity import golden_resolve
 from revops.permissions import Role
@@ -176,3 +178,26 @@ def test_run_detail_shows_counts_by_kind(client_as, reconciled):
         {"lead.missing_in_sales": 1},
         "hubspot",
     )
+
+
+def test_a_page_of_discrepancies_names_its_systems_in_the_same_queries_however_long(
+    client_as, reconciled
+):
+    client = client_as(Role.EXECUTIVE)
+    url = reverse("api:reconciliation-discrepancy-list")
+    client.get(url)  # the session and the user's roles, read once
+    with CaptureQueriesContext(connection) as few_queries:
+        few = client.get(url).json()["results"]
+    hubspot = SourceSystem.objects.get(slug="hubspot")
+    for number in range(30):
+        SourceLeadFactory(system=hubspot, email=f"n{number}@acme.com",
+                          email_key=f"n{number}@acme.com", mql_at=MQL)  # fmt: skip
+    golden_resolve()
+    reconciliation.reconciliation_run_now(trigger="command", weeks=4)
+    with CaptureQueriesContext(connection) as many_queries:
+        many = client.get(url).json()["results"]
+    assert len(many) >= len(few) + 30
+    assert {(d["system"], d["left_system"], d["right_system"]) for d in many} == {
+        ("salesforce", "hubspot", "salesforce")
+    }
+    assert len(many_queries) == len(few_queries)
