@@ -336,6 +336,7 @@ def phase_run(args) -> dict:
         "resolved": run.resolved_count,
         "metric_weeks": metric_weeks,
         "weeks_with_unexplained": unexplained,
+        "phases": run.phases,
         "peak_mb": peak_mb(),
     }
 
@@ -449,6 +450,10 @@ def run_phase(name: str, args, url: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _phases(seconds: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.2f} s" for name, value in seconds.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -480,8 +485,10 @@ def main() -> None:
         f"{run['found']:,} (missed {run['missed']}, extra {run['extra']}); "
         f"{run['metric_weeks']} metric weeks, {run['weeks_with_unexplained']} with unexplained"
     )
+    print(f"    phases: {_phases(run['phases'])}")
     rerun = run_phase("run", args, url)
     print(f"  rerun (nightly, nothing changed): {rerun['run_s']:.2f} s, {rerun['new']} new")
+    print(f"    phases: {_phases(rerun['phases'])}")
     pandas = run_phase("pandas", args, url)
     print(
         f"  datacompy pandas: {pandas['total_s']:.2f} s (pull {pandas['pull_s']:.2f} s), "
@@ -499,6 +506,8 @@ def main() -> None:
         "n": args.n,
         "run_s": run["run_s"],
         "rerun_s": rerun["run_s"],
+        "phases": run["phases"],
+        "rerun_phases": rerun["phases"],
         "datacompy_pandas_s": pandas["total_s"],
         "datacompy_polars_s": polars["total_s"],
         "speedup_vs_pandas": round(pandas["total_s"] / run["run_s"], 1),

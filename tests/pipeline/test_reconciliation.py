@@ -422,7 +422,7 @@ def test_a_run_that_fails_half_way_leaves_the_previous_run_current(mkt, crm, mon
         raise RuntimeError("worker lost its database connection")
 
     # After the comparison and the discrepancy writes, before the metrics.
-    monkeypatch.setattr(reconciliation, "_metric_phase", crash)
+    monkeypatch.setattr(reconciliation, "_totals_phase", crash)
     failed = reconciliation.reconciliation_run_now(trigger="command")
 
     assert failed.status == "failed"

@@ -15,6 +15,7 @@ from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from pipeline.choices import SystemRole
 from pipeline.models import Discrepancy, ReconciliationRun
+from pipeline.models.reconciliation import RUN_PHASES
 from pipeline.services import reconciliation
 from pipeline.services.identity import golden_resolve
 from revops.permissions import Role
@@ -84,6 +85,22 @@ def test_every_role_reads_runs_bridges_and_discrepancies(client_as, reconciled, 
     assert (
         "Start a run" in detail.text or "Start a run" in client.get(reverse(PAGES[0][0])).text
     ) is (role == Role.OPS)
+
+
+def test_a_run_page_says_how_long_each_phase_took(client_as, reconciled):
+    phases = reconciled.phases
+    # Every phase, timed, from the comparison to the statistics after the commit.
+    assert set(phases) == set(RUN_PHASES)
+    assert all(seconds >= 0 for seconds in phases.values())
+    text = (
+        client_as(Role.EXECUTIVE)
+        .get(reverse("pipeline:reconciliation-run-detail", args=[reconciled.pk]))
+        .text
+    )
+    assert f"Comparison {phases['compare']:.2f} s" in text
+    assert f"Statistics {phases['analyze']:.2f} s" in text
+    # In the order they ran, whatever order the database keeps the keys in.
+    assert text.index("Comparison ") < text.index("Weekly totals ") < text.index("Statistics ")
 
 
 def test_a_user_without_a_role_sees_nothing_of_it(client_as, reconciled):
