@@ -93,13 +93,17 @@ def django_setup() -> None:
     django.setup()
 
 
-def libpq_uri() -> str:
-    """The bench database as a plain libpq URI, for the data-team clients."""
+def libpq_uri(*, connectorx: bool = False) -> str:
+    """The bench database as a plain libpq URI, for the data-team clients. connectorx reads
+    a socket directory (the embedded server's) only percent-encoded in the host part; it
+    ignores libpq's `?host=` and would reach whatever listens on localhost instead."""
     from django.db import connection
 
     db = connection.settings_dict
     password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
     if (db["HOST"] or "").startswith("/"):
+        if connectorx:
+            return f"postgresql://{db['USER']}{password}@{quote(db['HOST'], safe='')}/{db['NAME']}"
         return f"postgresql://{db['USER']}{password}@/{db['NAME']}?host={db['HOST']}"
     port = db["PORT"] or "5432"
     return f"postgresql://{db['USER']}{password}@{db['HOST']}:{port}/{db['NAME']}"
@@ -301,6 +305,7 @@ def phase_run(args) -> dict:
     """The reconciliation service, timed from the call to its commit."""
     from django.db import connection
 
+    from pipeline.models.reconciliation import RUN_PHASES
     from pipeline.services.reconciliation import reconciliation_run_now
 
     started = time.monotonic()
@@ -336,7 +341,8 @@ def phase_run(args) -> dict:
         "resolved": run.resolved_count,
         "metric_weeks": metric_weeks,
         "weeks_with_unexplained": unexplained,
-        "phases": run.phases,
+        # In the order the phases ran (the database keeps a JSON object's keys its own way).
+        "phases": {key: run.phases[key] for key in RUN_PHASES if key in run.phases},
         "peak_mb": peak_mb(),
     }
 
@@ -395,7 +401,7 @@ def phase_polars(args) -> dict:
     from datacompy.polars import PolarsCompare
 
     mkt, crm = _system_ids()
-    uri = libpq_uri()
+    uri = libpq_uri(connectorx=True)
     started = time.monotonic()
     df1 = pl.read_database_uri(f"{SELECT} WHERE system_id = {mkt}", uri, engine="connectorx")
     df2 = pl.read_database_uri(f"{SELECT} WHERE system_id = {crm}", uri, engine="connectorx")
