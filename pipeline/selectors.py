@@ -95,7 +95,10 @@ RECONCILED_METRICS: dict[str, str] = {key: spec.name for key, spec in metrics.RE
 
 @dataclass(frozen=True)
 class MetricReconciliation:
-    """One reconciled metric for one week, from the current (last completed) run."""
+    """One reconciled metric for one week, from the current (last completed) run: the two
+    systems' values, what the bridge's steps explain of the difference (`steps`: each step's
+    label in the systems' names and its signed effect, largest first) and what they leave
+    unexplained."""
 
     metric_key: str
     week_start: date
@@ -103,10 +106,21 @@ class MetricReconciliation:
     sales_value: Decimal
     golden_value: Decimal
     run_id: int
+    unexplained: Decimal
+    steps: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def agrees(self) -> bool:
         return self.marketing_value == self.sales_value
+
+    @property
+    def difference(self) -> Decimal:
+        return self.sales_value - self.marketing_value
+
+    @property
+    def explained(self) -> Decimal:
+        """The part of the difference the bridge's steps account for."""
+        return self.difference - self.unexplained
 
     @property
     def variance_pct(self) -> Decimal | None:
@@ -115,20 +129,44 @@ class MetricReconciliation:
             return None
         return (self.marketing_value - self.sales_value) / self.sales_value * 100
 
+    def explained_within(self, absolute: Decimal, pct: Decimal) -> bool:
+        """No difference, or none beyond what the bridge explains and the tolerance allows:
+        |unexplained| ≤ absolute + pct% of |sales' value| (data-diff's abs and rel tolerance)."""
+        allowed = absolute + abs(self.sales_value) * pct / 100
+        return abs(self.unexplained) <= allowed
+
 
 def metric_reconciliation_for_week(week_start: date) -> dict[str, MetricReconciliation]:
     """The current reconciliation of every reconciled metric for the ISO week starting
     `week_start`, keyed by metric key; empty when no run has completed. The bridge behind a
     value is at `{% url 'pipeline:reconciliation-bridge' %}?metric=<key>&week=<YYYY-Www>`."""
-    # One query, the current run as a subquery: the scorecard asks on every page view.
+    # One query, the current run as a subquery: the scorecard asks on every page view; the
+    # steps in a second, only for weeks that differ.
     current = (
         ReconciliationRun.objects.filter(status=RunStatus.COMPLETED)
         .order_by("-finished_at", "-id")
         .values("id")[:1]
     )
-    rows = ReconciledMetricWeek.objects.filter(
-        run=Subquery(current), week_start=IsoWeek.of(week_start).monday
+    rows = list(
+        ReconciledMetricWeek.objects.filter(
+            run=Subquery(current), week_start=IsoWeek.of(week_start).monday
+        )
     )
+    from pipeline.charts import step_label  # charts reads this module's names
+
+    differing = [row.pk for row in rows if row.marketing_value != row.sales_value]
+    steps: dict[int, list[BridgeStep]] = {}
+    names: tuple[str, str] = ("Marketing", "Sales")
+    if differing:
+        for step in BridgeStep.objects.filter(metric_week_id__in=differing).order_by("position"):
+            steps.setdefault(step.metric_week_id, []).append(step)
+        run = ReconciliationRun.objects.select_related("marketing_system", "sales_system").get(
+            pk=rows[0].run_id
+        )
+        names = (
+            run.marketing_system.name if run.marketing_system else "Marketing",
+            run.sales_system.name if run.sales_system else "Sales",
+        )
     return {
         row.metric_key: MetricReconciliation(
             metric_key=row.metric_key,
@@ -137,6 +175,14 @@ def metric_reconciliation_for_week(week_start: date) -> dict[str, MetricReconcil
             sales_value=row.sales_value,
             golden_value=row.golden_value,
             run_id=row.run_id,
+            unexplained=row.unexplained,
+            steps=tuple(
+                (
+                    step_label(s.reason, s.field, marketing=names[0], sales=names[1]),
+                    s.value,
+                )
+                for s in sorted(steps.get(row.pk, []), key=lambda s: (-abs(s.value), s.position))
+            ),
         )
         for row in rows
     }

@@ -60,6 +60,15 @@ class Rag(models.TextChoices):
     NONE = "none", "No target"
 
 
+class Pacing(models.TextChoices):
+    """How the week in progress is judged: against its target prorated to the share of the
+    week elapsed (counted in business days or calendar days), or not until it ends."""
+
+    BUSINESS_DAYS = "business_days", "On pace, by business days elapsed"
+    CALENDAR_DAYS = "calendar_days", "On pace, by calendar days elapsed"
+    COMPLETE = "complete", "Only when the week is complete"
+
+
 class PublicationSource(models.TextChoices):
     SCHEDULE = "schedule", "Weekly schedule"
     MANUAL = "manual", "Published by hand"

@@ -613,6 +613,51 @@ def _evaluate(op: str, a: Decimal | None, b: Decimal | None, factor: Decimal) ->
     return Cell((result * factor).quantize(FOUR_PLACES), a, b)
 
 
+# --- Weeks before the data ----------------------------------------------------------------------
+
+ARR = "arr"
+
+
+def reads_object(spec: metrics.MetricSpec) -> str | None:
+    """The records a built-in metric reads: an object type, or ARR for the ARR metrics."""
+    if spec.shape in metrics.ARR_SHAPES:
+        return ARR
+    measure = spec.measure or spec.numerator or spec.denominator
+    return measure.records.object_type if measure else None
+
+
+def _data_starts() -> dict[str, date]:
+    """The first day of data of each kind of record (the oldest lead and deal by creation,
+    the oldest ARR change by effective date), in company time; one round trip over indexes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT (SELECT min(created_at) FROM pipeline_lead),
+                      (SELECT min(created_at) FROM pipeline_deal),
+                      (SELECT min(effective_date) FROM pipeline_arrchange)"""
+        )
+        lead, deal, arr = cursor.fetchone()
+    from django.utils import timezone
+
+    starts = {"lead": lead, "deal": deal}
+    found = {k: timezone.localtime(v).date() for k, v in starts.items() if v is not None}
+    if arr is not None:
+        found[ARR] = arr
+    return found
+
+
+def _before_data(cells: dict[date, Cell], start: date | None) -> dict[date, Cell]:
+    """A week that ended before the first record of what the metric reads has no data, not a
+    zero, so no target judges it. With no such record at all the values stand as computed."""
+    if start is None:
+        return cells
+    first = IsoWeek.of(start)
+    note = f"No data: the records start in {first.label}"
+    return {
+        monday: (Cell(None, note=note) if monday < first.monday else cell)
+        for monday, cell in cells.items()
+    }
+
+
 def metric_values_compute(
     *,
     weeks: Iterable[IsoWeek],
@@ -675,11 +720,15 @@ def _compute(requested, definitions, catalog, targets) -> dict[int, dict[IsoWeek
 
     values: dict[int, dict[date, Cell]] = {}
     series_ids = []
+    starts = (
+        _data_starts() if any(d.metric.kind == MetricKind.BUILTIN for d in needed.values()) else {}
+    )
     for metric_id, definition in needed.items():
         kind = definition.metric.kind
         if kind == MetricKind.BUILTIN:
             builtin = BUILTINS[definition.builtin]
-            values[metric_id] = builtin.compute(sources, span, definition.window_weeks)
+            cells = builtin.compute(sources, span, definition.window_weeks)
+            values[metric_id] = _before_data(cells, starts.get(reads_object(builtin.spec)))
         elif kind == MetricKind.SERIES:
             series_ids.append(metric_id)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
+from django.contrib.auth import get_user_model
 
-from scorecard.choices import FormulaOperator, MetricKind, TargetPeriod, Team, Unit
+from pipeline.selectors import RECONCILED_METRICS
+from scorecard.choices import FormulaOperator, MetricKind, Pacing, TargetPeriod, Team, Unit
 from scorecard.models import Metric
 from scorecard.services.catalog import Formula
 
@@ -100,6 +102,9 @@ class MetricCreateForm(FormulaFields):
         data = super().clean()
         if data.get("kind") == MetricKind.FORMULA and not self.formula():
             raise forms.ValidationError("A formula needs metric A, an operator and metric B.")
+        for name in ("tolerance_abs", "tolerance_pct"):  # a cleared tolerance is none at all
+            if name in self.fields and data.get(name) is None and name not in self.errors:
+                data[name] = Decimal(0)
         return data
 
 
@@ -129,6 +134,33 @@ class MetricEditForm(FormulaFields):
     red_pct = forms.DecimalField(
         label="Red beyond % of target", widget=forms.NumberInput(attrs=PCT), **PCT_FIELD
     )
+    owner = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label="Nobody yet",
+        help_text="Answers for the number and writes its weekly commentary.",
+    )
+    pacing = forms.ChoiceField(
+        label="Week in progress judged",
+        choices=Pacing.choices,
+        required=False,
+        help_text="Against the target prorated to the share of the week elapsed, or only "
+        "once the week is complete.",
+    )
+    tolerance_abs = forms.DecimalField(
+        label="Explained within (absolute)",
+        max_digits=20,
+        decimal_places=4,
+        min_value=0,
+        required=False,
+        help_text="A reconciliation difference the bridge does not explain, up to this much, "
+        "is still marked explained rather than variance.",
+    )
+    tolerance_pct = forms.DecimalField(
+        label="… plus % of sales' value",
+        widget=forms.NumberInput(attrs=PCT),
+        **{**PCT_FIELD, "required": False},
+    )
     position = forms.IntegerField(min_value=0, max_value=32000, help_text="Smallest first.")
     is_active = forms.BooleanField(required=False, label="Shown on the scorecard")
     note = forms.CharField(
@@ -140,7 +172,8 @@ class MetricEditForm(FormulaFields):
 
     field_order = [
         "name", "team", "definition", "left", "operator", "right", "factor", "window_weeks",
-        "unit", "up_is_good", "additive", "green_pct", "red_pct", "position", "is_active", "note",
+        "unit", "up_is_good", "additive", "green_pct", "red_pct", "owner", "pacing",
+        "tolerance_abs", "tolerance_pct", "position", "is_active", "note",
     ]  # fmt: skip
 
     def __init__(self, *args, metric: Metric, current, **kwargs) -> None:
@@ -154,6 +187,10 @@ class MetricEditForm(FormulaFields):
             "window_weeks": current.window_weeks,
             "green_pct": metric.green_pct,
             "red_pct": metric.red_pct,
+            "owner": metric.owner_id,
+            "pacing": metric.pacing,
+            "tolerance_abs": metric.tolerance_abs.normalize(),
+            "tolerance_pct": metric.tolerance_pct.normalize(),
             "position": metric.position,
             "is_active": metric.is_active,
             "left": current.left_id,
@@ -163,6 +200,13 @@ class MetricEditForm(FormulaFields):
         }
         super().__init__(*args, initial=initial, exclude=metric, **kwargs)
         self.metric = metric
+        self.fields["owner"].queryset = (
+            get_user_model().objects.filter(is_active=True).order_by("first_name", "username")
+        )
+        self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.username
+        if metric.key not in RECONCILED_METRICS:  # nothing reconciles it: no tolerance
+            del self.fields["tolerance_abs"]
+            del self.fields["tolerance_pct"]
         # Only what ops may change for this kind of metric is on the form.
         if metric.kind == MetricKind.BUILTIN:
             for name in ("unit", "up_is_good", "additive", "left", "operator", "right", "factor"):

@@ -15,6 +15,7 @@ from scorecard.choices import (
     OPERATOR_SYMBOL,
     FormulaOperator,
     MetricKind,
+    Pacing,
     PublicationSource,
     Rag,
     TargetPeriod,
@@ -25,8 +26,8 @@ from scorecard.choices import (
 KEY_PATTERN = r"^[a-z][a-z0-9_]{1,59}$"
 
 
-def _money(**kwargs) -> models.DecimalField:
-    return models.DecimalField(max_digits=20, decimal_places=4, **kwargs)
+def _money(*args, **kwargs) -> models.DecimalField:
+    return models.DecimalField(*args, max_digits=20, decimal_places=4, **kwargs)
 
 
 class Metric(models.Model):
@@ -59,6 +60,35 @@ class Metric(models.Model):
     red_pct = models.DecimalField(
         "red beyond % of target", max_digits=7, decimal_places=2, default=Decimal(90)
     )
+    tolerance_abs = _money(
+        "explained within (absolute)",
+        default=Decimal(0),
+        help_text="A reconciliation difference no bridge step explains, up to this much, still "
+        "counts as explained.",
+    )
+    tolerance_pct = models.DecimalField(
+        "explained within (% of sales' value)",
+        max_digits=7,
+        decimal_places=2,
+        default=Decimal(0),
+        help_text="Added to the absolute tolerance: this share of the sales system's value.",
+    )
+    pacing = models.CharField(
+        "week in progress judged",
+        max_length=16,
+        choices=Pacing.choices,
+        default=Pacing.BUSINESS_DAYS,
+        help_text="A count or an amount of the week in progress is judged against its target "
+        "prorated to the share of the week elapsed; rates and levels as they stand.",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_metrics",
+        help_text="The person who answers for the number and writes its weekly commentary.",
+    )
     position = models.PositiveSmallIntegerField(
         default=100, help_text="Order within its section, smallest first."
     )
@@ -85,6 +115,13 @@ class Metric(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(kind__in=MetricKind.values), name="scorecard_metric_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(pacing__in=Pacing.values), name="scorecard_metric_pacing_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(tolerance_abs__gte=0, tolerance_pct__gte=0),
+                name="scorecard_metric_tolerance_non_negative",
             ),
             models.CheckConstraint(
                 condition=Q(green_pct__gte=0, red_pct__gte=0)

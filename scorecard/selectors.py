@@ -10,11 +10,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from revops.weeks import IsoWeek
 from scorecard import trust
@@ -29,7 +30,7 @@ from scorecard.models import (
     SnapshotValue,
     WeeklySnapshot,
 )
-from scorecard.targets import TargetBook, rag_status
+from scorecard.targets import TargetBook, pace_for, rag_status
 from scorecard.trust import TrustMark, trust_marks_for_week
 
 TEAM_ORDER = [Team.COMPANY, Team.MARKETING, Team.SALES, Team.CUSTOMER_SUCCESS]
@@ -72,9 +73,21 @@ class WeekCell:
     note: str = ""
     version: int | None = None
     live: bool = False
+    pace: Decimal | None = None  # the week in progress: where the value is heading
+    status: str = ""  # why a week in progress has no status yet
 
     @property
     def rag_label(self) -> str:
+        """The status in words, saying once and the same way why there is none: no data,
+        no target, or a week in progress not judged yet."""
+        if self.rag != Rag.NONE:
+            return Rag(self.rag).label
+        if self.status:
+            return self.status
+        if self.value is None:
+            return "No data"
+        if self.target is None:
+            return "No target"
         return Rag(self.rag).label
 
 
@@ -129,24 +142,43 @@ def week_cells(
 
 
 def live_cell(
-    metric: Metric, week: IsoWeek, cell: Cell, targets: TargetBook, version: int
+    metric: Metric,
+    week: IsoWeek,
+    cell: Cell,
+    targets: TargetBook,
+    version: int,
+    *,
+    now: datetime | None = None,
 ) -> WeekCell:
+    """A week's cell computed now. A count or an amount of the week in progress is judged
+    against its target prorated to the share of the week elapsed (the metric's pacing), so a
+    Tuesday is never red for being a Tuesday; rates and levels are judged as they stand."""
+    now = now or timezone.now()
     target = targets.for_week(metric.id, week, additive=metric.additive)
+    thresholds = {
+        "up_is_good": metric.up_is_good,
+        "green_pct": metric.green_pct,
+        "red_pct": metric.red_pct,
+    }
+    pace, status = None, ""
+    if metric.additive and not week.is_complete(now):
+        judged = pace_for(
+            cell.value, target, week=week, pacing=metric.pacing, now=now, **thresholds
+        )
+        rag, pace, status = judged.rag, judged.projected, judged.status
+    else:
+        rag = rag_status(cell.value, target, **thresholds)
     return WeekCell(
         value=cell.value,
         target=target,
-        rag=rag_status(
-            cell.value,
-            target,
-            up_is_good=metric.up_is_good,
-            green_pct=metric.green_pct,
-            red_pct=metric.red_pct,
-        ),
+        rag=rag,
         numerator=cell.numerator,
         denominator=cell.denominator,
         note=cell.note,
         version=version,
         live=True,
+        pace=pace,
+        status=status,
     )
 
 
@@ -162,6 +194,7 @@ class MetricRow:
     value_display: str = ""
     value_compact: str = ""
     target_display: str = ""
+    pace_display: str = ""
     change: Decimal | None = None
     change_display: str = ""
     change_good: bool | None = None  # None: no change or no direction to judge
@@ -173,6 +206,8 @@ class MetricRow:
         self.value_display = format_value(self.cell.value, unit)
         self.value_compact = format_value(self.cell.value, unit, compact=True)
         self.target_display = format_value(self.cell.target, unit, compact=True)
+        if self.cell.pace is not None:
+            self.pace_display = format_value(self.cell.pace, unit, compact=True)
         prev = self.previous.value if self.previous else None
         if self.cell.value is not None and prev is not None:
             self.change = self.cell.value - prev

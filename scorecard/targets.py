@@ -7,11 +7,11 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from revops.weeks import IsoWeek, month_bounds, quarter_bounds
-from scorecard.choices import Rag, TargetPeriod
+from revops.weeks import IsoWeek, company_tz, month_bounds, quarter_bounds
+from scorecard.choices import Pacing, Rag, TargetPeriod
 
 FOUR_PLACES = Decimal("0.0001")
 
@@ -109,3 +109,71 @@ def rag_status(
     if value <= green_line:
         return Rag.GREEN
     return Rag.RED if value > red_line else Rag.AMBER
+
+
+# --- The week in progress --------------------------------------------------------------------
+
+# Before this share of the week has elapsed (one business day, or one calendar day), a week
+# in progress is not judged at all: a few hours say nothing about a week.
+PACE_MIN_SHARE = {Pacing.BUSINESS_DAYS: Decimal("0.2"), Pacing.CALENDAR_DAYS: Decimal(1) / 7}
+
+
+def week_elapsed_share(week: IsoWeek, pacing: str, now: datetime) -> Decimal:
+    """The share of `week` elapsed at `now`, 0 to 1: in business days (Monday to Friday, each
+    counted by the hour) or in calendar days, with each day cut at company midnight."""
+    tz = company_tz()
+    days = 5 if pacing == Pacing.BUSINESS_DAYS else 7
+    elapsed = Decimal(0)
+    for offset in range(days):
+        day = week.monday + timedelta(days=offset)
+        start = datetime.combine(day, time.min, tzinfo=tz)
+        end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+        if now >= end:
+            elapsed += 1
+        elif now > start:
+            elapsed += Decimal((now - start).total_seconds()) / Decimal(
+                (end - start).total_seconds()
+            )
+    return min(elapsed / days, Decimal(1))
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a count or an amount of the week in progress stands: the share of the week elapsed,
+    where the value is heading at this rate, and the status it earns against the target
+    prorated to that share (none before PACE_MIN_SHARE: too early to say)."""
+
+    share: Decimal
+    projected: Decimal | None
+    rag: str
+    status: str
+
+
+def pace_for(
+    value: Decimal | None,
+    target: Decimal | None,
+    *,
+    week: IsoWeek,
+    pacing: str,
+    now: datetime,
+    up_is_good: bool,
+    green_pct: Decimal,
+    red_pct: Decimal,
+) -> Pace:
+    """The week in progress judged against its target prorated to the share elapsed."""
+    if pacing == Pacing.COMPLETE:
+        return Pace(Decimal(0), None, Rag.NONE, "Judged when the week ends")
+    share = week_elapsed_share(week, pacing, now)
+    if value is None or target is None:
+        return Pace(share, None, Rag.NONE, "")
+    if share < PACE_MIN_SHARE[Pacing(pacing)]:
+        return Pace(share, None, Rag.NONE, "Too early to judge")
+    projected = (value / share).quantize(FOUR_PLACES)
+    rag = rag_status(
+        value,
+        (target * share).quantize(FOUR_PLACES),
+        up_is_good=up_is_good,
+        green_pct=green_pct,
+        red_pct=red_pct,
+    )
+    return Pace(share, projected, rag, "")

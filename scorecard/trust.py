@@ -1,8 +1,11 @@
 """Trust marks: how far a number on the scorecard can be trusted this week.
 
 - disputed: someone has an open dispute against the number (links to it);
-- variance: marketing's and sales' systems give different values (the percentage, linking to
-  the reconciliation bridge);
+- explained: marketing's and sales' systems give different values, and the reconciliation
+  bridge explains the difference, or all of it but what the metric's tolerance allows (neutral:
+  an expected gap; the reasons in its title, the bridge one click away);
+- variance: marketing's and sales' systems differ by more than the bridge explains and the
+  tolerance allows (the percentage, linking to the bridge);
 - reconciled: both systems agree;
 - not reconciled: a metric reconciliation compares, for a week it has not compared yet;
 - unconverted: an amount metric left out records in a currency with no exchange rate for
@@ -19,7 +22,7 @@ app plugs in by adding its function to the front of that list when it starts.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -36,6 +39,7 @@ from revops.weeks import IsoWeek
 from scorecard.drilldown import drilldown_for
 
 RECONCILED = "reconciled"
+EXPLAINED = "explained"
 VARIANCE = "variance"
 DISPUTED = "disputed"
 NOT_RECONCILED = "not_reconciled"
@@ -49,6 +53,9 @@ class TrustMark:
     detail: str = ""
     url: str | None = None
     variance_pct: Decimal | None = None
+    # A weaker source's bridge mark kept beside a stronger mark (a disputed number that also
+    # differs between the systems keeps its bridge one click away).
+    also: TrustMark | None = None
 
 
 TrustSource = Callable[[IsoWeek, frozenset[str]], dict[str, TrustMark]]
@@ -89,8 +96,16 @@ def _bridge_url(key: str, week: IsoWeek) -> str:
     return f"{reverse('pipeline:reconciliation-bridge')}?metric={key}&week={week.label}"
 
 
-def reconciliation_mark(result: MetricReconciliation, week: IsoWeek) -> TrustMark:
-    """The mark one reconciliation result earns."""
+def reconciliation_mark(
+    result: MetricReconciliation,
+    week: IsoWeek,
+    *,
+    tolerance_abs: Decimal = Decimal(0),
+    tolerance_pct: Decimal = Decimal(0),
+) -> TrustMark:
+    """The mark one reconciliation result earns: reconciled when the systems agree; explained
+    when the bridge explains the difference but for what the tolerance allows; variance, with
+    what is left unexplained, otherwise."""
     marketing, sales = result.marketing_value, result.sales_value
     if result.agrees:
         return TrustMark(
@@ -100,14 +115,36 @@ def reconciliation_mark(result: MetricReconciliation, week: IsoWeek) -> TrustMar
         )
     pct = result.variance_pct
     sign = "+" if pct is not None and pct >= 0 else "−"
-    label = f"Variance {sign}{abs(pct):.1f}%" if pct is not None else "Variance"
+    gap = f"{sign}{abs(pct):.1f}%" if pct is not None else ""
+    says = f"Marketing's system says {_plain(marketing)}, sales' system {_plain(sales)}"
+    reasons = "; ".join(f"{label} {_signed(value)}" for label, value in result.steps)
+    url = _bridge_url(result.metric_key, week)
+    if result.explained_within(tolerance_abs, tolerance_pct):
+        rest = (
+            f"; {_signed(result.unexplained)} unexplained, within tolerance"
+            if (result.unexplained)
+            else ""
+        )
+        return TrustMark(
+            EXPLAINED,
+            f"Explained {gap}".strip(),
+            f"{says}. The bridge explains it: {reasons or 'no step'}{rest}",
+            url=url,
+            variance_pct=pct,
+        )
+    explained = f" The bridge explains {_signed(result.explained)} ({reasons})." if reasons else ""
     return TrustMark(
         VARIANCE,
-        label,
-        f"Marketing's system says {_plain(marketing)}, sales' system {_plain(sales)}",
-        url=_bridge_url(result.metric_key, week),
+        f"Variance {gap}".strip(),
+        f"{says}.{explained} {_signed(result.unexplained)} is unexplained.",
+        url=url,
         variance_pct=pct,
     )
+
+
+def _signed(value: Decimal) -> str:
+    text = _plain(abs(value))
+    return f"+{text}" if value > 0 else f"−{text}" if value < 0 else text
 
 
 def _plain(value: Decimal) -> str:
@@ -140,10 +177,21 @@ def reconciliation_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, Trust
             key: TrustMark(NOT_RECONCILED, "Not reconciled", missing.split(":")[0])
             for key in wanted
         }
+    from scorecard.models import Metric
+
+    tolerances = {
+        key: (absolute, pct)
+        for key, absolute, pct in Metric.objects.filter(key__in=wanted).values_list(
+            "key", "tolerance_abs", "tolerance_pct"
+        )
+    }
     marks = {}
     for key in wanted:
         if key in results:
-            marks[key] = reconciliation_mark(results[key], week)
+            absolute, pct = tolerances.get(key, (Decimal(0), Decimal(0)))
+            marks[key] = reconciliation_mark(
+                results[key], week, tolerance_abs=absolute, tolerance_pct=pct
+            )
         else:
             marks[key] = TrustMark(
                 NOT_RECONCILED,
@@ -221,5 +269,9 @@ def trust_marks_for_week(
     keys = frozenset(keys)
     marks: dict[str, TrustMark] = {}
     for source in reversed(sources if sources is not None else TRUST_SOURCES):
-        marks.update(source(week, keys))
+        for key, mark in source(week, keys).items():
+            weaker = marks.get(key)
+            if weaker is not None and weaker.state in (VARIANCE, EXPLAINED) and weaker.url:
+                mark = replace(mark, also=weaker)  # the bridge stays one click away
+            marks[key] = mark
     return marks

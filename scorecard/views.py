@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from pipeline import metrics
 from pipeline.choices import AccountHealth, DealStage, LeadStage
+from pipeline.selectors import RECONCILED_METRICS
 from revops.csv import csv_lines
 from revops.currencies import currency_prefix
 from revops.hooks import footer_notes
@@ -189,6 +190,7 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
             "cell": cell,
             "value_display": format_value(cell.value, metric.unit),
             "target_display": format_value(cell.target, metric.unit),
+            "pace_display": format_value(cell.pace, metric.unit),
             "numerator_display": format_value(cell.numerator, numerator_unit),
             "denominator_display": format_value(cell.denominator, denominator_unit),
             "definition_used": used,
@@ -405,6 +407,7 @@ def metric_detail(request: HttpRequest, key: str) -> HttpResponse:
             ],
             "imports": metric.imports.select_related("created_by")[:20],
             "can_edit": can_edit,
+            "tolerance_shown": metric.key in RECONCILED_METRICS,
             "target_form": TargetForm(metric=metric) if can_edit else None,
             "import_form": SeriesImportForm() if can_edit else None,
             "latest_week": IsoWeek.last_completed(),
@@ -464,6 +467,10 @@ def metric_edit(request: HttpRequest, key: str) -> HttpResponse:
                 window_weeks=data.get("window_weeks"),
                 formula=form.formula() if "operator" in form.fields else None,
                 note=data.get("note", ""),
+                owner=data.get("owner"),
+                pacing=data.get("pacing"),
+                tolerance_abs=data.get("tolerance_abs"),
+                tolerance_pct=data.get("tolerance_pct"),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -103,13 +103,26 @@ class PublishInputSerializer(serializers.Serializer):
 # --- Documentation of the week payload (views build it as a dict, for speed) -----------------
 
 
-class TrustSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(
-        choices=["reconciled", "variance", "disputed", "not_reconciled"]
-    )
+class BridgeMarkSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["explained", "variance"])
     label = serializers.CharField()
     detail = serializers.CharField()
     url = serializers.CharField(allow_null=True)
+
+
+class TrustSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=[
+            "reconciled", "explained", "variance", "disputed", "not_reconciled", "unconverted",
+        ]
+    )  # fmt: skip
+    label = serializers.CharField()
+    detail = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+    also = BridgeMarkSerializer(
+        allow_null=True,
+        help_text="A disputed number that also differs between the systems: its bridge mark.",
+    )
 
 
 class MetricLinksSerializer(serializers.Serializer):
@@ -128,6 +141,14 @@ class WeekMetricSerializer(serializers.Serializer):
     display = serializers.CharField()
     target = serializers.CharField(allow_null=True)
     rag = serializers.CharField(allow_null=True)
+    status = serializers.CharField(
+        help_text="The status in words; says why there is none (no data, no target, a week in "
+        "progress not judged yet)."
+    )
+    on_pace_for = serializers.CharField(
+        allow_null=True,
+        help_text="The week in progress: the value at the end of the week at this rate.",
+    )
     previous = serializers.CharField(allow_null=True)
     change = serializers.CharField(allow_null=True)
     numerator = serializers.CharField(allow_null=True)

@@ -87,6 +87,18 @@ class WeeklyValueViewSet(ReadOnlyModelViewSet):
         return SnapshotValue.objects.select_related("metric", "definition")
 
 
+def _mark(mark) -> dict | None:
+    if mark is None:
+        return None
+    return {
+        "state": mark.state,
+        "label": mark.label,
+        "detail": mark.detail,
+        "url": mark.url,
+        "also": _mark(mark.also),
+    }
+
+
 def _row(row: MetricRow, week: IsoWeek) -> dict:
     cell = row.cell
     key = row.metric.key
@@ -101,6 +113,8 @@ def _row(row: MetricRow, week: IsoWeek) -> dict:
         "display": row.value_display,
         "target": format_plain(cell.target) or None,
         "rag": cell.rag,
+        "status": cell.rag_label,
+        "on_pace_for": format_plain(cell.pace) or None,
         "previous": format_plain(row.previous.value) if row.previous else None,
         "change": format_plain(row.change) or None,
         "numerator": format_plain(cell.numerator) or None,
@@ -108,9 +122,7 @@ def _row(row: MetricRow, week: IsoWeek) -> dict:
         "note": cell.note,
         "definition_version": cell.version,
         "live": cell.live,
-        "trust": None
-        if trust is None
-        else {"state": trust.state, "label": trust.label, "detail": trust.detail, "url": trust.url},
+        "trust": _mark(trust),
         "links": {
             "page": reverse("scorecard:metric-week", args=[week, key]),
             "records": reverse("scorecard:metric-records", args=[week, key]),

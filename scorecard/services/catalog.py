@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from scorecard.choices import FormulaOperator, MetricKind, TargetPeriod, Team, Unit
+from scorecard.choices import FormulaOperator, MetricKind, Pacing, TargetPeriod, Team, Unit
 from scorecard.models import (
     KEY_PATTERN,
     Metric,
@@ -153,6 +153,9 @@ def metric_create(
     return metric
 
 
+UNCHANGED = object()  # a keyword left out: keep what the metric has
+
+
 @dataclass(frozen=True)
 class MetricUpdate:
     metric: Metric
@@ -177,6 +180,10 @@ def metric_update(
     window_weeks: int | None = None,
     formula: Formula | None = None,
     note: str = "",
+    owner: AbstractBaseUser | None | object = UNCHANGED,
+    pacing: str | None = None,
+    tolerance_abs: Decimal | None = None,
+    tolerance_pct: Decimal | None = None,
 ) -> MetricUpdate:
     """Edit a metric. Names, definitions' text, thresholds and order change in place; a change
     to how the value is computed (a formula, a trailing window) adds a definition version, so
@@ -224,6 +231,17 @@ def metric_update(
     metric.red_pct = red_pct
     metric.position = position
     metric.is_active = is_active
+    if owner is not UNCHANGED:
+        metric.owner = owner
+    if pacing is not None:
+        if pacing not in Pacing.values:
+            raise ValidationError("Choose how the week in progress is judged from the list.")
+        metric.pacing = pacing
+    for name, tolerance in (("tolerance_abs", tolerance_abs), ("tolerance_pct", tolerance_pct)):
+        if tolerance is not None:
+            if tolerance < 0:
+                raise ValidationError("A tolerance is zero or more.")
+            setattr(metric, name, tolerance)
     if metric.kind != MetricKind.BUILTIN:
         if unit is not None:
             if unit not in Unit.values:

@@ -151,7 +151,7 @@ def test_the_panel_shows_the_scorecards_weekly_values_for_a_hand_built_week(
     assert values[last.label] == "5"
     assert values[last.shift(-1).label] == "0"
     assert values[last.shift(-2).label] == "3"
-    assert values[last.shift(-3).label] == "0"
+    assert values[last.shift(-3).label] == "—"  # before the first lead: no data, not zero
     assert len(values) == 13
     assert "5 in " + last.label + " meets the target (at or above 4)." in page.text
 

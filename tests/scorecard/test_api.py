@@ -76,6 +76,7 @@ def test_ops_publish_and_republish_through_the_api_with_csrf(make_user):
 def test_the_week_endpoint_gives_the_snapshot_with_targets_status_and_links(client_as):
     for day in (2, 3, 4):
         LeadFactory(created_at=utc(2026, 3, day))
+    LeadFactory(created_at=utc(2026, 2, 2))  # the data starts in W06: W09 has none, not no data
     target_set(metric=Metric.objects.get(key="leads_created"), by=None, starts_on=d("2026-01-01"),
                value=Decimal(4))  # fmt: skip
     snapshot_publish(week=W10, by=None)
@@ -97,8 +98,8 @@ def test_the_week_endpoint_gives_the_snapshot_with_targets_status_and_links(clie
         "definition_version": 1, "live": False,
         "trust": {"state": "not_reconciled", "label": "Not reconciled",
                   "detail": "There is no marketing and no sales system yet",
-                  "url": None},
-        "links": None,
+                  "url": None, "also": None},
+        "links": None, "status": "Off target", "on_pace_for": None,
     }  # fmt: skip
     assert leads["links"]["records"] == "/scorecard/2026-W10/leads_created/records/"
 

@@ -218,7 +218,7 @@ def test_ops_edit_a_metric_and_a_formula_change_reports_the_new_version(client_a
     form = {
         "name": "Win rate (new business)", "team": "sales", "definition": "Won ÷ closed.",
         "window_weeks": "26", "green_pct": "100", "red_pct": "90", "position": "5",
-        "is_active": "on", "note": "Quarterly view",
+        "is_active": "on", "note": "Quarterly view", "pacing": "business_days",
     }  # fmt: skip
     response = client.post(reverse("scorecard:metric-edit", args=["win_rate"]), form, follow=True)
     assert "definition version 2" in response.text

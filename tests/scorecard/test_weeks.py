@@ -70,6 +70,7 @@ def test_sunday_2359_and_monday_0000_in_new_york_fall_in_different_weeks(company
 
 @pytest.mark.django_db
 def test_the_same_leads_count_differently_when_the_company_is_in_utc():
+    LeadFactory(created_at=datetime(2026, 1, 5, 12, 0, tzinfo=NEW_YORK))  # the data starts W02
     LeadFactory(created_at=datetime(2026, 3, 1, 23, 59, tzinfo=NEW_YORK))  # Monday 04:59 UTC
     LeadFactory(created_at=datetime(2026, 3, 2, 0, 0, tzinfo=NEW_YORK))
     assert compute(W10, "leads_created")["leads_created"].value == 2
