@@ -46,6 +46,7 @@ from pipeline.models import (
 from revops.models import ApiToken
 from scorecard.models import (
     Metric,
+    MetricCommentary,
     MetricDefinition,
     MetricTarget,
     SeriesImport,
@@ -71,6 +72,7 @@ TRACKED: tuple[tuple[type, tuple[str, ...]], ...] = (
     (SeriesImport, ()),
     (WeeklySnapshot, ()),
     (SnapshotPublication, ()),
+    (MetricCommentary, ()),
     (Mechanism, ()),
     (Goal, ()),
     (Link, ()),

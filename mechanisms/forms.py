@@ -9,11 +9,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from mechanisms import markdown
 from mechanisms.choices import PARTS, Cadence, Direction, GoalKind, Status, Team
 from mechanisms.models import Mechanism
 from mechanisms.selectors import assignable_users
 from mechanisms.services.mechanisms import GoalData, MechanismData
+from revops import markdown
 from scorecard.formatting import format_plain
 from scorecard.models import Metric
 

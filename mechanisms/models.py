@@ -41,7 +41,7 @@ class Mechanism(models.Model):
     creation and never changed (links and bookmarks keep working after a rename).
 
     The seven parts are Markdown, stored as the writer typed them less any raw HTML or unsafe
-    link (see mechanisms/markdown.py) and shown only after sanitising. `version` counts saves
+    link (see revops/markdown.py) and shown only after sanitising. `version` counts saves
     and is the optimistic lock: a save must name the version it started from.
     `next_inspection_on` follows from the last inspection and the cadence; the services keep it
     up to date so that overdue mechanisms are one indexed query."""
@@ -268,7 +268,7 @@ class RenderedMarkdown(models.Model):
     """The sanitised HTML of one Markdown text (a mechanism part, a log entry's finding or a
     version's part), rendered once. Keyed by `digest`, the SHA-256 of the text: equal texts
     share a row, whichever mechanism, entry or version holds them. `renderer` is the fingerprint
-    of the renderer that made `html` (mechanisms.markdown.FINGERPRINT): a row with another
+    of the renderer that made `html` (revops.markdown.FINGERPRINT): a row with another
     fingerprint is rendered again when next shown. `fallback` marks a text too long or too slow
     to format, stored as escaped plain text. A cache of what the texts say: deleting rows loses
     nothing but the time to render them again."""

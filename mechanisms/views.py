@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from mechanisms import graph, markdown, selectors, versions
+from mechanisms import graph, selectors, versions
 from mechanisms.charts import goal_figure
 from mechanisms.choices import PARTS, Health, Status
 from mechanisms.filters import MechanismFilter
@@ -22,6 +22,7 @@ from mechanisms.forms import ActionForm, LinkForm, LogEntryForm, MechanismForm, 
 from mechanisms.models import Action, Link, LogEntry, Mechanism
 from mechanisms.services import mechanisms as services
 from mechanisms.services.rendering import rendered_markdown_get
+from revops import markdown
 from revops.lists import filtered_page
 from revops.permissions import can, require
 

@@ -73,3 +73,4 @@ class PublicationSource(models.TextChoices):
     SCHEDULE = "schedule", "Weekly schedule"
     MANUAL = "manual", "Published by hand"
     BACKFILL = "backfill", "Backfill"
+    DISPUTE = "dispute", "Accepted dispute"

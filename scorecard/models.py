@@ -344,6 +344,15 @@ class SnapshotValue(models.Model):
     target = _money(null=True, blank=True)
     rag = models.CharField(max_length=5, choices=Rag.choices, default=Rag.NONE)
     note = models.CharField(max_length=200, blank=True)
+    # When this value was last frozen (its publication or the republish that restated it):
+    # what moved it since is what a restatement's causes look for.
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    # The owner's commentary as it was when the week was published (MetricCommentary).
+    commentary = models.TextField(blank=True)
+    commentary_html = models.TextField(blank=True)
+    commentary_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -366,7 +375,7 @@ class SnapshotValue(models.Model):
 class SnapshotPublication(models.Model):
     """One act of publishing a week: its first publication or a deliberate republish, with who,
     when, why, and for a republish the values that changed (`changes`: metric key → old and new
-    value as strings)."""
+    value as strings) and what moved them (`causes`, scorecard/restatements.py)."""
 
     snapshot = models.ForeignKey(
         WeeklySnapshot, on_delete=models.CASCADE, related_name="publications"
@@ -379,6 +388,12 @@ class SnapshotPublication(models.Model):
     )
     reason = models.TextField(blank=True)
     changes = models.JSONField(default=dict, blank=True)
+    causes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What moved the changed values: import batches, corrections, definitions, "
+        "targets or a dispute, each with the metric keys it explains.",
+    )
 
     class Meta:
         ordering = ["snapshot", "-revision"]
@@ -390,3 +405,58 @@ class SnapshotPublication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.snapshot.week_start} revision {self.revision}"
+
+
+class PendingRestatement(models.Model):
+    """A published week whose frozen values differ from the live ones (late-arriving records,
+    corrections): a restatement waiting for ops. Kept by the restatement check
+    (services/snapshots.py::restatements_check, hourly and whenever ops open the list), and
+    cleared for a week when it is republished, so the executives' cached page can say one is
+    pending without recomputing the week. Keyed by `week_start`."""
+
+    week_start = models.DateField(unique=True)
+    metrics = models.JSONField(
+        default=list, help_text="The metric keys whose frozen value differs from the live one."
+    )
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-week_start"]
+
+    def __str__(self) -> str:
+        return f"Restatement pending for week {self.week_start}: {', '.join(self.metrics)}"
+
+
+COMMENTARY_MAX_CHARS = 4000
+
+
+class MetricCommentary(models.Model):
+    """The owner's word on one metric in one week: why it moved, what is being done. Markdown
+    as typed (cleaned, mechanisms' rules) and its sanitised HTML, rendered once on save.
+    Keyed by (metric, week_start). Publishing a week freezes it into the week's
+    SnapshotValue; changing the commentary of a published week is a republish with a reason
+    (services/snapshots.py::snapshot_commentary_restate)."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="commentaries")
+    week_start = models.DateField()
+    body = models.TextField()
+    html = models.TextField()
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    written_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-week_start", "metric"]
+        verbose_name_plural = "metric commentaries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric", "week_start"], name="scorecard_commentary_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(week_start__iso_week_day=1), name="scorecard_commentary_monday"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Commentary on {self.metric_id} in week {self.week_start}"

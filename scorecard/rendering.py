@@ -15,7 +15,7 @@ from django.utils.safestring import mark_safe
 
 from revops.context_processors import navigation
 from revops.weeks import IsoWeek
-from scorecard import selectors
+from scorecard import restatements, selectors
 from scorecard.caching import (
     FOOTER_SLOT,
     TOPBAR_SLOT,
@@ -46,6 +46,8 @@ def week_body(week: IsoWeek, *, can_publish: bool = False, request=None) -> tupl
     link_rows(card)
     current = IsoWeek.current()
     charts = {r.metric.key: trend_figure(r.trend, unit=r.metric.unit) for r in card.rows}
+    # Publishers see what a republish would change now, computed for the request.
+    preview = restatements.week_restatement(week) if can_publish and card.snapshot else None
     body = render_to_string(
         "scorecard/_week_body.html",
         {
@@ -56,6 +58,9 @@ def week_body(week: IsoWeek, *, can_publish: bool = False, request=None) -> tupl
             "latest_week": IsoWeek.last_completed(),
             "can_publish": can_publish,
             "publish_form": PublishForm() if can_publish else None,
+            "preview": preview,
+            "preview_rows": restatements.preview_rows(preview) if preview else [],
+            "pending_count": len(preview.moved) if preview else len(card.pending),
         },
         request=request,
     )

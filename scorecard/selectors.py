@@ -25,7 +25,9 @@ from scorecard.compute import Cell, metric_values_compute
 from scorecard.formatting import format_change, format_value
 from scorecard.models import (
     Metric,
+    MetricCommentary,
     MetricDefinition,
+    PendingRestatement,
     SnapshotPublication,
     SnapshotValue,
     WeeklySnapshot,
@@ -39,7 +41,7 @@ TREND_WEEKS = 13
 
 def metric_catalog(*, active_only: bool = False) -> QuerySet[Metric]:
     """Metrics in scorecard order (by section, then position)."""
-    metrics = Metric.objects.all()
+    metrics = Metric.objects.select_related("owner")
     if active_only:
         metrics = metrics.filter(is_active=True)
     return metrics.order_by("position", "name", "id")
@@ -182,6 +184,52 @@ def live_cell(
     )
 
 
+@dataclass(frozen=True)
+class Commentary:
+    """The owner's word on a metric in a week: as frozen with the published week, or the
+    draft of a week not published yet."""
+
+    body: str  # Markdown, cleaned
+    html: str  # sanitised when saved
+    by: str  # who wrote it
+    frozen: bool
+
+    @property
+    def safe_html(self):
+        from django.utils.safestring import mark_safe
+
+        return mark_safe(self.html)  # noqa: S308 - sanitised by revops.markdown.render on save
+
+
+def _person(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else ""
+
+
+def week_commentary(week: IsoWeek, snapshot: WeeklySnapshot | None) -> dict[int, Commentary]:
+    """Each metric's commentary for `week`: frozen in a published week's values, the draft
+    for a metric the snapshot does not hold (added later) or a week not published."""
+    found: dict[int, Commentary] = {}
+    frozen_ids: set[int] = set()
+    if snapshot is not None:
+        for value in (
+            SnapshotValue.objects.filter(snapshot=snapshot)
+            .select_related("commentary_by")
+            .only("metric_id", "commentary", "commentary_html", "commentary_by")
+        ):
+            frozen_ids.add(value.metric_id)
+            if value.commentary:
+                found[value.metric_id] = Commentary(
+                    value.commentary, value.commentary_html, _person(value.commentary_by), True
+                )
+    drafts = MetricCommentary.objects.filter(week_start=week.monday).select_related("written_by")
+    for draft in drafts:
+        if draft.metric_id not in frozen_ids:
+            found[draft.metric_id] = Commentary(
+                draft.body, draft.html, _person(draft.written_by), False
+            )
+    return found
+
+
 @dataclass
 class MetricRow:
     """A metric on the week's scorecard, ready to show."""
@@ -200,6 +248,7 @@ class MetricRow:
     change_good: bool | None = None  # None: no change or no direction to judge
     page_url: str = ""  # set by the view: the metric's week page and its records
     records_url: str = ""
+    commentary: Commentary | None = None
 
     def __post_init__(self) -> None:
         unit = self.metric.unit
@@ -239,6 +288,9 @@ class ScorecardWeek:
     top_line: list[MetricRow]
     sections: list[Section]
     is_complete: bool
+    # Metric keys of a published week whose live value differs from the frozen one, as the
+    # restatement check last found them: a restatement is pending.
+    pending: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> list[MetricRow]:
@@ -265,6 +317,14 @@ def scorecard_week(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> Scorecar
     cells = week_cells(metrics, weeks)
     marks = trust_marks_for_week(week, [m.key for m in metrics])
     snapshot = snapshot_get(week)
+    said = week_commentary(week, snapshot)
+    pending = (
+        PendingRestatement.objects.filter(week_start=week.monday)
+        .values_list("metrics", flat=True)
+        .first()
+        if snapshot
+        else None
+    )
     publications = (
         list(snapshot.publications.select_related("published_by").order_by("-revision"))
         if snapshot and snapshot.revision > 1
@@ -292,6 +352,7 @@ def scorecard_week(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> Scorecar
             previous=cells.get((metric.id, weeks[-2].monday)) if len(weeks) > 1 else None,
             trend=trend,
             trust=marks.get(metric.key),
+            commentary=said.get(metric.id),
         )
         if metric.team == Team.COMPANY:
             top_line.append(row)
@@ -304,6 +365,7 @@ def scorecard_week(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> Scorecar
         top_line=top_line,
         sections=[s for s in sections.values() if s.rows],
         is_complete=week.is_complete(),
+        pending=pending or [],
     )
 
 
@@ -333,12 +395,14 @@ def scorecard_week_stamp(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> st
                                           ORDER BY week_start), '[]')
                  FROM scorecard_weeklysnapshot WHERE week_start BETWEEN %(first)s AND %(last)s),
                 (SELECT coalesce(json_agg(json_build_array(id, key, updated_at) ORDER BY id), '[]')
-                 FROM scorecard_metric WHERE is_active)
+                 FROM scorecard_metric WHERE is_active),
+                (SELECT coalesce(json_agg(metrics), '[]') FROM scorecard_pendingrestatement
+                 WHERE week_start = %(last)s)
                 {"".join(f", {column}" for column in columns)}
             """,
             params,
         )
-        snapshots, catalog, *versions = cursor.fetchone()
+        snapshots, catalog, pending, *versions = cursor.fetchone()
     if len(snapshots) < trend_weeks:
         return None
     keys = [key for _, key, _ in catalog]
@@ -350,7 +414,7 @@ def scorecard_week_stamp(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> st
             evidence.append(("marks", sorted(marks.items())))
         else:
             evidence.append(("version", version))
-    fingerprint = repr((week.label, IsoWeek.current().label, snapshots, catalog, evidence))
+    fingerprint = repr((week.label, IsoWeek.current().label, snapshots, catalog, pending, evidence))
     return hashlib.sha256(fingerprint.encode()).hexdigest()
 
 

@@ -34,3 +34,11 @@ def week_warm_task(week_label: str) -> None:
     latest = IsoWeek.last_completed()
     if latest != week:
         week_warm(latest)
+
+
+@shared_task(acks_late=True)
+def restatements_check_task() -> int:
+    """Hourly: list the published weeks whose frozen values differ from the live ones."""
+    from scorecard.services import snapshots
+
+    return len(snapshots.restatements_check())

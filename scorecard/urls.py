@@ -20,9 +20,15 @@ urlpatterns = [
         name="metric-target-delete",
     ),
     path("metrics/<slug:key>/series/", views.metric_series_import, name="metric-series-import"),
+    path("restatements/", views.restatement_list, name="restatements"),
     path("<isoweek:week>/", views.scorecard_week, name="week"),
     path("<isoweek:week>/print/", views.scorecard_print, name="week-print"),
     path("<isoweek:week>/publish/", views.scorecard_publish, name="week-publish"),
     path("<isoweek:week>/<slug:key>/", views.metric_week, name="metric-week"),
+    path(
+        "<isoweek:week>/<slug:key>/commentary/",
+        views.metric_week_commentary,
+        name="metric-week-commentary",
+    ),
     path("<isoweek:week>/<slug:key>/records/", views.metric_records, name="metric-records"),
 ]

@@ -11,14 +11,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from pipeline import metrics
 from pipeline.choices import AccountHealth, DealStage, LeadStage
@@ -29,7 +29,7 @@ from revops.hooks import footer_notes
 from revops.lists import filtered_rows, page_of
 from revops.permissions import can, require, user_roles
 from revops.weeks import IsoWeek, company_tz
-from scorecard import rendering, selectors
+from scorecard import rendering, restatements, selectors
 from scorecard.caching import (
     etag_for,
     not_modified,
@@ -52,6 +52,7 @@ from scorecard.models import Metric, MetricTarget, SeriesValue
 from scorecard.series_csv import MAX_BYTES
 from scorecard.services import catalog as catalog_services
 from scorecard.services import snapshots
+from scorecard.services.commentary import commentary_set, may_comment
 from scorecard.targets import TargetBook
 from scorecard.trust import trust_marks_for_week
 
@@ -148,6 +149,7 @@ def scorecard_publish(request: HttpRequest, week: IsoWeek) -> HttpResponse:
             by=request.user,
             reason=form.cleaned_data.get("reason", ""),
             republish=republish,
+            expected=request.POST.get("expected", "")[:64],
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -157,6 +159,36 @@ def scorecard_publish(request: HttpRequest, week: IsoWeek) -> HttpResponse:
             request, f"{verb} {week.label} (revision {snapshot.revision}); its values are frozen."
         )
     return redirect("scorecard:week", week)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@require("scorecard.publish")
+def restatement_list(request: HttpRequest) -> HttpResponse:
+    """Ops' list of published weeks whose frozen values differ from the live ones, with the
+    size of each difference and its causes, and a bulk republish with one reason. Opening it
+    runs the restatement check, so what it lists is what the executives' note says."""
+    if request.method == "POST":
+        labels = request.POST.getlist("week")[:200]
+        expected = {label[:10]: request.POST.get(f"expected-{label[:10]}", "")[:64]
+                    for label in labels}  # fmt: skip
+        try:
+            done = snapshots.snapshots_restate_pending(
+                by=request.user, reason=request.POST.get("reason", "")[:2000], expected=expected
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"Republished {', '.join(w.label for w in done)}; their values are frozen again.",
+            )
+        return redirect("scorecard:restatements")
+    found = snapshots.restatements_check()
+    return render(
+        request,
+        "scorecard/restatements.html",
+        {"pending": [{"restatement": r, "rows": restatements.preview_rows(r)} for r in found]},
+    )
 
 
 def _trend_weeks(request: HttpRequest) -> int:
@@ -180,6 +212,8 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
     definitions = list(metric.definitions.select_related("left", "right", "created_by"))
     used = next((d for d in definitions if d.version == cell.version), definitions[0])
     marks = trust_marks_for_week(week, [metric.key])
+    snapshot = selectors.snapshot_get(week)
+    commentary = selectors.week_commentary(week, snapshot).get(metric.id)
     numerator_unit, denominator_unit = _part_units(metric, used)
     return render(
         request,
@@ -196,6 +230,9 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
             "definition_used": used,
             "is_current_version": used.version == definitions[0].version,
             "trust": marks.get(metric.key),
+            "commentary": commentary,
+            "may_comment": may_comment(request.user, metric) and week <= IsoWeek.current(),
+            "is_published": snapshot is not None,
             "charts": {"trend": trend_figure(trend, unit=metric.unit, compact=False)},
             "trend": [
                 {
@@ -214,6 +251,30 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
             "next_week": week.shift(1) if week < IsoWeek.current() else None,
         },
     )
+
+
+@require_POST
+@require("scorecard.view")
+def metric_week_commentary(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
+    """The owner (or ops) write the metric's commentary for the week; on a published week it
+    is a republish of that commentary, with a reason when it changes what was frozen."""
+    week = _week_or_404(week)
+    metric = _metric_or_404(key)
+    if not may_comment(request.user, metric):
+        raise PermissionDenied("Only the metric's owner or ops write its commentary.")
+    try:
+        commentary_set(
+            metric=metric,
+            week=week,
+            body=request.POST.get("body", "")[:20_000],
+            by=request.user,
+            reason=request.POST.get("reason", "")[:2000],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Commentary on {metric.name} for {week.label} saved.")
+    return redirect("scorecard:metric-week", week, metric.key)
 
 
 def _part_units(metric: Metric, definition) -> tuple[str, str]:

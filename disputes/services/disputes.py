@@ -21,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from disputes import evidence, notifications, selectors
@@ -31,9 +32,10 @@ from pipeline.models import Discrepancy, SourceSystem
 from pipeline.services import authority, corrections
 from revops.permissions import Role, can, user_roles
 from revops.weeks import IsoWeek
+from scorecard import restatements
 from scorecard.formatting import format_value
 from scorecard.models import Metric
-from scorecard.services.snapshots import snapshots_republish_changed
+from scorecard.services.snapshots import snapshots_restate_correction
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 RECORD_TEAMS = {
@@ -379,8 +381,9 @@ def dispute_accept(
     correction: Correction | None = None,
 ) -> Dispute:
     """Ops accept a dispute in review, saying what was corrected. A correction of the data is
-    made through pipeline's services, then every published week whose values it moved is
-    republished with this dispute named as the reason. Any failure changes nothing."""
+    made through pipeline's services; the published weeks are computed with and without it,
+    and exactly the cells it moved are republished, naming this dispute as the reason and
+    the cause. Other drift since publication stays pending. Any failure changes nothing."""
     _require(by, "disputes.resolve")
     dispute = _locked(dispute)
     _expect(dispute, (DisputeStatus.IN_REVIEW,), "accepted")
@@ -388,11 +391,22 @@ def dispute_accept(
     if not resolution:
         raise ValidationError({"resolution": "Say what was corrected."})
     correction = correction or Correction()
+    # The published weeks as they stand without the correction, to tell what it moves.
+    corrects = (correction.kind or CorrectionKind.NONE) != CorrectionKind.NONE
+    before = restatements.published_live() if corrects else {}
     done = _apply(dispute, correction, by, f"Dispute #{dispute.pk}: {resolution}")
     weeks: list[IsoWeek] = []
     if done:
-        weeks = snapshots_republish_changed(
-            by=by, reason=f"Dispute #{dispute.pk} accepted: {resolution}"[:500]
+        weeks = snapshots_restate_correction(
+            before=before,
+            by=by,
+            reason=f"Dispute #{dispute.pk} accepted: {resolution}"[:500],
+            cause={
+                "kind": "dispute",
+                "label": f"Dispute #{dispute.pk} accepted: {resolution}"[:300],
+                "url": reverse("disputes:dispute-detail", args=[dispute.pk]),
+            },
+            correction=done,
         )
     step = _move(dispute, to=DisputeStatus.ACCEPTED, by=by, note=resolution)
     dispute.resolution = resolution

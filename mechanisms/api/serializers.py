@@ -8,12 +8,12 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from mechanisms import markdown
 from mechanisms.choices import PART_FIELDS, Cadence, Direction, GoalKind, Status, Team
 from mechanisms.models import MAX_TAGS, MAX_TENETS, Action, Link, LogEntry, Mechanism
 from mechanisms.selectors import GoalStatus
 from mechanisms.services.rendering import rendered_markdown_get
 from mechanisms.versions import Snapshot
+from revops import markdown
 from revops.api import SlugRelatedField
 from scorecard.formatting import format_plain
 from scorecard.models import Metric

@@ -22,7 +22,6 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from mechanisms import markdown
 from mechanisms.choices import (
     PART_FIELDS,
     PART_LABELS,
@@ -35,6 +34,7 @@ from mechanisms.choices import (
 from mechanisms.models import MAX_TAGS, MAX_TENETS, Action, Goal, Link, LogEntry, Mechanism
 from mechanisms.schedule import next_inspection
 from mechanisms.services.rendering import rendered_markdown_get
+from revops import markdown
 from scorecard.models import Metric
 
 # Words the mechanism pages use where a slug goes: no mechanism may take them.

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from django.db.models.functions import Now
 from django.utils.safestring import SafeString, mark_safe
 
-from mechanisms import markdown
 from mechanisms.models import RenderedMarkdown
+from revops import markdown
 
 
 def markdown_digest(text: str) -> str:

@@ -98,6 +98,39 @@ class WeeklyValueSerializer(serializers.ModelSerializer):
 class PublishInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     republish = serializers.BooleanField(required=False, default=False)
+    expected = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="The `fingerprint` of the restatement preview this republish confirms: when "
+        "what it would change has moved since, nothing changes (400).",
+    )
+
+
+class RestatementChangeSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["changed", "added", "removed"])
+    frozen = serializers.CharField(allow_blank=True)
+    live = serializers.CharField(allow_blank=True)
+    frozen_target = serializers.CharField(allow_blank=True)
+    live_target = serializers.CharField(allow_blank=True)
+    definition_changed = serializers.BooleanField()
+    summary = serializers.CharField()
+
+
+class RestatementCauseSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    label = serializers.CharField()
+    url = serializers.CharField(allow_blank=True)
+    metrics = serializers.ListField(child=serializers.CharField())
+
+
+class RestatementSerializer(serializers.Serializer):
+    week = serializers.CharField()
+    revision = serializers.IntegerField()
+    fingerprint = serializers.CharField()
+    changes = RestatementChangeSerializer(many=True)
+    causes = RestatementCauseSerializer(many=True)
 
 
 # --- Documentation of the week payload (views build it as a dict, for speed) -----------------
@@ -131,6 +164,15 @@ class MetricLinksSerializer(serializers.Serializer):
     definition = serializers.CharField()
 
 
+class CommentarySerializer(serializers.Serializer):
+    markdown = serializers.CharField()
+    html = serializers.CharField(help_text="Sanitised HTML.")
+    by = serializers.CharField()
+    frozen = serializers.BooleanField(
+        help_text="Frozen with the published week; false for a draft of a week not published."
+    )
+
+
 class WeekMetricSerializer(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
@@ -157,6 +199,8 @@ class WeekMetricSerializer(serializers.Serializer):
     definition_version = serializers.IntegerField(allow_null=True)
     live = serializers.BooleanField()
     trust = TrustSerializer(allow_null=True)
+    owner = serializers.CharField(allow_null=True, help_text="The metric owner's username.")
+    commentary = CommentarySerializer(allow_null=True)
     links = MetricLinksSerializer()
 
 
@@ -176,5 +220,10 @@ class WeekSerializer(serializers.Serializer):
     published_at = serializers.DateTimeField(allow_null=True)
     published_by = serializers.CharField(allow_null=True)
     rag_counts = serializers.DictField(child=serializers.IntegerField())
+    restatement_pending = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="A published week: the metric keys whose live value now differs from the "
+        "frozen one (a restatement is pending; the values here stay the frozen ones).",
+    )
     top_line = WeekMetricSerializer(many=True)
     sections = WeekSectionSerializer(many=True)

@@ -26,4 +26,9 @@ urlpatterns = [
         login_not_required(views.WeekPublishView.as_view()),
         name="scorecard-week-publish",
     ),
+    path(
+        "weeks/<str:week>/restatement/",
+        login_not_required(views.WeekRestatementView.as_view()),
+        name="scorecard-week-restatement",
+    ),
 ]

@@ -17,11 +17,12 @@ from rest_framework.viewsets import ReadOnlyModelViewSet
 from revops.api import Cursor
 from revops.permissions import Can
 from revops.weeks import IsoWeek
-from scorecard import rendering, selectors
+from scorecard import rendering, restatements, selectors
 from scorecard.api.serializers import (
     MetricDefinitionSerializer,
     MetricSerializer,
     PublishInputSerializer,
+    RestatementSerializer,
     WeeklyValueSerializer,
     WeekSerializer,
 )
@@ -123,6 +124,15 @@ def _row(row: MetricRow, week: IsoWeek) -> dict:
         "definition_version": cell.version,
         "live": cell.live,
         "trust": _mark(trust),
+        "owner": row.metric.owner.username if row.metric.owner else None,
+        "commentary": {
+            "markdown": row.commentary.body,
+            "html": row.commentary.html,
+            "by": row.commentary.by,
+            "frozen": row.commentary.frozen,
+        }
+        if row.commentary
+        else None,
         "links": {
             "page": reverse("scorecard:metric-week", args=[week, key]),
             "records": reverse("scorecard:metric-records", args=[week, key]),
@@ -146,6 +156,7 @@ def week_payload(card: ScorecardWeek) -> dict:
         if snapshot and snapshot.published_by
         else None,
         "rag_counts": card.rag_counts,
+        "restatement_pending": card.pending,
         "top_line": [_row(row, week) for row in card.top_line],
         "sections": [
             {"team": s.team, "label": s.label, "metrics": [_row(row, week) for row in s.rows]}
@@ -211,9 +222,46 @@ class WeekPublishView(APIView):
                 by=request.user,
                 reason=data.validated_data.get("reason", ""),
                 republish=data.validated_data["republish"],
+                expected=data.validated_data.get("expected", ""),
             )
         except ValidationError as exc:
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
         card = selectors.scorecard_week(target, trend_weeks=2)
         code = status.HTTP_200_OK if snapshot.revision > 1 else status.HTTP_201_CREATED
         return Response(week_payload(card), status=code)
+
+
+class WeekRestatementView(APIView):
+    """What republishing a published week would change now: per metric, frozen → live, the
+    causes recorded since its publication, and the fingerprint a republish confirms."""
+
+    permission_classes = [Can]
+    permission_action = "scorecard.publish"
+
+    @extend_schema(responses={200: RestatementSerializer, 404: OpenApiResponse()})
+    def get(self, request: Request, week: str) -> Response:
+        target = _week(week)
+        preview = restatements.week_restatement(target)
+        if preview is None:
+            raise Http404(f"{target.label} is not published.")
+        return Response(
+            {
+                "week": target.label,
+                "revision": preview.snapshot.revision,
+                "fingerprint": preview.fingerprint,
+                "changes": [
+                    {
+                        "metric": c.key,
+                        "kind": c.kind,
+                        "frozen": format_plain(c.frozen),
+                        "live": format_plain(c.live),
+                        "frozen_target": format_plain(c.frozen_target),
+                        "live_target": format_plain(c.live_target),
+                        "definition_changed": c.definition_changed,
+                        "summary": c.what(),
+                    }
+                    for c in preview.changes
+                ],
+                "causes": preview.causes,
+            }
+        )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +17,7 @@ from django.utils import timezone
 from revops.permissions import Role
 from revops.weeks import IsoWeek
 from scorecard.choices import Rag
-from scorecard.models import WeeklySnapshot
+from scorecard.models import SnapshotPublication, WeeklySnapshot
 from scorecard.selectors import MetricRow, ScorecardWeek, scorecard_week
 
 
@@ -26,15 +28,31 @@ class Digest:
     html: str
     turned_red: list[MetricRow]
     still_red: list[MetricRow]
+    restated: list[SnapshotPublication]
+
+
+def restatements_since(since: datetime | None, *, before: datetime | None = None) -> list:
+    """The republications of published weeks made since `since` (the last digest; the last
+    seven days when none was ever sent), oldest week first."""
+    before = before or timezone.now()
+    since = since or before - timedelta(days=7)
+    return list(
+        SnapshotPublication.objects.filter(
+            revision__gt=1, published_at__gt=since, published_at__lte=before
+        )
+        .select_related("snapshot", "published_by")
+        .order_by("snapshot__week_start", "revision")
+    )
 
 
 def _absolute(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def digest_build(week: IsoWeek) -> Digest:
+def digest_build(week: IsoWeek, *, since: datetime | None = None) -> Digest:
     """The digest of `week` as the scorecard shows it: red metrics split into those that turned
-    red this week (not red the week before) and those still red."""
+    red this week (not red the week before) and those still red, and the restatements of
+    published weeks made since the last digest (`since`)."""
     card: ScorecardWeek = scorecard_week(week, trend_weeks=2)
     red = [row for row in card.rows if row.rag == Rag.RED]
     turned_red = [row for row in red if not (row.previous and row.previous.rag == Rag.RED)]
@@ -51,6 +69,10 @@ def digest_build(week: IsoWeek) -> Digest:
         "still_red": still_red,
         "week_url": _absolute(reverse("scorecard:week", args=[week])),
         "site_url": settings.SITE_URL,
+        "restated": [
+            {"publication": p, "week": IsoWeek.of(p.snapshot.week_start)}
+            for p in restatements_since(since)
+        ],
     }
     return Digest(
         subject=subject,
@@ -58,6 +80,7 @@ def digest_build(week: IsoWeek) -> Digest:
         html=render_to_string("emails/scorecard_digest.html", context),
         turned_red=turned_red,
         still_red=still_red,
+        restated=[item["publication"] for item in context["restated"]],
     )
 
 
@@ -73,29 +96,75 @@ def digest_recipients() -> list[str]:
     )
 
 
+def commentary_reminders(week: IsoWeek) -> list[EmailMultiAlternatives]:
+    """Publish day: to each metric owner with an email address, one message naming their
+    metrics that are red in the published week and have no commentary, each with its link."""
+    from scorecard.models import SnapshotValue
+
+    red = (
+        SnapshotValue.objects.filter(week_start=week.monday, rag=Rag.RED, commentary="")
+        .exclude(metric__owner=None)
+        .exclude(metric__owner__email="")
+        .filter(metric__owner__is_active=True)
+        .select_related("metric__owner")
+        .order_by("metric__owner_id", "metric__position")
+    )
+    by_owner: dict[int, list] = {}
+    for value in red:
+        by_owner.setdefault(value.metric.owner_id, []).append(value)
+    messages = []
+    for values in by_owner.values():
+        owner = values[0].metric.owner
+        lines = [
+            f"- {v.metric.name}: "
+            + _absolute(reverse("scorecard:metric-week", args=[week, v.metric.key]))
+            for v in values
+        ]
+        names = ", ".join(v.metric.name for v in values)
+        messages.append(
+            EmailMultiAlternatives(
+                f"Scorecard {week.label}: {names} red, without your commentary",
+                f"Scorecard {week.label} is published. You own these red metrics; executives "
+                "will read why they moved and what is being done if you write it:\n\n"
+                + "\n".join(lines)
+                + "\n",
+                settings.DEFAULT_FROM_EMAIL,
+                [owner.email],
+            )
+        )
+    return messages
+
+
 def digest_send(*, week: IsoWeek) -> int:
-    """Email the digest of a published week to every executive, once: the snapshot is marked
-    sent in the same transaction (compare-and-swap), so a second run sends nothing and a
-    failed send leaves it unsent for a retry. Returns the number of emails sent."""
+    """Email the digest of a published week to every executive, and each metric owner a
+    reminder for their red metrics without commentary, once: the snapshot is marked sent in
+    the same transaction (compare-and-swap), so a second run sends nothing and a failed send
+    leaves it unsent for a retry. Returns the number of digests sent."""
     with transaction.atomic():
+        since = WeeklySnapshot.objects.exclude(week_start=week.monday).aggregate(
+            last=Max("digest_sent_at")
+        )["last"]
         claimed = WeeklySnapshot.objects.filter(
             week_start=week.monday, digest_sent_at__isnull=True
         ).update(digest_sent_at=timezone.now())
         if claimed != 1:
             return 0
+        # The reminders ride on the digest's claim: sent once, on the day the week is published.
+        reminders = commentary_reminders(week)
         recipients = digest_recipients()
-        if not recipients:
-            return 0
-        digest = digest_build(week)
         messages = []
+        if recipients:
+            digest = digest_build(week, since=since)
         for address in recipients:
             message = EmailMultiAlternatives(
                 digest.subject, digest.text, settings.DEFAULT_FROM_EMAIL, [address]
             )
             message.attach_alternative(digest.html, "text/html")
             messages.append(message)
+        if not messages and not reminders:
+            return 0
         from django.core.mail import get_connection
 
         with get_connection() as mail:
-            mail.send_messages(messages)
+            mail.send_messages(messages + reminders)
         return len(messages)

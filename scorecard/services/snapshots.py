@@ -21,7 +21,13 @@ from revops.weeks import IsoWeek, week_range
 from scorecard.choices import PublicationSource
 from scorecard.compute import Cell, metric_values_compute
 from scorecard.formatting import format_plain
-from scorecard.models import Metric, SnapshotPublication, SnapshotValue, WeeklySnapshot
+from scorecard.models import (
+    Metric,
+    PendingRestatement,
+    SnapshotPublication,
+    SnapshotValue,
+    WeeklySnapshot,
+)
 from scorecard.selectors import definition_current_map, metric_catalog
 from scorecard.targets import TargetBook, rag_status
 
@@ -46,9 +52,16 @@ def _values(
     definitions: dict,
     targets: TargetBook,
 ) -> list[SnapshotValue]:
+    from scorecard.models import MetricCommentary
+
+    said = {
+        c.metric_id: c
+        for c in MetricCommentary.objects.filter(week_start=week.monday, metric__in=metrics)
+    }
     rows = []
     for metric in metrics:
         cell = computed[metric.id][week]
+        commentary = said.get(metric.id)
         target = targets.for_week(metric.id, week, additive=metric.additive)
         rows.append(
             SnapshotValue(
@@ -68,6 +81,10 @@ def _values(
                     red_pct=metric.red_pct,
                 ),
                 note=cell.note[:200],
+                frozen_at=snapshot.published_at,
+                commentary=commentary.body if commentary else "",
+                commentary_html=commentary.html if commentary else "",
+                commentary_by_id=commentary.written_by_id if commentary else None,
             )
         )
     return rows
@@ -95,13 +112,21 @@ def snapshot_publish(
     reason: str = "",
     republish: bool = False,
     send_digest: bool = True,
+    expected: str = "",
+    only: set[str] | None = None,
+    causes: list[dict] | None = None,
 ) -> WeeklySnapshot:
     """Freeze `week`'s values of every metric on the scorecard, computed now with each metric's
     current definition, target and thresholds.
 
     A week still in progress cannot be published. A published week changes only through
     `republish=True` with a reason; the new revision records what changed. The first
-    publication of a week sends the executives' digest once the transaction commits."""
+    publication of a week sends the executives' digest once the transaction commits.
+
+    A republish changes only the cells whose live value, target, status or definition now
+    differ from the frozen ones (or, with `only`, those of these metric keys), and records the
+    causes (scorecard/restatements.py); `expected` is the fingerprint of the preview it
+    confirms."""
     if not week.is_complete():
         raise ValidationError(
             f"{week.label} is still in progress; it can be published from "
@@ -118,35 +143,22 @@ def snapshot_publish(
     if existing and not reason:
         raise ValidationError("Say why the week is being republished; the reason is recorded.")
 
+    if existing:
+        publication = _restate(
+            existing, week, by=by, reason=reason, source=source, expected=expected, only=only,
+            causes=causes,
+        )  # fmt: skip
+        _warm_on_commit(week)
+        return publication.snapshot
+
     metrics, definitions, targets, computed = _compute([week])
     now = timezone.now()
-    changes: dict[str, dict[str, str]] = {}
-    if existing:
-        old = dict(existing.values.values_list("metric__key", "value"))
-        snapshot = existing
-        snapshot.revision += 1
-        snapshot.source = source
-        snapshot.published_at = now
-        snapshot.published_by = by
-        snapshot.save(update_fields=["revision", "source", "published_at", "published_by"])
-        snapshot.values.all().delete()
-    else:
-        old = {}
-        snapshot = WeeklySnapshot.objects.create(
-            week_start=week.monday, source=source, published_at=now, published_by=by
-        )
-    rows = _values(snapshot, week, metrics, computed, definitions, targets)
-    SnapshotValue.objects.bulk_create(rows)
-    if existing:
-        for row in rows:
-            before = old.pop(row.metric.key, None)
-            if before != row.value:
-                changes[row.metric.key] = {
-                    "old": format_plain(before),
-                    "new": format_plain(row.value),
-                }
-        for key, before in old.items():  # metrics taken off the scorecard since
-            changes[key] = {"old": format_plain(before), "new": ""}
+    snapshot = WeeklySnapshot.objects.create(
+        week_start=week.monday, source=source, published_at=now, published_by=by
+    )
+    SnapshotValue.objects.bulk_create(
+        _values(snapshot, week, metrics, computed, definitions, targets)
+    )
     SnapshotPublication.objects.create(
         snapshot=snapshot,
         revision=snapshot.revision,
@@ -154,15 +166,100 @@ def snapshot_publish(
         published_at=now,
         published_by=by,
         reason=reason,
-        changes=changes,
     )
-    if send_digest and not existing:
+    if send_digest:
         from scorecard.tasks import digest_send_task
 
         label = week.label
         transaction.on_commit(lambda: digest_send_task.delay(label))
     _warm_on_commit(week)
     return snapshot
+
+
+def _restate(
+    snapshot: WeeklySnapshot,
+    week: IsoWeek,
+    *,
+    by: AbstractBaseUser | None,
+    reason: str,
+    source: str,
+    expected: str = "",
+    only: set[str] | None = None,
+    causes: list[dict] | None = None,
+) -> SnapshotPublication:
+    """Republish a published week (under the publish lock): recompute it now, change the
+    frozen cells that differ (all of them, or those of the metric keys in `only`), and record
+    the new revision with the reason, each change and its causes (found since the last
+    publication unless given). `expected` is the fingerprint of the preview the person
+    confirmed: when what a republish would change has moved since, nothing changes."""
+    from scorecard import restatements
+
+    snapshot = WeeklySnapshot.objects.select_for_update().get(pk=snapshot.pk)
+    _, live = restatements.live_cells([week])
+    frozen = list(snapshot.values.select_related("metric"))
+    changes = restatements.differences(snapshot, live[week], frozen)
+    if expected and restatements.fingerprint(snapshot, changes) != expected:
+        raise ValidationError(
+            f"What republishing {week.label} changes has moved since the preview (new data, a "
+            "correction or another republish). Nothing was changed; look at the preview again."
+        )
+    if only is not None:
+        changes = [c for c in changes if c.key in only]
+    if causes is None:
+        since = restatements.frozen_since(snapshot, frozen, changes)
+        causes = restatements.causes_since(week, since, changes)
+    by_metric = {v.metric.key: v for v in frozen}
+    stamp = timezone.now()
+    updated, added, removed = [], [], []
+    for change in changes:
+        if change.kind == restatements.REMOVED:
+            removed.append(by_metric[change.key].pk)
+            continue
+        now = change.live_cell
+        row = by_metric.get(change.key) or SnapshotValue(
+            snapshot=snapshot, metric=now.metric, week_start=week.monday
+        )
+        row.definition = now.definition
+        row.value, row.target, row.rag = now.value, now.target, now.rag
+        row.numerator, row.denominator = now.cell.numerator, now.cell.denominator
+        row.note = now.cell.note[:200]
+        row.frozen_at = stamp
+        (added if row.pk is None else updated).append(row)
+    SnapshotValue.objects.filter(pk__in=removed).delete()
+    SnapshotValue.objects.bulk_create(added)
+    SnapshotValue.objects.bulk_update(
+        updated,
+        ["definition", "value", "target", "rag", "numerator", "denominator", "note", "frozen_at"],
+    )
+    left = [
+        c.key
+        for c in restatements.differences(snapshot, live[week], frozen)
+        if c.kind == restatements.CHANGED
+        and c.value_moved
+        and c.key not in {x.key for x in changes}
+    ]
+    if left:
+        PendingRestatement.objects.update_or_create(
+            week_start=week.monday, defaults={"metrics": left, "checked_at": timezone.now()}
+        )
+    else:
+        PendingRestatement.objects.filter(week_start=week.monday).delete()
+    now = stamp
+    snapshot.revision += 1
+    snapshot.source = source
+    snapshot.published_at = now
+    snapshot.published_by = by
+    snapshot.save(update_fields=["revision", "source", "published_at", "published_by"])
+    return SnapshotPublication.objects.create(
+        snapshot=snapshot,
+        revision=snapshot.revision,
+        source=source,
+        published_at=now,
+        published_by=by,
+        reason=reason,
+        changes={c.key: c.record() for c in changes},
+        causes=causes,
+    )
 
 
 def _warm_on_commit(week: IsoWeek) -> None:
@@ -280,41 +377,163 @@ def backfill_weeks_all() -> int:
 
 
 @transaction.atomic
-def snapshots_republish_changed(
-    *, by: AbstractBaseUser | None, reason: str, weeks: int = 104
+def snapshot_commentary_restate(
+    *, week: IsoWeek, metric: Metric, body: str, html: str, by: AbstractBaseUser, reason: str
+) -> SnapshotPublication | None:
+    """A commentary written for a published week republishes its cell's commentary, and only
+    that: a new revision naming who wrote it, with `reason` (required to change or remove
+    commentary that was frozen). Nothing happens for a week not published, or when the frozen
+    commentary says the same already."""
+    _lock()
+    snapshot = WeeklySnapshot.objects.select_for_update().filter(week_start=week.monday).first()
+    if snapshot is None:
+        return None
+    value = snapshot.values.filter(metric=metric).first()
+    if value is None or value.commentary == body:
+        return None
+    if value.commentary and not reason:
+        raise ValidationError(
+            {
+                "reason": f"{week.label} is published with this commentary: say why it changes; "
+                "the reason is recorded with a new revision."
+            }  # fmt: skip
+        )
+    verb = "removed" if not body else ("edited" if value.commentary else "added")
+    who = by.get_full_name() or by.get_username()
+    value.commentary, value.commentary_html, value.commentary_by = body, html, by if body else None
+    value.save(update_fields=["commentary", "commentary_html", "commentary_by"])
+    now = timezone.now()
+    snapshot.revision += 1
+    snapshot.published_at, snapshot.published_by = now, by
+    snapshot.save(update_fields=["revision", "published_at", "published_by"])
+    return SnapshotPublication.objects.create(
+        snapshot=snapshot,
+        revision=snapshot.revision,
+        source=PublicationSource.MANUAL,
+        published_at=now,
+        published_by=by,
+        reason=reason or f"Commentary on {metric.name} {verb}",
+        changes={
+            metric.key: {
+                "old": format_plain(value.value),
+                "new": format_plain(value.value),
+                "commentary": verb,
+            }
+        },  # fmt: skip
+        causes=[
+            {
+                "kind": "commentary",
+                "label": f"{who} {verb} the commentary on {metric.name}",
+                "url": "",
+                "metrics": [metric.key],
+            }
+        ],  # fmt: skip
+    )
+
+
+@transaction.atomic
+def snapshots_restate_correction(
+    *,
+    before: dict,
+    by: AbstractBaseUser | None,
+    reason: str,
+    cause: dict,
+    correction: dict | None = None,
+    source: str = PublicationSource.DISPUTE,
 ) -> list[IsoWeek]:
-    """After a correction of the data: recompute every published week of the last `weeks` in
-    one pass and republish, with `reason`, each week where a metric it froze now has another
-    value. Weeks whose values did not move keep their revision. Returns the republished weeks."""
+    """After a correction of the data: republish, with `reason`, exactly the cells of
+    published weeks that the correction moved, i.e. whose live value or target differs from
+    `before` (restatements.published_live, taken just before the correction). Everything else
+    that moved since a week's publication (a later import, say) stays pending. Each revision
+    names `cause` for the cells it moved; a moved cell whose frozen value had also drifted
+    before the correction names the drift's causes too (not `correction`, what was done for
+    `cause`, again). Returns the republished weeks."""
+    from scorecard import restatements
+
     if not reason.strip():
         raise ValidationError("Say why the weeks are being republished; the reason is recorded.")
-    last = IsoWeek.last_completed()
-    first = last.shift(-(weeks - 1))
     _lock()
-    published = sorted(
-        WeeklySnapshot.objects.filter(
-            week_start__gte=first.monday, week_start__lte=last.monday
-        ).values_list("week_start", flat=True)
-    )
-    if not published:
-        return []
-    span = [IsoWeek.of(monday) for monday in published]
-    metrics, _, _, computed = _compute(span)
-    stored = {
-        (metric_id, monday): value
-        for metric_id, monday, value in SnapshotValue.objects.filter(
-            week_start__in=published
-        ).values_list("metric_id", "week_start", "value")
-    }
-    changed = [
-        week
-        for week in span
-        if any(
-            (m.id, week.monday) in stored
-            and computed[m.id][week].value != stored[(m.id, week.monday)]
-            for m in metrics
+    after = restatements.live_cells(sorted(before))[1]
+    republished = []
+    for week, keys in sorted(restatements.correction_moves(before, after).items()):
+        snapshot = WeeklySnapshot.objects.get(week_start=week.monday)
+        frozen = list(snapshot.values.select_related("metric"))
+        changes = [
+            c for c in restatements.differences(snapshot, after[week], frozen)
+            if c.key in keys and c.kind == restatements.CHANGED
+            and (c.value_moved or c.frozen_target != c.live_target)
+        ]  # fmt: skip
+        if not changes:  # the correction moved them back to what was frozen
+            continue
+        frozen_value = {v.metric_id: v.value for v in frozen}
+        drifted = [
+            c for c in changes
+            if frozen_value[c.live_cell.metric.id] != before[week][c.live_cell.metric.id].value
+        ]  # fmt: skip
+        causes = [{**cause, "metrics": sorted(c.key for c in changes)}]
+        causes += [
+            x for x in restatements.causes_since(
+                week, restatements.frozen_since(snapshot, frozen, drifted), drifted,
+                ignore=correction,
+            )
+            if x["kind"] != "other"
+        ]  # fmt: skip
+        snapshot_publish(
+            week=week, by=by, reason=reason, republish=True, source=source,
+            only={c.key for c in changes}, causes=causes,
+        )  # fmt: skip
+        republished.append(week)
+    return republished
+
+
+@transaction.atomic
+def snapshots_restate_pending(
+    *, by: AbstractBaseUser | None, reason: str, expected: dict[str, str]
+) -> list[IsoWeek]:
+    """Ops republish, in bulk with one reason, the published weeks whose frozen values differ
+    from the live ones: `expected` maps each week's label to the fingerprint of the preview
+    they saw. A week whose changes moved since is refused (nothing changes); the causes of
+    each are recorded. Returns the republished weeks."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("Say why the weeks are being republished; the reason is recorded.")
+    if not expected:
+        raise ValidationError("Choose at least one week to republish.")
+    weeks = []
+    for label in sorted(expected):
+        try:
+            weeks.append(IsoWeek.parse(label))
+        except ValueError:
+            raise ValidationError(f"{label!r} is not a week.") from None
+    published = set(
+        WeeklySnapshot.objects.filter(week_start__in=[w.monday for w in weeks]).values_list(
+            "week_start", flat=True
         )
-    ]
-    for week in changed:
-        snapshot_publish(week=week, by=by, reason=reason, republish=True)
-    return changed
+    )
+    for week in weeks:
+        if week.monday not in published:
+            raise ValidationError(f"{week.label} is not published; there is nothing to restate.")
+        snapshot_publish(
+            week=week, by=by, reason=reason, republish=True, expected=expected[week.label]
+        )
+    return weeks
+
+
+@transaction.atomic
+def restatements_check(found=None) -> list:
+    """Compare every published week of the last two years with its live values and keep the
+    list of pending restatements (PendingRestatement) to what differs now. Returns the weeks
+    found (restatements.WeekRestatement, newest first); `found` is such a list computed
+    already, when the caller has one."""
+    from scorecard import restatements
+
+    if found is None:
+        found = restatements.pending_compute()
+    now = timezone.now()
+    PendingRestatement.objects.exclude(week_start__in=[w.week.monday for w in found]).delete()
+    for pending in found:
+        PendingRestatement.objects.update_or_create(
+            week_start=pending.week.monday,
+            defaults={"metrics": [c.key for c in pending.moved], "checked_at": now},
+        )
+    return found

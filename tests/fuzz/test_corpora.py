@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mechanisms import markdown
 from pipeline.choices import BatchStatus
+from revops import markdown
 from tests.fuzz.corpora import HOSTILE_CSVS, MARKDOWN_SHAPES, XSS
 from tests.pipeline.importing import run_import
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bench.markdown_shapes import SHAPES
-from mechanisms.markdown import MAX_CHARS, render, sanitise_html, source_clean
+from revops.markdown import MAX_CHARS, render, sanitise_html, source_clean
 
 # Payloads people paste to see what a page does with them.
 SCRIPT = "<script>alert('x')</script>"

@@ -10,10 +10,10 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from mechanisms import markdown
 from mechanisms.models import RenderedMarkdown
 from mechanisms.services.mechanisms import log_entry_add
 from mechanisms.services.rendering import markdown_digest
+from revops import markdown
 from revops.permissions import Role
 
 pytestmark = pytest.mark.django_db

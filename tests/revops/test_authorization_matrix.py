@@ -97,6 +97,8 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "scorecard:week": {"GET": ALL},
     "scorecard:week-print": {"GET": ALL},
     "scorecard:week-publish": {"POST": OPS},
+    "scorecard:restatements": {"GET": OPS, "POST": OPS},
+    "scorecard:metric-week-commentary": {"POST": OPS},
     "scorecard:metric-week": {"GET": ALL},
     "scorecard:metric-records": {"GET": ALL},
     # Mechanisms: everyone reads, ops write
@@ -179,6 +181,7 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "api:scorecard-value-list": {"GET": ALL},
     "api:scorecard-week": {"GET": ALL},
     "api:scorecard-week-publish": {"POST": OPS},
+    "api:scorecard-week-restatement": {"GET": OPS},
     "api:mechanism-list": {"GET": ALL, "POST": OPS},
     "api:mechanism-link-list": {"GET": ALL, "POST": OPS},
     "api:mechanism-link-detail": {"GET": ALL, "DELETE": OPS},

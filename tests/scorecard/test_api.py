@@ -100,6 +100,7 @@ def test_the_week_endpoint_gives_the_snapshot_with_targets_status_and_links(clie
                   "detail": "There is no marketing and no sales system yet",
                   "url": None, "also": None},
         "links": None, "status": "Off target", "on_pace_for": None,
+        "owner": None, "commentary": None,
     }  # fmt: skip
     assert leads["links"]["records"] == "/scorecard/2026-W10/leads_created/records/"
 

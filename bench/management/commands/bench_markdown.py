@@ -1,7 +1,7 @@
 """python manage.py bench_markdown: what `make bench-markdown` runs.
 
 Renders each pathological shape (bench/markdown_shapes.py) at 2,500 to 20,000 characters (the
-limit of one mechanism part) through `mechanisms.markdown.render`, best of three, and reports
+limit of one mechanism part) through `revops.markdown.render`, best of three, and reports
 how time grows: linear means about 8x from the smallest to the largest size. A small ordinary
 document is timed in the same run as the reference (these machines are noisy; ratios hold).
 Each shape also says whether its largest size came out as the plain-text fallback (over the
@@ -17,7 +17,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from bench.markdown_shapes import SHAPES
-from mechanisms.markdown import RENDER_BUDGET_S, render, render_checked
+from revops.markdown import RENDER_BUDGET_S, render, render_checked
 
 SIZES = (2_500, 5_000, 10_000, 20_000)
 REFERENCE = "**Speed** beats *perfect*.\n\n- one\n- two\n\n[scorecard](/scorecard/)\n" * 40

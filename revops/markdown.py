@@ -1,4 +1,5 @@
-"""Markdown in mechanisms: cleaned when saved, sanitised whenever it is shown.
+"""Markdown wherever users write it (mechanisms, metric commentary): cleaned when saved,
+sanitised whenever it is shown.
 
 Two layers, because a Markdown renderer left to itself passes `<script>`, `onerror=` and
 `javascript:` links straight through (measured on Python-Markdown, not assumed):
