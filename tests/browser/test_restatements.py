@@ -77,7 +77,7 @@ def test_commentary_on_a_red_number_and_a_previewed_restatement(
     assert preview.locator('tr[data-metric="leads_created"] td').first.inner_text() == "2 → 3"
     screenshot(page, "restatement-preview")
     page.fill("#id_reason", "Late Salesforce sync")
-    page.click("button:has-text('Republish these')")
+    page.click("button:has-text('Republish this change')")
     assert "Republished" in page.locator(".messages").inner_text()
     assert page.locator(f"{row} .sc-value").first.inner_text() == "3"
     assert page.locator("[data-testid=restatement-pending]").count() == 0
