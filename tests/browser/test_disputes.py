@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps as django_apps
+from playwright.sync_api import expect
 
 from pipeline.choices import SystemRole
 from pipeline.services.identity import golden_resolve
@@ -74,7 +75,7 @@ def test_sales_lead_disputes_a_number_and_ops_accept_it(live_server, page, make_
     page.fill("#id_value", "2020-01-06T09:00:00")
     page.click("button:has-text('Accept')")
     assert page.locator(".dp-summary .dp-status").inner_text() == "Accepted"
-    assert page.locator(".dp-step-item").count() == 4
+    expect(page.locator(".dp-step-item")).to_have_count(4)
     shot(page, "timeline")
 
     page.goto(f"{live_server.url}/scorecard/{week.label}/")

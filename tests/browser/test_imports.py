@@ -4,6 +4,7 @@ read the problem report of a file that is refused."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from pipeline.models import Lead
 from revops.permissions import Role
@@ -37,7 +38,7 @@ def test_upload_preview_confirm_and_problem_report(
 
     # Checked, nothing written yet, the first rows shown as they will be stored.
     page.wait_for_selector("text=Checked — awaiting confirmation")
-    assert page.locator("table.preview tbody tr").count() == 2
+    expect(page.locator("table.preview tbody tr")).to_have_count(2)
     assert "ana@acme.com" in page.locator("table.preview").inner_text()
     assert not Lead.objects.exists()
     screenshot(page, "import-preview")

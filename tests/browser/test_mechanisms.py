@@ -9,6 +9,7 @@ import io
 import pytest
 from django.apps import apps as django_apps
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from demo.mechanisms import mechanisms_demo_ensure
 from mechanisms.models import Mechanism
@@ -42,7 +43,7 @@ def test_ops_create_edit_link_inspect_compare_and_restore_a_mechanism(
     sign_in(page, live_server.url, "ops", "revops-demo")
     page.click("nav.nav >> text=Mechanisms")
     assert page.locator("h1").inner_text() == "Mechanisms"
-    assert page.locator("table.mx-list tbody tr").count() == 5
+    expect(page.locator("table.mx-list tbody tr")).to_have_count(5)
     page.click("text=New mechanism")
 
     # Write: the preview shows the Markdown as readers will see it, with the script as text.
@@ -103,7 +104,7 @@ def test_ops_create_edit_link_inspect_compare_and_restore_a_mechanism(
     page.fill("#id_log-changed", "Referrals now create a lead directly.")
     page.click("text=Save to the log")
     assert "logged; the next one is due" in page.inner_text(".messages")
-    assert page.locator(".mx-log-entry").count() == 1
+    expect(page.locator(".mx-log-entry")).to_have_count(1)
     assert page.locator(".mx-log-entry .mx-markdown strong").first.inner_text() == "a week"
 
     # An action, ticked off on the page.
@@ -124,7 +125,7 @@ def test_ops_create_edit_link_inspect_compare_and_restore_a_mechanism(
 
     # Compare the two versions, then restore the first.
     page.click("text=History")
-    assert page.locator("table.mx-history tbody tr").count() == 2
+    expect(page.locator("table.mx-history tbody tr")).to_have_count(2)
     page.click("text=Compare the two versions")
     assert page.locator("h1").inner_text() == "Version 1 and version 2"
     tool = page.locator('tr[data-field="The seven parts: Tool"]')
@@ -141,7 +142,7 @@ def test_ops_create_edit_link_inspect_compare_and_restore_a_mechanism(
     node = page.locator("#node-partner-referral-intake")
     assert node.get_attribute("data-status") == "active"
     assert node.locator("[data-goal=sla]").text_content().startswith("● SLA:")
-    assert page.locator("g.mx-edge").count() == 6  # the demo's five links and this one
+    expect(page.locator("g.mx-edge")).to_have_count(6)  # the demo's five links and this one
     screenshot(page, "mechanism-map")
 
 
@@ -150,7 +151,7 @@ def test_an_executive_reads_a_mechanism_and_finds_nothing_to_edit(live_server, p
     page.click("nav.nav >> text=Mechanisms")
     page.click("text=Lead Routing")
     assert page.locator("h1").inner_text() == "Lead Routing"
-    assert page.locator(".mx-goal").count() == 2
+    expect(page.locator(".mx-goal")).to_have_count(2)
     main = page.locator("main")
     for control in ("Edit", "Log an inspection", "Add an action", "Link a mechanism"):
         assert main.get_by_text(control, exact=True).count() == 0, control

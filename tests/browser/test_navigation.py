@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
 
@@ -55,7 +56,7 @@ def test_demo_user_signs_in_and_sees_their_navigation(
     screenshot(page, f"home-{username}")
 
     page.click("text=Leads")
-    assert page.locator("table.table tbody tr").count() == 50
+    expect(page.locator("table.table tbody tr")).to_have_count(50)
     if "Admin" in nav:
         page.click("nav.nav >> text=Admin")
         assert page.locator("#site-name").inner_text().startswith("RevOps")

@@ -4,6 +4,7 @@ values the check found, and the same file is checked again with the saved preset
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from pipeline.models import Deal, ImportPreset
 from revops.permissions import Role
@@ -45,7 +46,7 @@ def test_map_the_unknown_values_of_a_rejected_file_and_check_it_again(
 
     page.click("#map-values")
     page.wait_for_selector("form#value-map")
-    assert page.locator("tr.unmapped").count() == 3  # two stages and one type
+    expect(page.locator("tr.unmapped")).to_have_count(3)  # two stages and one type
     page.fill("#id_name", "Salesforce ES")
     page.get_by_label("Cerrada ganada", exact=True).select_option("closed_won")
     page.get_by_label("Prospección", exact=True).select_option("qualification")

@@ -8,6 +8,7 @@ import io
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from pipeline.models import Discrepancy, ReconciliationRun
 from tests.browser.conftest import sign_in
@@ -73,7 +74,7 @@ def test_ops_start_a_run_and_move_the_schedule(live_server, page, screenshot, de
     latest = ReconciliationRun.objects.latest("id")
     assert (latest.status, latest.weeks, latest.started_by.username) == ("completed", 13, "ops")
     assert f"Run #{latest.pk} completed." in page.locator(".messages").inner_text()
-    assert page.locator(".chip-current").count() == 1
+    expect(page.locator(".chip-current")).to_have_count(1)
 
     page.goto(f"{live_server.url}/records/reconciliation/schedule/")
     screenshot(page, "reconciliation-schedule")

@@ -81,12 +81,12 @@ def test_an_executive_reads_the_scorecard_then_a_metrics_records_and_trend(
     page.click("text=Trend and definition")
     charts_drawn(page)
     assert page.locator("#metric-value").inner_text() == str(shown)
-    assert page.locator("text=Leads that became marketing-qualified in the week").count() == 1
+    expect(page.locator("text=Leads that became marketing-qualified in the week")).to_have_count(1)
     page.click("text=The numbers")
-    assert page.locator("#trend-table tbody tr").count() == 13
+    expect(page.locator("#trend-table tbody tr")).to_have_count(13)
     page.click("text=52 weeks")
     charts_drawn(page)
-    assert page.locator("#trend-table tbody tr").count() == 52
+    expect(page.locator("#trend-table tbody tr")).to_have_count(52)
     screenshot(page, "scorecard-metric-trend")
 
 
@@ -104,5 +104,5 @@ def test_the_scorecard_reads_on_a_phone(live_server, browser, screenshot, demo):
     assert first_tile["width"] < 200  # two tiles a row
     screenshot(page, "scorecard-390x844")
     page.goto(f"{live_server.url}/scorecard/{IsoWeek.last_completed().label}/print/")
-    assert page.locator("table.table").count() == 4  # company and the three teams
+    expect(page.locator("table.table")).to_have_count(4)  # company and the three teams
     context.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
@@ -26,7 +27,7 @@ def test_a_user_turns_on_two_factor_and_is_asked_for_a_code_next_time(
     secret = page.locator("#two-factor-secret").inner_text()
     page.fill("#id_code", code(secret))
     page.click("text=Turn on")
-    assert page.locator("#backup-codes li").count() == 10
+    expect(page.locator("#backup-codes li")).to_have_count(10)
     page.click("text=I have saved them, continue")
     page.click("text=Sign out")
 
