@@ -65,7 +65,10 @@ TRACKED: tuple[tuple[type, tuple[str, ...]], ...] = (
     (ImportPreset, ()),
     (PlaceholderEmail, ()),
     # An import writes its progress every few thousand rows: only its status and outcome count.
-    (ImportBatch, ("phase", "progress", "heartbeat_at", "preview", "unknown_columns", "file")),
+    (
+        ImportBatch,
+        ("phase", "progress", "heartbeat_at", "phases", "preview", "unknown_columns", "file"),
+    ),
     (Metric, ()),
     (MetricDefinition, ()),
     (MetricTarget, ()),

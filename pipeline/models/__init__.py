@@ -23,6 +23,7 @@ from pipeline.models.sources import (
     source_fields,
 )
 from pipeline.models.systems import (
+    IMPORT_PHASES,
     FieldAuthority,
     ImportBatch,
     ImportFinding,
@@ -34,6 +35,7 @@ from pipeline.models.systems import (
 )
 
 __all__ = [
+    "IMPORT_PHASES",
     "OVERRIDABLE_TYPES",
     "SOURCE_MODELS",
     "source_fields",

@@ -123,6 +123,27 @@ class ImportPreset(models.Model):
         return self.name
 
 
+# The phases of an import in the order they run (the service times each under its key; the
+# batch page and the benchmark list them).
+IMPORT_PHASES = {
+    "sniff": "reading the header",
+    "copy": "loading the file",
+    "normalise": "normalising",
+    "python checks": "checking emails and phones",
+    "errors": "collecting errors",
+    "check": "findings and picklists",
+    "stage": "comparing with stored rows",
+    "scope": "scoping the golden records",
+    "golden upsert": "golden records and stage history",
+    "analyze": "statistics",
+    "source upsert": "source records",
+    "rollups": "roll-ups",
+    "dependents": "dependent records",
+    "deletions": "marking deletions",
+    "commit": "commit",
+}
+
+
 class ImportBatch(models.Model):
     """One file of one object type from one source system, with the mapping it was read with.
     A batch is checked before it writes anything, applies whole or not at all, and records who
@@ -164,6 +185,11 @@ class ImportBatch(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    phases = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Seconds each phase of the last run took: {"copy": 0.41, "normalise": 1.2, …}.',
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     rows_total = models.PositiveIntegerField(default=0)
     rows_created = models.PositiveIntegerField(default=0)
@@ -223,6 +249,12 @@ class ImportBatch(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_BATCH_STATUSES
+
+    @property
+    def phase_times(self) -> list[tuple[str, float]]:
+        """(phase as people read it, seconds) in the order the phases ran."""
+        phases = self.phases or {}
+        return [(label, phases[key]) for key, label in IMPORT_PHASES.items() if key in phases]
 
     @property
     def rows_valid(self) -> int:

@@ -57,6 +57,7 @@ from pipeline.models import (
 )
 from pipeline.services.currency import amounts_convert
 from pipeline.services.placeholders import placeholder_condition
+from revops.laps import lap
 
 # The tables whose converted amounts follow each object type's writes.
 _CONVERTED = {
@@ -68,6 +69,10 @@ _ROLE_ORDER = {SystemRole.SALES: 0, SystemRole.MARKETING: 1, SystemRole.CUSTOMER
 _RESOLVE_ORDER = (ObjectType.ACCOUNT, ObjectType.LEAD, ObjectType.DEAL, ObjectType.ARR)
 # Pending rows sort after every stored row by id (ids are bigints far below this).
 PENDING_ID_BASE = 1 << 62
+# pg advisory lock, per transaction: one writer of source and golden records at a time (an
+# import, a resolution after a correction or an authority change). Under it, a key that has
+# no golden row cannot gain one from anyone else before the writer commits.
+WRITE_LOCK = 7_303_001
 
 
 @dataclass
@@ -348,6 +353,7 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
         )
         cursor.execute("ANALYZE _scope")
         cursor.execute("ANALYZE _pending")
+    lap("scope")
     # A pending row is in the file being applied, so it is live whatever it was before.
     relation = (
         f"(SELECT s.id AS rep_id, {', '.join(f's.{c}' for c in columns)}, s.deleted_at "
@@ -360,25 +366,34 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
     )
     created, updated = _upsert(object_type, spec, _system_order(), relation)
     data = source_fields(object_type)
+    # Then the pending rows, linked: an UPDATE of the rows the system had sent before and a
+    # plain INSERT of the new ones (`existed` was read under WRITE_LOCK, held since).
+    linked = f"_pending p LEFT JOIN {golden} g ON g.{spec.key_column} = p.golden_key"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {table} AS t (system_id, golden_key, batch_id, batch_row, first_seen_at,
-                                      updated_at, {spec.fk}, {", ".join(data)})
-            SELECT p.system_id, p.golden_key, %s, p.batch_row, now(), now(), g.id,
-                   {", ".join(f"p.{c}" for c in data)}
-            FROM _pending p LEFT JOIN {golden} g ON g.{spec.key_column} = p.golden_key
-            -- In key order: the golden-key indexes (and the golden ids, assigned in key
-            -- order) then fill page after page instead of at random.
-            ORDER BY p.golden_key
-            ON CONFLICT (system_id, external_id) DO UPDATE SET
-                {", ".join(f"{c} = EXCLUDED.{c}" for c in data)},
-                golden_key = EXCLUDED.golden_key, batch_id = EXCLUDED.batch_id,
-                batch_row = EXCLUDED.batch_row, {spec.fk} = EXCLUDED.{spec.fk},
-                updated_at = now(), deleted_at = NULL, deleted_batch_id = NULL
+            UPDATE {table} t SET {", ".join(f"{c} = p.{c}" for c in data)},
+                golden_key = p.golden_key, batch_id = %s, batch_row = p.batch_row,
+                {spec.fk} = g.id, updated_at = now(), deleted_at = NULL, deleted_batch_id = NULL
+            FROM {linked}
+            WHERE p.existed AND t.system_id = p.system_id AND t.external_id = p.external_id
             """,
             [batch_id],
         )
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (system_id, golden_key, batch_id, batch_row, first_seen_at,
+                                 updated_at, {spec.fk}, {", ".join(data)})
+            SELECT p.system_id, p.golden_key, %s, p.batch_row, now(), now(), g.id,
+                   {", ".join(f"p.{c}" for c in data)}
+            FROM {linked}
+            WHERE NOT p.existed
+            -- In key order: the golden-key indexes then fill page after page.
+            ORDER BY p.golden_key
+            """,
+            [batch_id],
+        )
+    lap("source upsert")
     if object_type in _CONVERTED:
         # The golden rows just upserted and the source rows just written, all in `_scope`.
         amounts_convert(tables=_CONVERTED[object_type], in_scope=True)
@@ -391,6 +406,7 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
         account_arr_rollup()
     if object_type == ObjectType.DEAL:
         lead_won_rollup()
+    lap("rollups")
     return result
 
 
@@ -585,10 +601,16 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
     for name, template in wrap.items():
         columns[name] = template.format(columns[name])
     names = list(columns)
-    joins = " ".join(
-        f"LEFT JOIN rep r{sid} ON r{sid}.golden_key = k.golden_key AND r{sid}.system_id = {sid}"
-        for sid in systems
-    )
+    if len(systems) == 1:
+        # One system: its representative rows are the keys, with no pivot to join.
+        keys = f"rep r{systems[0]} CROSS JOIN LATERAL (SELECT r{systems[0]}.golden_key) k"
+        joins = ""
+    else:
+        keys = "(SELECT DISTINCT golden_key FROM rep) k"
+        joins = " ".join(
+            f"LEFT JOIN rep r{sid} ON r{sid}.golden_key = k.golden_key AND r{sid}.system_id = {sid}"
+            for sid in systems
+        )
     if override_join:
         joins += " " + override_join
     if object_type == ObjectType.LEAD:
@@ -604,48 +626,59 @@ def _upsert(object_type: str, spec: _Spec, systems: list[int], relation: str) ->
         if object_type == ObjectType.ARR
         else ""
     )
+    # One statement: the golden row each key should have (`built`), written as an UPDATE of
+    # the keys that have a row and differ, and a plain INSERT of the keys that have none
+    # (cheaper than INSERT ... ON CONFLICT, which inserts speculatively; safe because every
+    # writer of golden records holds WRITE_LOCK). Stage changes are recorded from the UPDATE
+    # itself: `old` in its FROM list is the row as it was before.
+    key = spec.key_column
+    changed = " OR ".join(f"g.{n} IS DISTINCT FROM b.{n}" for n in names)
+    returning = "g.id"
+    history = ""
+    if spec.history is not None:
+        owner = "lead_id" if spec.history is LeadStageChange else "deal_id"
+        returning = "g.id, old.stage AS from_stage, g.stage AS to_stage"
+        history_table = spec.history._meta.db_table
+        history = f""",
+            history AS (
+                INSERT INTO {history_table} ({owner}, from_stage, to_stage, changed_at)
+                SELECT id, from_stage, to_stage, now() FROM updated WHERE from_stage <> to_stage
+                ON CONFLICT DO NOTHING
+            )"""
     with connection.cursor() as cursor:
-        if spec.history is not None:
-            # The stages before the upsert, to record what it changes.
-            cursor.execute("DROP TABLE IF EXISTS _old_stage")
-            cursor.execute(
-                f"CREATE TEMP TABLE _old_stage ON COMMIT DROP AS SELECT g.id, g.stage FROM "
-                f"{golden} g WHERE g.{spec.key_column} IN (SELECT golden_key FROM _scope)"
-            )
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         cursor.execute(
             f"""
             WITH {_rep_sql(spec, relation, has_deleted)}
-            k AS (SELECT DISTINCT golden_key FROM rep),
-            written AS (
-                INSERT INTO {golden} AS g
-                    ({spec.key_column}, {", ".join(names)}, first_seen_at, updated_at)
-                SELECT k.golden_key, {", ".join(columns.values())}, now(), now()
-                FROM k {joins}
+            built AS MATERIALIZED (
+                SELECT k.golden_key AS {key}, {", ".join(f"{v} AS {n}" for n, v in columns.items())}
+                FROM {keys} {joins}
                 {where}
-                ON CONFLICT ({spec.key_column}) DO UPDATE SET
-                    {", ".join(f"{n} = EXCLUDED.{n}" for n in names)}, updated_at = now()
-                WHERE {" OR ".join(f"g.{n} IS DISTINCT FROM EXCLUDED.{n}" for n in names)}
-                RETURNING (xmax = 0) AS inserted
-            )
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-            FROM written
+            ),
+            updated AS (
+                UPDATE {golden} g SET {", ".join(f"{n} = b.{n}" for n in names)}, updated_at = now()
+                FROM built b JOIN {golden} old ON old.{key} = b.{key}
+                WHERE g.id = old.id AND ({changed})
+                RETURNING {returning}
+            ),
+            inserted AS (
+                INSERT INTO {golden} ({key}, {", ".join(names)}, first_seen_at, updated_at)
+                SELECT b.{key}, {", ".join(f"b.{n}" for n in names)}, now(), now()
+                FROM built b
+                WHERE NOT EXISTS (SELECT 1 FROM {golden} g WHERE g.{key} = b.{key})
+                -- In key order: the key's index, and the ids given in key order, fill page
+                -- after page instead of at random.
+                ORDER BY b.{key}
+                RETURNING 1
+            ){history}
+            SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)
             """
         )
         created, updated = cursor.fetchone()
-        if spec.history is not None:
-            history = spec.history._meta.db_table
-            owner = "lead_id" if spec.history is LeadStageChange else "deal_id"
-            cursor.execute(
-                f"""
-                INSERT INTO {history} ({owner}, from_stage, to_stage, changed_at)
-                SELECT g.id, o.stage, g.stage, now()
-                FROM _old_stage o JOIN {golden} g ON g.id = o.id
-                WHERE g.stage <> o.stage
-                ON CONFLICT DO NOTHING
-                """
-            )
+        lap("golden upsert")
         if created > 10_000:
             cursor.execute(f"ANALYZE {golden}")
+            lap("analyze")
     return created, updated
 
 

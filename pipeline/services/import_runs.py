@@ -8,7 +8,7 @@ one whose worker died.
   it: a better sign of life than `heartbeat_at`, which moves only on progress steps.
 - A batch applies only if no batch of the same system and object uploaded after it has been
   applied (`import_batch_supersede_if_newer`); otherwise it ends superseded, applying nothing.
-  The importer checks it under IMPORT_LOCK inside the apply transaction, so two batches cannot
+  The importer checks it under WRITE_LOCK inside the apply transaction, so two batches cannot
   race past the check.
 - `import_batches_reap` marks failed a running batch whose lock nobody holds and whose
   heartbeat is old (beat, every minute; and lazily when the batch pages are read).
@@ -38,7 +38,8 @@ from revops.db import advisory_lock
 logger = logging.getLogger(__name__)
 
 # pg_advisory_lock(RUN_LOCK_CLASS, batch id): the two-key form, so pg_locks shows the batch id
-# as objid and the reaper can join it in SQL (objsubid 2). Distinct from IMPORT_LOCK (one key).
+# as objid and the reaper can join it in SQL (objsubid 2). Distinct from identity.WRITE_LOCK
+# (one key).
 RUN_LOCK_CLASS = 7_303_002
 
 
@@ -77,7 +78,7 @@ def superseded_message(newer: ImportBatch) -> str:
 
 def import_batch_supersede_if_newer(batch: ImportBatch) -> bool:
     """End `batch` superseded, applying nothing, when a newer file of the same system and object
-    has been applied. The importer calls it under IMPORT_LOCK inside the apply transaction, so
+    has been applied. The importer calls it under WRITE_LOCK inside the apply transaction, so
     no newer batch can commit between this check and the write."""
     newer = import_batch_newer_applied(batch)
     if newer is None:

@@ -25,7 +25,6 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from time import monotonic
 from typing import Any
 
 from django.conf import settings
@@ -54,6 +53,7 @@ from pipeline.models import (
     SourceSystem,
 )
 from revops.db import advisory_lock, advisory_lock_held
+from revops.laps import Laps
 from revops.weeks import IsoWeek, week_params, week_sql
 
 logger = logging.getLogger(__name__)
@@ -327,7 +327,7 @@ def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
             return run
         if run.attempts > MAX_ATTEMPTS:
             return _fail(run, f"Stopped {MAX_ATTEMPTS} times before finishing; not retried.")
-        laps = _Laps()
+        laps = Laps()
         try:
             with transaction.atomic():
                 _reconcile(run, laps)
@@ -339,20 +339,6 @@ def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
         laps.lap("analyze")
         ReconciliationRun.objects.filter(pk=run_id).update(phases=laps.seconds)
         return ReconciliationRun.objects.get(pk=run_id)
-
-
-class _Laps:
-    """Seconds each phase of a run took (RUN_PHASES names them on the run's page; the
-    benchmark prints them)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._mark = monotonic()
-
-    def lap(self, phase: str) -> None:
-        now = monotonic()
-        self.seconds[phase] = round(self.seconds.get(phase, 0) + now - self._mark, 3)
-        self._mark = now
 
 
 def _analyze_results() -> None:
@@ -417,7 +403,7 @@ def _week_range(weeks: int) -> tuple[date, date]:
     return last - timedelta(weeks=weeks - 1), last
 
 
-def _reconcile(run: ReconciliationRun, laps: _Laps) -> None:
+def _reconcile(run: ReconciliationRun, laps: Laps) -> None:
     marketing, sales = reconciliation_pair()
     first_week, last_week = _week_range(run.weeks)
     ctx = _Context(

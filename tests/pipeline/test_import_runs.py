@@ -20,7 +20,7 @@ from pipeline.choices import BatchStatus
 from pipeline.models import ImportBatch, Lead, LeadStageChange, SourceLead
 from pipeline.services.import_runs import RUN_LOCK_CLASS, import_batches_reap
 from pipeline.services.imports import (
-    IMPORT_LOCK,
+    WRITE_LOCK,
     import_batch_confirm,
     import_batch_create,
     import_batch_run,
@@ -156,7 +156,7 @@ def test_a_newer_file_applied_while_an_older_one_waits_for_the_import_lock_wins(
     ImportBatch.objects.filter(pk=newer.pk).update(status=BatchStatus.RUNNING)
     db = connection.settings_dict
     rival = psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"])
-    rival.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
+    rival.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
     rival.execute(
         "UPDATE pipeline_importbatch SET status = 'applied' WHERE id = %s", [newer.pk]
     )  # not committed: the older batch's early check cannot see it
@@ -176,7 +176,7 @@ def test_a_newer_file_applied_while_an_older_one_waits_for_the_import_lock_wins(
         waiting = rival.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
             "AND NOT granted AND objid = %s)",
-            [IMPORT_LOCK],
+            [WRITE_LOCK],
         ).fetchone()[0]
         time.sleep(0.1)
     assert waiting, "the older batch never reached the import lock"

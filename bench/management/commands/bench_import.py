@@ -124,6 +124,12 @@ class Command(BaseCommand):
             f"{compared.rows_unchanged:,} unchanged; every row checked and compared)"
         )
         self.stdout.write(f"peak memory          {peak_mb:7.0f} MB")
+        for label, batch in (("first import", first), ("re-export", compared)):
+            self.stdout.write(f"phases of the {label}:")
+            for label, seconds in batch.phase_times:
+                self.stdout.write(f"  {label:<34} {seconds:7.2f} s")
+        figures["first_phases"] = first.phases
+        figures["reexport_phases"] = compared.phases
         self.stdout.write(json.dumps(figures))
 
     def _bare_copy(self, path: Path) -> float:
