@@ -344,7 +344,7 @@ def golden_resolve_pending(*, object_type: str, batch_id: int) -> ResolveResult:
             CREATE TEMP TABLE _gone ON COMMIT DROP AS
             SELECT DISTINCT s.golden_key FROM {table} s
             JOIN _pending p ON p.system_id = s.system_id AND p.external_id = s.external_id
-            WHERE s.golden_key <> p.golden_key
+            WHERE p.existed AND s.golden_key <> p.golden_key
             """
         )
         cursor.execute(

@@ -203,7 +203,7 @@ def import_batch_values_map(
     (the command line's --mapping) is saved whole under `preset_name`. A batch awaiting
     confirmation is superseded by the new check. Returns (preset, new batch, or None when the
     file was not kept). Raises ValidationError as `import_preset_save` does."""
-    from pipeline.services.imports import _system_check, import_batch_enqueue
+    from pipeline.services.imports import import_batch_enqueue, system_check
 
     values = {name: extra for name, extra in values.items() if extra}
     if not values:
@@ -211,7 +211,7 @@ def import_batch_values_map(
     if batch.status in (BatchStatus.DRAFT, BatchStatus.QUEUED, BatchStatus.RUNNING):
         raise ValidationError("This import has not been checked yet: wait for its check.")
     if batch.file:
-        _system_check(batch.system)
+        system_check(batch.system)
     saved = ImportPreset.objects.filter(name=batch.preset).first()
     if saved is not None:
         preset = import_preset_values_add(preset=saved, values=values)

@@ -422,7 +422,7 @@ def test_one_bad_row_at_the_end_of_a_large_file_leaves_nothing_written(tmp_path)
 
 
 def test_a_failure_while_writing_rolls_the_whole_batch_back(tmp_path, monkeypatch):
-    import pipeline.services.imports as imports
+    import pipeline.services.imports.batch as imports
 
     applied(run_import(tmp_path, csv_text([lead_row(1)])))
 
