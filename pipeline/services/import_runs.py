@@ -158,7 +158,7 @@ def import_batch_retry(*, batch: ImportBatch, by: AbstractBaseUser | None) -> Im
             f"Batch #{batch.pk} is {batch.get_status_display().lower()}; only a failed batch "
             "can be retried."
         )
-    from pipeline.services.imports import import_batch_enqueue  # imports.py imports this module
+    from pipeline.services.imports import import_batch_enqueue  # the importer imports this module
 
     logger.info("import batch %s retried by %s", batch.pk, getattr(by, "username", "the system"))
     import_batch_enqueue(batch)
