@@ -14,7 +14,7 @@ def goal_figure(status: GoalStatus) -> dict:
     ahead of the path to it, amber when only better than the baseline, red otherwise. The
     dotted line is the path from the baseline to the target (the target itself when there is
     no baseline)."""
-    figure = trend_figure(status.points, unit=status.goal.metric.unit, compact=False)
+    figure = trend_figure(status.points, unit=status.goal.metric.unit)
     layout = figure["layout"]
     layout["height"] = HEIGHT
     layout["margin"] = {"l": 56, "r": 12, "t": 8, "b": 32}

@@ -1,5 +1,8 @@
-"""Plotly figures as plain dicts, built from selector output. Pure: no database, no plotly
-import; templates hand the dicts to plotly.js through json_script."""
+"""Charts built from selector output. Pure: no database, no plotly import.
+
+The scorecard's sparklines are inline SVG drawn here (`sparkline_svg`): the page needs no
+script to show 19 trends. Interactive charts (a metric's trend, a goal's weeks) are plotly
+figures as plain dicts (`trend_figure`) that templates hand to plotly.js through json_script."""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from revops.currencies import currency_prefix
 from scorecard.choices import Rag, Unit
@@ -44,13 +50,11 @@ def _axis_format(unit: str) -> dict:
     return {"tickformat": "~s"}
 
 
-def trend_figure(points: Sequence[TrendPoint], *, unit: str, compact: bool = True) -> dict:
-    """A trend of weekly values with the target as a dotted line and each week's point in its
-    RAG colour. Compact figures are sparklines for the scorecard grid; full ones carry axes."""
-    # Full charts put weeks on a date axis (Mondays), which plotly labels readably over a year;
-    # hover text names the ISO week either way.
-    labels = [p.label for p in points] if compact else [p.monday.isoformat() for p in points]
-    values = [_number(p.value) for p in points]
+def trend_figure(points: Sequence[TrendPoint], *, unit: str) -> dict:
+    """A trend of weekly values on a date axis (Mondays, which plotly labels readably over a
+    year), the target as a dotted line and each week's point in its RAG colour; hover text
+    names the ISO week."""
+    labels = [p.monday.isoformat() for p in points]
     shown = [f"{p.label}: {format_value(p.value, unit, compact=True)}" for p in points]
     data: list[dict] = []
     if any(p.target is not None for p in points):
@@ -72,32 +76,120 @@ def trend_figure(points: Sequence[TrendPoint], *, unit: str, compact: bool = Tru
             "mode": "lines+markers",
             "name": "Value",
             "x": labels,
-            "y": values,
+            "y": [_number(p.value) for p in points],
             "connectgaps": False,
-            "line": {"color": INK, "width": 2 if compact else 2.5},
+            "line": {"color": INK, "width": 2.5},
             "marker": {
-                "size": [0] * (len(points) - 1) + [7] if compact else 8,
+                "size": 8,
                 "color": [RAG_COLOURS.get(p.rag, RAG_COLOURS[Rag.NONE]) for p in points],
             },
             "customdata": shown,
             "hovertemplate": "%{customdata}<extra></extra>",
         }
     )
-    axis = {"fixedrange": True, "showgrid": not compact, "zeroline": False}
+    axis = {"fixedrange": True, "showgrid": True, "zeroline": False}
     layout = {
-        "margin": {"l": 4, "r": 6, "t": 6, "b": 4}
-        if compact
-        else {"l": 64, "r": 16, "t": 16, "b": 40},
-        "height": 44 if compact else 340,
+        "margin": {"l": 64, "r": 16, "t": 16, "b": 40},
+        "height": 340,
         "showlegend": False,
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
-        "hovermode": "closest" if compact else "x unified",
-        "xaxis": {**axis, "visible": not compact, "type": "category" if compact else "date"},
-        "yaxis": {**axis, "visible": not compact, **_axis_format(unit)},
+        "hovermode": "x unified",
+        "xaxis": {**axis, "visible": True, "type": "date"},
+        "yaxis": {
+            **axis,
+            "visible": True,
+            "rangemode": "tozero",
+            "gridcolor": "#e6e9ef",
+            **_axis_format(unit),
+        },
         "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
     }
-    if not compact:
-        layout["yaxis"]["rangemode"] = "tozero"
-        layout["yaxis"]["gridcolor"] = "#e6e9ef"
     return {"data": data, "layout": layout}
+
+
+# The sparkline's drawing box. The SVG stretches to its cell (preserveAspectRatio="none");
+# strokes keep their width through vector-effect, and the last week's dot is a zero-length
+# line with round caps, so it stays round however far the box is stretched.
+SPARK_W = 120
+SPARK_H = 44
+SPARK_PAD = 5
+
+
+def _spark_y(value: float, low: float, high: float) -> float:
+    if high == low:
+        return SPARK_H / 2
+    usable = SPARK_H - 2 * SPARK_PAD
+    return round(SPARK_PAD + usable * (high - value) / (high - low), 2)
+
+
+def _spark_x(index: int, count: int) -> float:
+    if count == 1:
+        return SPARK_W - SPARK_PAD
+    return round(SPARK_PAD + (SPARK_W - 2 * SPARK_PAD) * index / (count - 1), 2)
+
+
+def sparkline_svg(points: Sequence[TrendPoint], *, unit: str) -> SafeString:
+    """A trend as inline SVG for the scorecard grid: the weekly values as a line (broken where
+    a week has no value), the target as a dotted step line, the last week's point in its RAG
+    colour, and each week's value as a tooltip. Empty when no week has a value or a target."""
+    values = [_number(p.value) for p in points]
+    targets = [_number(p.target) for p in points]
+    known = [v for v in values + targets if v is not None]
+    if not known:
+        return mark_safe("")
+    low, high = min(known), max(known)
+    count = len(points)
+    xs = [_spark_x(i, count) for i in range(count)]
+    parts = [
+        f'<svg class="spark" viewBox="0 0 {SPARK_W} {SPARK_H}" preserveAspectRatio="none" '
+        'aria-hidden="true" focusable="false">'
+    ]
+    if any(t is not None for t in targets):
+        steps, previous = [], None
+        for x, t in zip(xs, targets, strict=True):
+            if t is None:
+                previous = None
+                continue
+            y = _spark_y(t, low, high)
+            # A step line: the target holds until the week it changes.
+            steps.append(f"M{x} {y}" if previous is None else f"H{x}V{y}")
+            previous = y
+        parts.append(
+            f'<path class="spark-target" d="{"".join(steps)}" fill="none" stroke="{TARGET}" '
+            'stroke-width="1.5" stroke-dasharray="2 3" vector-effect="non-scaling-stroke"/>'
+        )
+    line, drawing = [], False
+    for x, v in zip(xs, values, strict=True):
+        if v is None:
+            drawing = False
+            continue
+        line.append(f"{'L' if drawing else 'M'}{x} {_spark_y(v, low, high)}")
+        drawing = True
+    if line:
+        parts.append(
+            f'<path class="spark-value" d="{"".join(line)}" fill="none" stroke="{INK}" '
+            'stroke-width="2" stroke-linejoin="round" stroke-linecap="round" '
+            'vector-effect="non-scaling-stroke"/>'
+        )
+    last = points[-1]
+    if values[-1] is not None:
+        colour = RAG_COLOURS.get(last.rag, RAG_COLOURS[Rag.NONE])
+        parts.append(
+            f'<path class="spark-last" d="M{xs[-1]} {_spark_y(values[-1], low, high)}h0" '
+            f'stroke="{colour}" stroke-width="7" stroke-linecap="round" '
+            'vector-effect="non-scaling-stroke"/>'
+        )
+    # One invisible band per week carries that week's value as the tooltip.
+    band = (SPARK_W - 2 * SPARK_PAD) / max(count - 1, 1)
+    for x, p in zip(xs, points, strict=True):
+        left = max(0.0, round(x - band / 2, 2))
+        title = escape(f"{p.label}: {format_value(p.value, unit, compact=True)}")
+        if p.target is not None:
+            title += escape(f" (target {format_value(p.target, unit, compact=True)})")
+        parts.append(
+            f'<rect class="spark-week" x="{left}" y="0" width="{round(band, 2)}" '
+            f'height="{SPARK_H}" fill="transparent"><title>{title}</title></rect>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))

@@ -22,7 +22,7 @@ from scorecard.caching import (
     week_cached,
     week_stamp,
 )
-from scorecard.charts import trend_figure
+from scorecard.charts import sparkline_svg
 from scorecard.forms import PublishForm
 
 PRINT_TREND_WEEKS = 2
@@ -45,14 +45,14 @@ def week_body(week: IsoWeek, *, can_publish: bool = False, request=None) -> tupl
     card = selectors.scorecard_week(week)
     link_rows(card)
     current = IsoWeek.current()
-    charts = {r.metric.key: trend_figure(r.trend, unit=r.metric.unit) for r in card.rows}
+    for row in card.rows:
+        row.spark = sparkline_svg(row.trend, unit=row.metric.unit)
     # Publishers see what a republish would change now, computed for the request.
     preview = restatements.week_restatement(week) if can_publish and card.snapshot else None
     body = render_to_string(
         "scorecard/_week_body.html",
         {
             "card": card,
-            "charts": charts,
             "previous_week": week.shift(-1),
             "next_week": week.shift(1) if week < current else None,
             "latest_week": IsoWeek.last_completed(),

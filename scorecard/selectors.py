@@ -249,6 +249,7 @@ class MetricRow:
     page_url: str = ""  # set by the view: the metric's week page and its records
     records_url: str = ""
     commentary: Commentary | None = None
+    spark: str = ""  # set by the page: the trend as inline SVG (charts.sparkline_svg)
 
     def __post_init__(self) -> None:
         unit = self.metric.unit

@@ -233,7 +233,7 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
             "commentary": commentary,
             "may_comment": may_comment(request.user, metric) and week <= IsoWeek.current(),
             "is_published": snapshot is not None,
-            "charts": {"trend": trend_figure(trend, unit=metric.unit, compact=False)},
+            "charts": {"trend": trend_figure(trend, unit=metric.unit)},
             "trend": [
                 {
                     "label": p.label,

@@ -35,7 +35,9 @@ def test_scorecard_reconciliation_and_api_docs_run_under_the_policy(live_server,
 
     sign_in(page, live_server.url, "ops", "revops-demo")
     page.goto(live_server.url + "/scorecard/")
-    page.wait_for_selector(".main-svg")  # plotly drew the trends
+    page.wait_for_selector(".sc-spark svg.spark")  # the server drew the sparklines
+    page.click(".sc-row a.sc-name >> nth=0")
+    page.wait_for_selector(".main-svg")  # plotly drew the metric's trend
     page.goto(live_server.url + "/records/reconciliation/")
     page.click("table.table tbody tr a >> nth=0")
     page.wait_for_selector(".main-svg")  # the waterfall

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from decimal import Decimal
 
 import pytest
 
-from scorecard.charts import RAG_COLOURS, TrendPoint, trend_figure
+from scorecard.charts import RAG_COLOURS, TrendPoint, sparkline_svg, trend_figure
 from scorecard.formatting import format_change, format_plain, format_value
 from tests.scorecard.conftest import d
 
@@ -67,21 +69,36 @@ def points(*values, target="10"):
     ]  # fmt: skip
 
 
-def test_a_sparkline_has_the_target_dotted_and_only_the_last_point_marked_in_its_colour():
-    figure = trend_figure(points(("8", "red"), (None, "none"), ("12", "green")), unit="count")
-    target, value = figure["data"]
-    assert target["line"]["dash"] == "dot"
-    assert target["y"] == [10.0, 10.0, 10.0]
-    assert value["y"] == [8.0, None, 12.0]  # a gap where the week has no value
-    assert value["marker"]["size"] == [0, 0, 7]
-    assert value["marker"]["color"][-1] == RAG_COLOURS["green"]
-    assert value["customdata"][0] == "2026-W01: 8"
-    assert figure["layout"]["height"] == 44
-    assert figure["layout"]["xaxis"]["visible"] is False
+def test_a_sparkline_is_svg_with_the_target_dotted_a_gap_and_the_last_point_in_its_colour():
+    svg = str(sparkline_svg(points(("8", "red"), (None, "none"), ("12", "green")), unit="count"))
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "<script" not in svg
+    target = re.search(r'<path class="spark-target" d="([^"]+)"[^>]*stroke-dasharray', svg)
+    assert target, svg
+    # The value line starts again after the week with no value: two moves, no line between.
+    value = re.search(r'<path class="spark-value" d="([^"]+)"', svg).group(1)
+    assert value.count("M") == 2 and "L" not in value
+    last = re.search(r'<path class="spark-last" d="[^"]+" stroke="([^"]+)"', svg)
+    assert last.group(1) == RAG_COLOURS["green"]
+    # Every week's value is its tooltip, the target beside it.
+    assert re.findall(r"<title>([^<]+)</title>", svg) == [
+        "2026-W01: 8 (target 10)", "2026-W02: — (target 10)", "2026-W03: 12 (target 10)",
+    ]  # fmt: skip
+
+
+def test_a_sparkline_puts_higher_values_higher_and_draws_nothing_without_numbers():
+    svg = str(sparkline_svg(points(("1", "none"), ("5", "none"), target=None), unit="count"))
+    assert "spark-target" not in svg
+    moves = re.findall(r"[ML]([\d.]+) ([\d.]+)", re.search(r'spark-value" d="([^"]+)"', svg)[1])
+    (x1, y1), (x2, y2) = [(float(x), float(y)) for x, y in moves]
+    assert x1 < x2 and y2 < y1  # later to the right; the larger value nearer the top
+    assert sparkline_svg(points((None, "none"), target=None), unit="count") == ""
+    escaped = sparkline_svg(points(("3", "none"), target=None), unit="count")
+    assert "<title>2026-W01: 3</title>" in escaped
 
 
 def test_a_full_chart_has_axes_on_dates_and_no_target_line_when_there_is_none():
-    figure = trend_figure(points(("0.25", "none"), target=None), unit="percent", compact=False)
+    figure = trend_figure(points(("0.25", "none"), target=None), unit="percent")
     assert len(figure["data"]) == 1
     assert figure["data"][0]["x"] == ["2026-01-05"]
     assert figure["layout"]["xaxis"]["type"] == "date"
