@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 export DEBUG ?= 1
 
 .PHONY: demo test install install-test serve worker beat migrate seed lint check db-stop clean help \
-	bench-import bench-reconcile bench-scorecard bench-load bench-markdown test-fuzz
+	bench-import bench-reconcile bench-scorecard bench-load bench-browser bench-markdown test-fuzz
 
 help:
 	@echo "make demo    install, start the embedded PostgreSQL, migrate, seed and serve on :8000"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-reconcile [N=1000000]  reconciliation against datacompy (pandas, polars)"
 	@echo "make bench-scorecard  seed scale 50 into a bench database, time the scorecard, load-test it"
 	@echo "make bench-load  locust against gunicorn at demo scale 10: 50 users, then a surge of 200"
+	@echo "make bench-browser  the scorecard, a trend and a records list in Chromium: load time and bytes, cold and warm"
 	@echo "make bench-markdown  Markdown render time on pathological inputs, 2.5k to 20k characters"
 	@echo "make test-fuzz   API and page-form fuzzing, FUZZ_EXAMPLES (200) each, plus the Markdown and CSV corpora"
 
@@ -38,8 +39,9 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# The demo serves its static files as production does: hashed names, gzip, a year's cache.
 demo: install
-	$(PY) manage.py demo
+	STATIC_MANIFEST=1 $(PY) manage.py demo
 
 serve: install
 	$(PY) manage.py runserver 127.0.0.1:8000
@@ -128,3 +130,9 @@ $(LOAD_VENV)/.installed:
 
 bench-load: install $(LOAD_VENV)/.installed
 	DATABASE_URL=$(BENCH_LOAD_DATABASE_URL) $(PY) manage.py bench_load $(BENCH_ARGS)
+
+# Pages in Chromium (Playwright, a test extra), cold and warm, at the demo's scale.
+BENCH_BROWSER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/revops_bench_browser
+
+bench-browser: install-test
+	DATABASE_URL=$(BENCH_BROWSER_DATABASE_URL) $(PY) manage.py bench_browser $(BENCH_ARGS)

@@ -130,6 +130,39 @@ def bench_demo_seed(scale: float, *, say: Callable[[str], None]) -> dict:
     return {"leads": Lead.objects.count(), "deals": Deal.objects.count()}
 
 
+def bench_demo_published(scale: float, *, say: Callable[[str], None]) -> None:
+    """The demo at `scale` as its users see it: seeded once, reconciled, and 14 weeks of
+    scorecard published."""
+    from pipeline.models import ReconciliationRun
+    from scorecard.models import WeeklySnapshot
+
+    bench_demo_seed(scale, say=say)  # seeds once; VACUUM ANALYZE each time
+    if not ReconciliationRun.objects.filter(status="completed").exists():
+        say("Reconciling…")
+        call_command("reconcile", stdout=NullOutput())
+    if not WeeklySnapshot.objects.exists():
+        say("Publishing 14 weeks of scorecard…")
+        call_command("scorecard_demo", scale=scale, weeks=14, stdout=NullOutput())
+
+
+def session_cookies(secret_key: str, usernames: list[str]) -> dict[str, str]:
+    """A session id per demo user, signed with the key the served app runs with."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client, override_settings
+
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=usernames)}
+    missing = sorted(set(usernames) - set(users))
+    if missing:
+        raise CommandError(f"The demo users {missing} are missing; is the database seeded?")
+    sessions = {}
+    with override_settings(SECRET_KEY=secret_key):
+        for username in usernames:
+            client = Client()
+            client.force_login(users[username])
+            sessions[username] = client.cookies["sessionid"].value
+    return sessions
+
+
 # --- Serving --------------------------------------------------------------------------------
 
 

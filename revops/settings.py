@@ -197,8 +197,11 @@ USE_TZ = True
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
-# Collected for production only; with DEBUG=1 files are served from their source folders.
-STATIC_ROOT = None if DEBUG else BASE_DIR / "staticfiles"
+# STATIC_MANIFEST=1 (production, and `make demo`): files are collected into STATIC_ROOT with
+# hashed names and gzip/brotli copies, and WhiteNoise serves them compressed with a year's
+# cache. Otherwise (development, tests) they are served as they are from their folders.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
+STATIC_ROOT = BASE_DIR / "staticfiles" if STATIC_MANIFEST else None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
@@ -210,12 +213,15 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "revops.staticfiles.HashedStaticFilesStorage"
+            if STATIC_MANIFEST
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
+# Collected files are read once at start-up, never looked for per request.
+WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Uploaded files are stored under MEDIA_ROOT and never served back: no MEDIA_URL route exists.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)

@@ -1,5 +1,6 @@
 """Static files that come from installed Python packages rather than our static/ folder, so
-they are never copied into the repository and always match the installed version.
+they are never copied into the repository and always match the installed version, and the
+storage that serves every static file hashed.
 
 `vendor/plotly.min.js` is the plotly.js bundled in the `plotly` package (no CDN: pages work
 on a closed network and under a strict CSP)."""
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from django.contrib.staticfiles.finders import BaseFinder
 from django.core.files.storage import FileSystemStorage
+from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
 def _vendor_files() -> dict[str, Path]:
@@ -45,3 +47,12 @@ class PackageDataFinder(BaseFinder):
                 storage = FileSystemStorage(location=str(path.parent))
                 storage.prefix = str(Path(name).parent)
                 yield path.name, storage
+
+
+class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
+    """WhiteNoise's compressed manifest storage, naming the hashed files even with DEBUG on
+    (Django's own storage falls back to plain names then), so `make demo` serves what
+    production serves: hashed names a browser may cache for a year."""
+
+    def url(self, name: str | None, force: bool = False) -> str:
+        return super().url(name, force=True)

@@ -37,9 +37,8 @@ from django.urls import reverse
 
 from bench.helpers import (
     BENCH_DIR,
-    NullOutput,
     bench_database_ensure,
-    bench_demo_seed,
+    bench_demo_published,
     bench_redis_url,
     cpu_split,
     free_port,
@@ -88,7 +87,7 @@ class Command(BaseCommand):
             raise CommandError(f"locust is not at {locust}; `make bench-load` installs it.")
         bench_database_ensure(name, say=self._say)
         call_command("migrate", interactive=False, verbosity=0)
-        self._seed(scale)
+        bench_demo_published(scale, say=self._say)
         counts = [count for count in (users, surge, peak) if count > 0]
         people = max(counts)
         server_cpus, locust_cpus = cpu_split()
@@ -147,18 +146,6 @@ class Command(BaseCommand):
     def _say(self, text: str) -> None:
         self.stdout.write(text)
         self.stdout.flush()
-
-    def _seed(self, scale: float) -> None:
-        from pipeline.models import ReconciliationRun
-        from scorecard.models import WeeklySnapshot
-
-        bench_demo_seed(scale, say=self._say)  # seeds once; VACUUM ANALYZE each time
-        if not ReconciliationRun.objects.filter(status="completed").exists():
-            self._say("Reconciling…")
-            call_command("reconcile", stdout=NullOutput())
-        if not WeeklySnapshot.objects.exists():
-            self._say("Publishing 14 weeks of scorecard…")
-            call_command("scorecard_demo", scale=scale, weeks=14, stdout=NullOutput())
 
     def _credentials(self, secret_key: str, people: int) -> tuple[list[str], list[str]]:
         """A session (signed with the key gunicorn runs with) and a token per person."""

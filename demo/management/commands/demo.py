@@ -52,8 +52,17 @@ class Command(BaseCommand):
         call_command("mechanisms_demo")
         # Disputes in every state, one open on last week's MQLs so the disputed mark shows.
         call_command("disputes_demo")
+        if settings.STATIC_MANIFEST:
+            # Hashed, compressed copies for WhiteNoise, which reads them when serving starts.
+            call_command("collectstatic", interactive=False, verbosity=0)
         if no_serve:
             return
         self.stdout.write(self.style.SUCCESS(f"Serving on http://{addrport}/ — Ctrl-C to stop."))
         # No autoreloader: its child process would re-run this command and find the lock taken.
-        call_command("runserver", addrport, use_reloader=False)
+        # With collected files WhiteNoise serves them (runserver's own handler knows no hashes).
+        call_command(
+            "runserver",
+            addrport,
+            use_reloader=False,
+            use_static_handler=not settings.STATIC_MANIFEST,
+        )
