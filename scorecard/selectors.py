@@ -444,34 +444,3 @@ def metric_trend(metric: Metric, week: IsoWeek, *, weeks: int) -> list[TrendPoin
 
 def metric_week_cell(metric: Metric, week: IsoWeek) -> WeekCell:
     return week_cells([metric], [week])[(metric.id, week.monday)]
-
-
-@dataclass(frozen=True)
-class Headline:
-    """The home page's pointer to the scorecard: last week's top line, if published."""
-
-    week: IsoWeek
-    snapshot: WeeklySnapshot | None
-    top_line: list[tuple[Metric, str, str]]  # metric, value as shown, RAG
-    rag_counts: dict[str, int]
-
-
-def scorecard_headline() -> Headline:
-    """Last week's published top line and RAG counts, read from its snapshot only (never
-    computed live, so the home page stays fast); empty when the week is not published."""
-    week = IsoWeek.last_completed()
-    snapshot = snapshot_get(week)
-    if snapshot is None:
-        return Headline(week, None, [], {})
-    rows = list(
-        SnapshotValue.objects.filter(snapshot=snapshot, metric__is_active=True)
-        .select_related("metric")
-        .order_by("metric__position", "metric__name")
-    )
-    counts = {rag: sum(r.rag == rag for r in rows) for rag in (Rag.RED, Rag.AMBER, Rag.GREEN)}
-    top = [
-        (r.metric, format_value(r.value, r.metric.unit, compact=True), r.rag)
-        for r in rows
-        if r.metric.team == Team.COMPANY
-    ]
-    return Headline(week, snapshot, top, counts)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from decimal import Decimal
 
 import pytest
@@ -71,13 +70,15 @@ def points(*values, target="10"):
 
 def test_a_sparkline_is_svg_with_the_target_dotted_a_gap_and_the_last_point_in_its_colour():
     svg = str(sparkline_svg(points(("8", "red"), (None, "none"), ("12", "green")), unit="count"))
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.startswith("<svg")
+    assert svg.endswith("</svg>")
     assert "<script" not in svg
     target = re.search(r'<path class="spark-target" d="([^"]+)"[^>]*stroke-dasharray', svg)
     assert target, svg
     # The value line starts again after the week with no value: two moves, no line between.
     value = re.search(r'<path class="spark-value" d="([^"]+)"', svg).group(1)
-    assert value.count("M") == 2 and "L" not in value
+    assert value.count("M") == 2
+    assert "L" not in value
     last = re.search(r'<path class="spark-last" d="[^"]+" stroke="([^"]+)"', svg)
     assert last.group(1) == RAG_COLOURS["green"]
     # Every week's value is its tooltip, the target beside it.
@@ -91,7 +92,8 @@ def test_a_sparkline_puts_higher_values_higher_and_draws_nothing_without_numbers
     assert "spark-target" not in svg
     moves = re.findall(r"[ML]([\d.]+) ([\d.]+)", re.search(r'spark-value" d="([^"]+)"', svg)[1])
     (x1, y1), (x2, y2) = [(float(x), float(y)) for x, y in moves]
-    assert x1 < x2 and y2 < y1  # later to the right; the larger value nearer the top
+    assert x1 < x2
+    assert y2 < y1
     assert sparkline_svg(points((None, "none"), target=None), unit="count") == ""
     escaped = sparkline_svg(points(("3", "none"), target=None), unit="count")
     assert "<title>2026-W01: 3</title>" in escaped

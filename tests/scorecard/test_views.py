@@ -266,14 +266,3 @@ def test_ops_import_a_series_and_a_bad_file_is_refused_whole(client_as):
     assert refused.status_code == 400
     assert "line 3, week: &#x27;2026-W99&#x27;: 2026 has no week 99" in refused.text
     assert SeriesValue.objects.filter(metric=metric).count() == 2
-
-
-def test_home_points_at_last_weeks_scorecard(client_as):
-    scorecard_backfill(weeks=1)
-    page = client_as(Role.EXECUTIVE).get(reverse("home"))
-    headline = page.context["headline"]
-    assert headline.week == IsoWeek.last_completed()
-    assert [m.key for m, _, _ in headline.top_line] == [
-        "arr", "new_bookings", "pipeline_coverage", "nrr",
-    ]  # fmt: skip
-    assert reverse("scorecard:week", args=[headline.week]) in page.text
