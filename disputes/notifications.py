@@ -13,7 +13,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from disputes.models import Dispute, DisputeTransition
+from disputes.models import Dispute, DisputeComment, DisputeTransition
+from revops import hooks
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +67,16 @@ def notify_filer(dispute: Dispute, step: DisputeTransition) -> None:
         "emails/dispute_transition.txt",
         {"dispute": dispute, "step": step, "url": _url(dispute)},
     )
+    _changed(dispute, f"step:{step.pk}", f"is {dispute.get_status_display().lower()}", step.by_id)
+
+
+def notify_comment(comment: DisputeComment) -> None:
+    """A new message in a dispute's thread: those who follow it hear of it."""
+    _changed(comment.dispute, f"comment:{comment.pk}", "has a new comment", comment.author_id)
+
+
+def _changed(dispute: Dispute, key: str, what: str, by_id: int | None) -> None:
+    """Tell the apps that listen (follows) what happened to `dispute`, once it commits. `key`
+    names the change once, so a listener that runs twice can tell."""
+    payload = {"dispute_id": dispute.pk, "key": key, "what": what, "by_id": by_id}
+    transaction.on_commit(lambda: hooks.emit("disputes.changed", **payload), robust=True)

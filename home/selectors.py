@@ -19,52 +19,11 @@ from mechanisms.models import Action, Mechanism
 from pipeline.choices import BatchStatus, RunStatus
 from pipeline.models import ImportBatch, ReconciliationRun
 from revops.weeks import IsoWeek
-from scorecard.choices import Rag
-from scorecard.formatting import format_value
-from scorecard.models import PendingRestatement, SnapshotPublication, SnapshotValue
+from scorecard.models import PendingRestatement, SnapshotPublication
 
 # How far back "recent" reaches for what changed, failed or was republished.
 RECENT_DAYS = 14
 LIST_LIMIT = 8
-
-
-@dataclass(frozen=True)
-class TurnedRed:
-    metric_key: str
-    name: str
-    value: str
-    target: str
-    was: str  # last week's RAG, as a label
-
-
-def turned_red(week: IsoWeek) -> list[TurnedRed]:
-    """Metrics red in `week`'s published values that were not red the week before (a metric
-    new to the scorecard counts as turned red). Empty when `week` is not published."""
-    rows = (
-        SnapshotValue.objects.filter(
-            week_start__in=[week.monday, week.shift(-1).monday], metric__is_active=True
-        )
-        .select_related("metric")
-        .order_by("metric__position", "metric__name")
-    )
-    now: list[SnapshotValue] = []
-    before: dict[int, str] = {}
-    for row in rows:
-        if row.week_start == week.monday:
-            now.append(row)
-        else:
-            before[row.metric_id] = row.rag
-    return [
-        TurnedRed(
-            row.metric.key,
-            row.metric.name,
-            format_value(row.value, row.metric.unit, compact=True),
-            format_value(row.target, row.metric.unit, compact=True),
-            Rag(before[row.metric_id]).label if row.metric_id in before else "not on the scorecard",
-        )
-        for row in now
-        if row.rag == Rag.RED and before.get(row.metric_id) != Rag.RED
-    ]
 
 
 def republished_recently(*, since: datetime | None = None) -> list[SnapshotPublication]:

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
+from follows import selectors as follow_selectors
 from home import selectors as home_selectors
 from pipeline import selectors
 from revops.permissions import Role, can, user_roles
@@ -48,12 +49,15 @@ def home(request: HttpRequest) -> HttpResponse:
         context["card"] = card
         context["team_sections"] = [s for s in card.sections if s.team in teams]
     if Role.EXECUTIVE in roles:
-        context["turned_red"] = home_selectors.turned_red(week)
+        context["turned_red"] = scorecard_selectors.turned_red(week)
         context["republished"] = home_selectors.republished_recently()
         context["pending"] = home_selectors.restatements_pending()
     if teams:
         context["my_disputes"] = home_selectors.disputes_of(request.user)
         context["my_actions"] = home_selectors.actions_of(request.user)
+    if roles:
+        context["followed_metrics"] = follow_selectors.followed_metrics(request.user)
+        context["followed_disputes"] = follow_selectors.followed_disputes(request.user)
     if Role.OPS in roles:
         context["queue"] = home_selectors.work_queue()
         context["overview"] = selectors.pipeline_overview()

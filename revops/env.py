@@ -174,3 +174,21 @@ def _redact(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@", 1)
     return url
+
+
+def env_fernet_keys(name: str) -> list[str]:
+    """Fernet keys, comma-separated, newest first (the first encrypts; every one decrypts, so a
+    key can be rotated in). Empty when unset."""
+    from cryptography.fernet import Fernet
+
+    keys = env_list(name, [])
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: key {number} is not a Fernet key (32 url-safe base64-encoded bytes; "
+                'make one with python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())")'
+            ) from None
+    return keys

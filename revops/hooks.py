@@ -3,7 +3,8 @@ layering forbids (revops ← pipeline ← scorecard ← mechanisms).
 
 A page asks `footer_notes("scorecard.week", request)` for the notes other apps want in its
 footer; an app registers a source for a page in its AppConfig.ready(). The page never names
-the app, and an app that is not installed simply adds nothing."""
+the app, and an app that is not installed simply adds nothing. Events work the same way: a
+service emits what happened and the apps above it listen."""
 
 from __future__ import annotations
 
@@ -42,3 +43,26 @@ def footer_notes(page: str, request: HttpRequest) -> list[FooterNote]:
         if note is not None:
             notes.append(note)
     return notes
+
+
+# --- Events ---------------------------------------------------------------------------------
+# A lower layer says what happened ("scorecard.week_published", "disputes.changed") and the
+# apps above it that care register a listener in their AppConfig.ready(). Emit once the change
+# has committed (transaction.on_commit), so a rolled-back step tells no one.
+
+Listener = Callable[..., None]
+
+_LISTENERS: dict[str, list[Listener]] = defaultdict(list)
+
+
+def register_listener(event: str, listener: Listener) -> None:
+    """Call `listener(**payload)` whenever `event` is emitted. Registering twice adds once."""
+    if listener not in _LISTENERS[event]:
+        _LISTENERS[event].append(listener)
+
+
+def emit(event: str, **payload) -> None:
+    """Tell every listener of `event`. A listener should only enqueue work (a task), so that
+    what emitted is never slowed or failed by what listens."""
+    for listener in _LISTENERS.get(event, []):
+        listener(**payload)

@@ -75,6 +75,8 @@ RULES: dict[str, frozenset[Role]] = {
     # The audit log: who changed which data, when, before and after. It shows everyone's
     # edits (users, roles and tokens too), so only ops staff read it.
     "audit.view": OPS,
+    # Following a metric or a dispute, and choosing how one hears about it.
+    "follows.use": EVERYONE,
 }
 
 User = AbstractBaseUser | AnonymousUser

@@ -18,6 +18,7 @@ from revops.env import (
     env_currency,
     env_database,
     env_email,
+    env_fernet_keys,
     env_int,
     env_list,
     env_phone_region,
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "mechanisms",
     "disputes",
     "audit",
+    "follows",
     "home",
 ]
 # Demo data and benchmarks live beside the product, not in it: the Docker image carries only the
@@ -194,6 +196,11 @@ COMPANY_CURRENCY = env_currency("COMPANY_CURRENCY", "USD")
 PHONE_DEFAULT_REGION = env_phone_region("PHONE_DEFAULT_REGION", "US")
 USE_I18N = True
 USE_TZ = True
+
+# Secrets users enter (Slack webhooks) are encrypted with these keys (revops/crypto.py).
+FIELD_ENCRYPTION_KEYS = env_fernet_keys("FIELD_ENCRYPTION_KEY")
+# Where a Slack alert may be posted: a user's webhook must start with one of these.
+SLACK_WEBHOOK_PREFIXES = env_list("SLACK_WEBHOOK_PREFIXES", ["https://hooks.slack.com/"])
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -22,6 +22,7 @@ urlpatterns = [
     path("scorecard/", include("scorecard.urls")),
     path("mechanisms/", include("mechanisms.urls")),
     path("disputes/", include("disputes.urls")),
+    path("follows/", include("follows.urls")),
     path("audit/", include("audit.urls")),
     path("api/v1/", include("revops.api_urls")),
     path("admin/", admin.site.urls),

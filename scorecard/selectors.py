@@ -444,3 +444,47 @@ def metric_trend(metric: Metric, week: IsoWeek, *, weeks: int) -> list[TrendPoin
 
 def metric_week_cell(metric: Metric, week: IsoWeek) -> WeekCell:
     return week_cells([metric], [week])[(metric.id, week.monday)]
+
+
+@dataclass(frozen=True)
+class TurnedRed:
+    metric_id: int
+    metric_key: str
+    name: str
+    value: str
+    target: str
+    was: str  # last week's RAG, as a label
+
+
+def turned_red(week: IsoWeek, *, metric_ids: Iterable[int] | None = None) -> list[TurnedRed]:
+    """Metrics red in `week`'s published values that were not red the week before (a metric
+    new to the scorecard counts as turned red), of `metric_ids` only when given. Empty when
+    `week` is not published."""
+    rows = (
+        SnapshotValue.objects.filter(
+            week_start__in=[week.monday, week.shift(-1).monday], metric__is_active=True
+        )
+        .select_related("metric")
+        .order_by("metric__position", "metric__name")
+    )
+    if metric_ids is not None:
+        rows = rows.filter(metric_id__in=list(metric_ids))
+    now: list[SnapshotValue] = []
+    before: dict[int, str] = {}
+    for row in rows:
+        if row.week_start == week.monday:
+            now.append(row)
+        else:
+            before[row.metric_id] = row.rag
+    return [
+        TurnedRed(
+            row.metric_id,
+            row.metric.key,
+            row.metric.name,
+            format_value(row.value, row.metric.unit, compact=True),
+            format_value(row.target, row.metric.unit, compact=True),
+            Rag(before[row.metric_id]).label if row.metric_id in before else "not on the scorecard",
+        )
+        for row in now
+        if row.rag == Rag.RED and before.get(row.metric_id) != Rag.RED
+    ]

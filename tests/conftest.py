@@ -120,3 +120,13 @@ def small_demo(_small_demo_for_module, db) -> None:
 def small_demo_transactional(transactional_db) -> None:
     """The small demo for a transactional test (committed, flushed after the test)."""
     _seed_small_demo()
+
+
+@pytest.fixture
+def slack(settings):
+    """A local Slack incoming-webhook receiver; the app may post to it (and only to it)."""
+    from tests.fakes.slack import SlackReceiver
+
+    with SlackReceiver() as receiver:
+        settings.SLACK_WEBHOOK_PREFIXES = [receiver.base]
+        yield receiver

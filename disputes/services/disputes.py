@@ -468,7 +468,9 @@ def dispute_comment_add(*, dispute: Dispute, by: AbstractBaseUser, body: str) ->
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write something."})
-    return DisputeComment.objects.create(dispute=dispute, author=by, body=body)
+    comment = DisputeComment.objects.create(dispute=dispute, author=by, body=body)
+    notifications.notify_comment(comment)
+    return comment
 
 
 @transaction.atomic

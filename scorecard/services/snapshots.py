@@ -17,6 +17,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from pipeline.models import ArrChange, Deal, Lead
+from revops import hooks
 from revops.weeks import IsoWeek, week_range
 from scorecard.choices import PublicationSource
 from scorecard.compute import Cell, metric_values_compute
@@ -149,6 +150,7 @@ def snapshot_publish(
             causes=causes,
         )  # fmt: skip
         _warm_on_commit(week)
+        _published_on_commit(week)
         return publication.snapshot
 
     metrics, definitions, targets, computed = _compute([week])
@@ -173,6 +175,7 @@ def snapshot_publish(
         label = week.label
         transaction.on_commit(lambda: digest_send_task.delay(label))
     _warm_on_commit(week)
+    _published_on_commit(week)
     return snapshot
 
 
@@ -260,6 +263,13 @@ def _restate(
         changes={c.key: c.record() for c in changes},
         causes=causes,
     )
+
+
+def _published_on_commit(week: IsoWeek) -> None:
+    """Tell the apps that listen (follows: alerts on metrics that turned red) once the
+    publication commits."""
+    label = week.label
+    transaction.on_commit(lambda: hooks.emit("scorecard.week_published", week_label=label))
 
 
 def _warm_on_commit(week: IsoWeek) -> None:

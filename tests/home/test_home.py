@@ -18,6 +18,7 @@ from home import selectors
 from pipeline.choices import BatchStatus, RunStatus
 from pipeline.models import ImportBatch, ReconciliationRun
 from revops.weeks import IsoWeek
+from scorecard import selectors as scorecard_selectors
 from scorecard.models import PendingRestatement, SnapshotValue
 from tests.factories import SourceSystemFactory
 
@@ -64,7 +65,7 @@ def test_turned_red_lists_metrics_red_this_week_that_were_not_red_the_week_befor
     mqls.filter(week_start=week.shift(-1).monday).update(rag="green")
     win = values.filter(metric__key="win_rate")
     win.update(rag="red")  # red both weeks: not news
-    found = {m.metric_key: m for m in selectors.turned_red(week)}
+    found = {m.metric_key: m for m in scorecard_selectors.turned_red(week)}
     assert "mqls" in found
     assert found["mqls"].was == "On target"
     assert "win_rate" not in found

@@ -133,6 +133,11 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "disputes:dispute-accept": {"POST": OPS},
     "disputes:dispute-reject": {"POST": OPS},
     "disputes:dispute-withdraw": {"POST": NOBODY},
+    # Following a metric or a dispute, and one's own channels: everyone, for themselves
+    "follows:settings": {"GET": ALL, "POST": ALL},
+    "follows:test": {"POST": ALL},
+    "follows:metric": {"POST": ALL},
+    "follows:dispute": {"POST": ALL},
     # The audit log: ops only
     "audit:event-list": {"GET": OPS},
     # API
