@@ -50,6 +50,8 @@ def run(code: str, **env: str | None) -> subprocess.CompletedProcess:
         ({"CONN_MAX_AGE": "forever"}, "CONN_MAX_AGE"),
         ({"SITE_URL": "revops.example.com"}, "SITE_URL"),
         ({"COMPANY_CURRENCY": "US$"}, "COMPANY_CURRENCY='US$'"),
+        ({"FIELD_ENCRYPTION_KEY": "not-a-fernet-key"}, "FIELD_ENCRYPTION_KEY: key 1"),
+        ({"STATIC_MANIFEST": "sometimes"}, "STATIC_MANIFEST='sometimes'"),
     ],
 )
 def test_bad_environment_value_fails_start_up_naming_the_variable(env, named):
