@@ -34,14 +34,12 @@ def collected(tmp_path, settings):
 
 
 @pytest.mark.django_db
-def test_collected_files_are_linked_by_hash_and_served_compressed_for_a_year(
-    collected, make_user
-):
+def test_collected_files_are_linked_by_hash_and_served_compressed_for_a_year(collected, make_user):
     client = Client()
     client.force_login(make_user(Role.OPS))
     page = client.get(reverse("pipeline:reconciliation-run-list")).content.decode()
     # Hashed even with DEBUG on, as the demo runs: a browser may keep them for good.
-    assert '/static/css/app.' in page
+    assert "/static/css/app." in page
     assert '/static/css/app.css"' not in page
     css = page.split('href="/static/css/app.', 1)[1].split('"', 1)[0]
     url = f"/static/css/app.{css}"
