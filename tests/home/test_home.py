@@ -19,7 +19,7 @@ from pipeline.choices import BatchStatus, RunStatus
 from pipeline.models import ImportBatch, ReconciliationRun
 from revops.weeks import IsoWeek
 from scorecard import selectors as scorecard_selectors
-from scorecard.models import PendingRestatement, SnapshotValue
+from scorecard.models import Metric, PendingRestatement, SnapshotValue
 from tests.factories import SourceSystemFactory
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +145,51 @@ def test_an_empty_queue_says_nothing_is_waiting(client, make_user):
     page = client.get(reverse("home"))
     assert page.context["queue"].total == 0
     assert "Nothing is waiting for you" in page.text
+
+
+@pytest.mark.parametrize("username", ["exec", "sales", "marketing", "ops"])
+def test_each_home_reads_in_a_fixed_handful_of_queries_however_much_there_is(
+    client, demo, username
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from follows.services import follow_set
+    from mechanisms.models import Action, Mechanism
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("home")).status_code == 200
+        return len(captured.captured_queries)
+
+    person = get_user_model().objects.get(username=username)
+    mechanism = Mechanism.objects.first()
+    disputes = list(Dispute.objects.all())
+    metrics = list(Metric.objects.filter(key__in=["mqls", "win_rate", "arr", "nrr"]))
+
+    def more(count: int) -> None:
+        """`count` more of everything the page lists: actions, imports to confirm, disputes
+        filed and followed, metrics followed."""
+        for number in range(count):
+            Action.objects.create(
+                mechanism=mechanism, title=f"Action {number}", assignee=person,
+                due_on=timezone.localdate(),
+            )  # fmt: skip
+            ImportBatch.objects.create(
+                system=SourceSystemFactory(), object_type="lead", file_name=f"f{number}.csv",
+                status=BatchStatus.PENDING,
+            )  # fmt: skip
+            dispute = disputes[number % len(disputes)]
+            dispute.pk = None
+            dispute.filed_by = person
+            dispute.save()
+            follow_set(user=person, dispute=dispute, following=True)
+            follow_set(user=person, metric=metrics.pop(), following=True)
+
+    signed_in(client, username)
+    more(1)
+    queries()  # the per-process caches filled once
+    before = queries()
+    more(3)
+    assert queries() == before
+    assert before <= 40
