@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
@@ -27,6 +28,7 @@ from pipeline.models import (
     SourceSystem,
 )
 from pipeline.presets import FIELDS
+from revops.currencies import money_format
 from revops.weeks import IsoWeek
 
 
@@ -428,6 +430,8 @@ class VersionRow:
     values: list[object]  # one per source record, in `sources` order
     differs: bool
     authority: str  # the name of the system a rule names for this field, or ""
+    golden_text: str = ""  # the golden value as the page reads it: labels, not codes
+    texts: list[str] = field(default_factory=list)  # each source's value, likewise
 
 
 @dataclass(frozen=True)
@@ -447,6 +451,23 @@ class RecordVersions:
 
 def _same(a: object, b: object) -> bool:
     return (a in (None, "")) and (b in (None, "")) or a == b
+
+
+def _version_text(record, name: str, value: object) -> str:
+    """A field of a golden or source record as the record page reads it: a choice by its label
+    ("Closed lost", not closed_lost), an amount with its currency ("$24,100"), the rest as the
+    side-by-side shows it."""
+    if value is None or value == "":
+        return "—"
+    try:
+        choices = dict(record._meta.get_field(name).flatchoices)
+    except FieldDoesNotExist:  # a source account's domain is its domain_key
+        choices = {}
+    if choices:
+        return str(choices.get(value, value))
+    if name == "amount":
+        return money_format(value, getattr(record, "currency", None))
+    return _display(value)
 
 
 def record_versions(object_type: str, golden) -> RecordVersions:
@@ -476,7 +497,16 @@ def record_versions(object_type: str, golden) -> RecordVersions:
         differs = any(not _same(values[0], v) for v in values[1:])
         label = next((f.label for f in FIELDS[object_type] if f.name == name), name)
         rows.append(
-            VersionRow(name, label, getattr(golden, name), values, differs, rules.get(name, ""))
+            VersionRow(
+                name,
+                label,
+                getattr(golden, name),
+                values,
+                differs,
+                rules.get(name, ""),
+                golden_text=_version_text(golden, name, getattr(golden, name)),
+                texts=[_version_text(s, name, v) for s, v in zip(sources, values, strict=True)],
+            )
         )
     return RecordVersions(sources=sources, rows=rows)
 
