@@ -303,6 +303,23 @@ def _display(value: object) -> str:
     return str(value)
 
 
+def _field_text(record, name: str, value: object) -> str:
+    """A field of a golden or source record as record pages read it: a choice by its label
+    ("Closed lost", not closed_lost), an amount with its currency ("$24,100"), the rest as
+    `_display` writes it."""
+    if value is None or value == "":
+        return "—"
+    try:
+        choices = dict(record._meta.get_field(name).flatchoices)
+    except FieldDoesNotExist:  # a source account's domain is its domain_key
+        choices = {}
+    if choices:
+        return str(choices.get(value, value))
+    if name == "amount":
+        return money_format(value, getattr(record, "currency", None))
+    return _display(value)
+
+
 def discrepancy_records(discrepancy: Discrepancy) -> DiscrepancyRecords:
     """The two source records behind a discrepancy as they are now, field by field, with the
     golden record's value beside them and the differing fields marked. A record deleted since
@@ -330,9 +347,9 @@ def discrepancy_records(discrepancy: Discrepancy) -> DiscrepancyRecords:
             FieldRow(
                 name=name,
                 label=label[:1].upper() + label[1:],
-                left=_display(lv),
-                right=_display(rv),
-                golden=_display(gv),
+                left=_field_text(left, name, lv),
+                right=_field_text(right, name, rv),
+                golden=_field_text(golden, name, gv),
                 differs=bool(left and right and comparable and lv != rv),
             )
         )
@@ -453,23 +470,6 @@ def _same(a: object, b: object) -> bool:
     return (a in (None, "")) and (b in (None, "")) or a == b
 
 
-def _version_text(record, name: str, value: object) -> str:
-    """A field of a golden or source record as the record page reads it: a choice by its label
-    ("Closed lost", not closed_lost), an amount with its currency ("$24,100"), the rest as the
-    side-by-side shows it."""
-    if value is None or value == "":
-        return "—"
-    try:
-        choices = dict(record._meta.get_field(name).flatchoices)
-    except FieldDoesNotExist:  # a source account's domain is its domain_key
-        choices = {}
-    if choices:
-        return str(choices.get(value, value))
-    if name == "amount":
-        return money_format(value, getattr(record, "currency", None))
-    return _display(value)
-
-
 def record_versions(object_type: str, golden) -> RecordVersions:
     """The golden record's fields beside every source record that resolved to it, with the
     fields the systems disagree on marked. Duplicates within a system appear side by side."""
@@ -504,8 +504,8 @@ def record_versions(object_type: str, golden) -> RecordVersions:
                 values,
                 differs,
                 rules.get(name, ""),
-                golden_text=_version_text(golden, name, getattr(golden, name)),
-                texts=[_version_text(s, name, v) for s, v in zip(sources, values, strict=True)],
+                golden_text=_field_text(golden, name, getattr(golden, name)),
+                texts=[_field_text(s, name, v) for s, v in zip(sources, values, strict=True)],
             )
         )
     return RecordVersions(sources=sources, rows=rows)
