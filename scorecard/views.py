@@ -4,7 +4,6 @@ print version, and the catalog ops edit. Every view checks its action in revops.
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,7 +11,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet, Sum
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from pipeline import metrics
 from pipeline.choices import AccountHealth, DealStage, LeadStage
 from pipeline.selectors import RECONCILED_METRICS
-from revops.csv import csv_lines
+from revops.csv import csv_response
 from revops.currencies import money_format
 from revops.hooks import footer_notes
 from revops.lists import filtered_rows, page_of
@@ -353,16 +352,12 @@ def _csv_value(value: object, kind: str) -> object:
 _RECORD_ID = Column("Id", "pk")
 
 
-def _csv_rows(drilldown: Drilldown, rows: QuerySet) -> Iterator[str]:
+def _csv_rows(drilldown: Drilldown, rows: QuerySet) -> Iterator[list]:
     rows, id_columns = external_ids(drilldown, rows)
     columns = [_RECORD_ID, *id_columns, *drilldown.columns]
-    header = [c.label for c in columns]
-    values = (
-        [_csv_value(_cell(row, c.attr), c.kind) for c in columns]
-        for row in rows.iterator(chunk_size=2000)
-    )
-    # A byte-order mark first, so Excel reads the file as UTF-8.
-    return itertools.chain(["\ufeff"], csv_lines(itertools.chain([header], values)))
+    yield [c.label for c in columns]
+    for row in rows.iterator(chunk_size=2000):
+        yield [_csv_value(_cell(row, c.attr), c.kind) for c in columns]
 
 
 @require_safe
@@ -399,11 +394,8 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
     filterset, rows = filtered_rows(drilldown.filterset_class, base, params)
 
     if request.GET.get("format") == "csv":
-        response = StreamingHttpResponse(_csv_rows(drilldown, rows), content_type="text/csv")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{metric.key}-{week.label}{"-" + part if part else ""}.csv"'
-        )
-        return response
+        filename = f"{metric.key}-{week.label}{'-' + part if part else ''}.csv"
+        return csv_response(_csv_rows(drilldown, rows), filename, bom=True)
 
     page, query = page_of(request, rows, RECORDS_PAGE_SIZE)
     part = part if drilldown.numerator is not None else ""

@@ -115,7 +115,7 @@ def test_the_records_page_lists_them_and_the_csv_export_has_the_same_rows(busine
     assert [r["cells"][0]["text"] for r in numerator.context["rows"]] == ["in@x.com"]
 
     export = client.get(url, {"part": "numerator", "format": "csv"})
-    assert export["Content-Type"] == "text/csv"
+    assert export["Content-Type"] == "text/csv; charset=utf-8"
     assert "mql_to_sql_rate-2026-W10-numerator.csv" in export["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
     # The golden record's id first (no system holds these leads, so no system's id follows).
