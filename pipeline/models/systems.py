@@ -32,8 +32,12 @@ def record_url_template_validate(value: str) -> None:
     (an id from a file must never choose the site a link opens)."""
     if not value:
         return
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https"):
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # a broken [IPv6] host
+        parts = None
+    # Lower case, as the database's check reads it.
+    if parts is None or not value.startswith(("https://", "http://")):
         raise ValidationError(
             f"A record URL starts with https:// or http://, e.g. {RECORD_URL_EXAMPLE}."
         )
@@ -42,6 +46,8 @@ def record_url_template_validate(value: str) -> None:
     if "{id}" in parts.netloc:
         raise ValidationError("{id} goes in the address's path or query, not in its host.")
     try:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValidationError("control character")
         URLValidator(schemes=["http", "https"])(value.replace("{id}", "id"))
     except ValidationError:
         raise ValidationError(

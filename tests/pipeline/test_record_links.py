@@ -48,6 +48,10 @@ def _update(system: SourceSystem, template: str) -> SourceSystem:
         ("https://acme.my.salesforce.com/", "Put {id} where the record's id goes"),
         ("https://{id}.salesforce.com/", "not in its host"),
         ("https://acme .salesforce.com/{id}", "is not a web address"),
+        ("HTTPS://acme.my.salesforce.com/{id}", "starts with https:// or http://"),
+        ("https://[acme/{id}", "starts with https:// or http://"),
+        ("https://acme.my.salesforce.com/{id}\x00", "is not a web address"),
+        ("https://acme.my.salesforce.com/\n{id}", "is not a web address"),
         ("https://" + "a" * 500 + ".com/{id}", "at most 500 characters"),
     ],
 )
@@ -67,6 +71,23 @@ def test_a_record_url_is_stored_stripped_and_blank_clears_it():
         "http://crm.local/records?id={id}"
     )
     assert _update(system, "").record_url_template == ""
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        SF,
+        "http://crm.local/records?id={id}",
+        "https://10.0.0.7:8443/r/{id}/view",
+        "https://app.hubspot.com/contacts/123/record/0-1/{id}",
+        "https://crm.example.com/#/lead/{id}",
+    ],
+)
+def test_a_record_url_the_service_accepts_the_database_accepts_too(template):
+    system = SourceSystemFactory(name="Salesforce", slug="salesforce")
+    assert _update(system, template).record_url_template == template
+    system.refresh_from_db()
+    assert system.record_url_template == template
 
 
 def test_the_database_refuses_a_record_url_without_id_or_http():
