@@ -360,6 +360,15 @@ def _csv_rows(drilldown: Drilldown, rows: QuerySet) -> Iterator[list]:
         yield [_csv_value(_cell(row, c.attr), c.kind) for c in columns]
 
 
+def _records_row(record: object, columns: list[Column], kind: str) -> dict:
+    """One row of the records table: its cells and the address of its record, which its first
+    cell links to (named "Lead #12" when that cell is blank, a lead without an email say)."""
+    cells = [{**_display(_cell(record, c.attr), c, record), "label": c.label} for c in columns]
+    if cells and cells[0]["text"] == "—":
+        cells[0] = {**cells[0], "text": f"{kind.capitalize()} #{record.pk}", "cls": ""}
+    return {"url": reverse(f"pipeline:{kind}-detail", args=[record.pk]), "cells": cells}
+
+
 @require_safe
 @require("scorecard.view")
 def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
@@ -403,7 +412,6 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
     if drilldown.sum_attr and not filterset.is_bound:
         total = rows.aggregate(total=Sum(drilldown.sum_attr))["total"]
     columns = [c for c in drilldown.columns if c.html]
-    detail = f"pipeline:{drilldown.kind}-detail"  # each row opens its record
     return render(
         request,
         "scorecard/metric_records.html",
@@ -416,15 +424,7 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
             "columns": columns,
             "filter": filterset,
             "page": page,
-            "rows": [
-                {
-                    "url": reverse(detail, args=[r.pk]),
-                    "cells": [
-                        {**_display(_cell(r, c.attr), c, r), "label": c.label} for c in columns
-                    ],
-                }
-                for r in page
-            ],
+            "rows": [_records_row(r, columns, drilldown.kind) for r in page],
             "query": query,
             "part": part,
             "filter_keep": {"part": part} if part else {},

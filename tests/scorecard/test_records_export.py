@@ -178,3 +178,13 @@ def test_the_records_csv_of_accounts_carries_each_systems_account_ids(systems, c
         (str(account.pk), "GS-1", "Acme", "Good")
     ]
     assert rows[0]["ARR at week's end (USD)"] == "5000"
+
+
+def test_a_record_without_a_first_column_is_still_named_on_its_link(client_as):
+    lead = LeadFactory(email="", email_key="hubspot:1", created_at=utc(2026, 3, 3))
+    page = client_as(Role.EXECUTIVE).get(
+        reverse("scorecard:metric-records", args=[W10, "leads_created"])
+    )
+    [row] = page.context["rows"]
+    assert row["cells"][0]["text"] == f"Lead #{lead.pk}"
+    assert row["url"] == reverse("pipeline:lead-detail", args=[lead.pk])
