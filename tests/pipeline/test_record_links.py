@@ -4,10 +4,12 @@ row it came from, and reads labels, not codes."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
@@ -223,3 +225,13 @@ def test_the_api_gives_each_systems_record_url(client_as):
     systems = client_as(Role.EXECUTIVE).get("/api/v1/systems/").json()
     rows = systems["results"] if isinstance(systems, dict) else systems
     assert [(s["slug"], s["record_url_template"]) for s in rows] == [("salesforce", SF)]
+
+
+def test_system_add_on_the_command_line_takes_a_record_url():
+    call_command("system_add", "--name", "Salesforce", "--vendor", "salesforce", "--role",
+                 "sales", "--record-url", SF, stdout=io.StringIO())  # fmt: skip
+    assert SourceSystem.objects.get().record_url_template == SF
+    with pytest.raises(CommandError, match="Put {id} where the record's id goes"):
+        call_command("system_add", "--name", "HubSpot", "--vendor", "hubspot", "--role",
+                     "marketing", "--record-url", "https://app.hubspot.com/",
+                     stdout=io.StringIO())  # fmt: skip
