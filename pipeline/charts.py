@@ -9,7 +9,7 @@ from pipeline import metrics
 from pipeline.choices import FIELD_LABELS, BridgeReason
 from pipeline.models import BridgeStep, ReconciledMetricWeek
 from pipeline.selectors import RECONCILED_METRICS
-from revops.currencies import currency_prefix
+from revops.currencies import currency_prefix, money_format
 from revops.weeks import IsoWeek
 
 
@@ -21,13 +21,14 @@ def metric_is_money(metric_key: str) -> bool:
 def format_value(metric_key: str, value: Decimal, *, signed: bool = False) -> str:
     """`$1,234` for money metrics (in the company currency), `1,234` for counts; `signed`
     writes + and −."""
+    if metric_is_money(metric_key):
+        return money_format(value, signed=signed)
     sign = ""
     if signed and value > 0:
         sign = "+"
     elif value < 0:
         sign = "−"
-    number = f"{abs(value):,.0f}"
-    return f"{sign}{currency_prefix()}{number}" if metric_is_money(metric_key) else sign + number
+    return f"{sign}{abs(value):,.0f}"
 
 
 def step_label(reason: str, field: str, *, marketing: str, sales: str) -> str:

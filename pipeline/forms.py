@@ -17,6 +17,7 @@ from pipeline.choices import (
     Vendor,
 )
 from pipeline.models import ImportPreset, SourceSystem
+from pipeline.models.systems import RECORD_URL_EXAMPLE
 from pipeline.presets import (
     BUILTIN_PRESETS,
     CHOICE,
@@ -74,6 +75,13 @@ class SourceSystemForm(forms.Form):
         required=False,
         label="Match by phone",
         help_text="Leads without an email are matched to others by phone number.",
+    )
+    record_url_template = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Record URL",
+        help_text=f"Where a record opens in this system, {{id}} standing for its id, e.g. "
+        f"{RECORD_URL_EXAMPLE}. Record pages link each system's version there.",
     )
 
 

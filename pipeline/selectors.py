@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
@@ -27,6 +28,7 @@ from pipeline.models import (
     SourceSystem,
 )
 from pipeline.presets import FIELDS
+from revops.currencies import money_format
 from revops.weeks import IsoWeek
 
 
@@ -301,6 +303,23 @@ def _display(value: object) -> str:
     return str(value)
 
 
+def _field_text(record, name: str, value: object) -> str:
+    """A field of a golden or source record as record pages read it: a choice by its label
+    ("Closed lost", not closed_lost), an amount with its currency ("$24,100"), the rest as
+    `_display` writes it."""
+    if value is None or value == "":
+        return "—"
+    try:
+        choices = dict(record._meta.get_field(name).flatchoices)
+    except FieldDoesNotExist:  # a source account's domain is its domain_key
+        choices = {}
+    if choices:
+        return str(choices.get(value, value))
+    if name == "amount":
+        return money_format(value, getattr(record, "currency", None))
+    return _display(value)
+
+
 def discrepancy_records(discrepancy: Discrepancy) -> DiscrepancyRecords:
     """The two source records behind a discrepancy as they are now, field by field, with the
     golden record's value beside them and the differing fields marked. A record deleted since
@@ -328,9 +347,9 @@ def discrepancy_records(discrepancy: Discrepancy) -> DiscrepancyRecords:
             FieldRow(
                 name=name,
                 label=label[:1].upper() + label[1:],
-                left=_display(lv),
-                right=_display(rv),
-                golden=_display(gv),
+                left=_field_text(left, name, lv),
+                right=_field_text(right, name, rv),
+                golden=_field_text(golden, name, gv),
                 differs=bool(left and right and comparable and lv != rv),
             )
         )
@@ -428,6 +447,8 @@ class VersionRow:
     values: list[object]  # one per source record, in `sources` order
     differs: bool
     authority: str  # the name of the system a rule names for this field, or ""
+    golden_text: str = ""  # the golden value as the page reads it: labels, not codes
+    texts: list[str] = field(default_factory=list)  # each source's value, likewise
 
 
 @dataclass(frozen=True)
@@ -476,7 +497,16 @@ def record_versions(object_type: str, golden) -> RecordVersions:
         differs = any(not _same(values[0], v) for v in values[1:])
         label = next((f.label for f in FIELDS[object_type] if f.name == name), name)
         rows.append(
-            VersionRow(name, label, getattr(golden, name), values, differs, rules.get(name, ""))
+            VersionRow(
+                name,
+                label,
+                getattr(golden, name),
+                values,
+                differs,
+                rules.get(name, ""),
+                golden_text=_field_text(golden, name, getattr(golden, name)),
+                texts=[_field_text(s, name, v) for s, v in zip(sources, values, strict=True)],
+            )
         )
     return RecordVersions(sources=sources, rows=rows)
 

@@ -4,6 +4,7 @@ memory, and safe to open in a spreadsheet. The one place cells are escaped."""
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -41,8 +42,14 @@ def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
         yield writer.writerow([csv_cell(v) for v in row])
 
 
-def csv_response(rows: Iterable[Iterable[object]], filename: str) -> StreamingHttpResponse:
-    """Stream `rows` (the first one the header) as a CSV attachment named `filename`."""
-    response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
+def csv_response(
+    rows: Iterable[Iterable[object]], filename: str, *, bom: bool = False
+) -> StreamingHttpResponse:
+    """Stream `rows` (the first one the header) as a CSV attachment named `filename`; `bom`
+    starts it with a byte-order mark, so Excel reads the file as UTF-8."""
+    lines = csv_lines(rows)
+    if bom:
+        lines = itertools.chain(["\ufeff"], lines)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -14,7 +14,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Case, DecimalField, F, Max, Q, QuerySet, Sum, Value, When
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import (
+    Case,
+    DecimalField,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django_filters import FilterSet
@@ -23,7 +36,7 @@ from pipeline import metrics
 from pipeline import selectors as pipeline_selectors
 from pipeline.choices import ObjectType
 from pipeline.filters import AccountFilter, DealFilter, LeadFilter
-from pipeline.models import Account
+from pipeline.models import Account, SourceAccount, SourceDeal, SourceLead, SourceSystem
 from revops.weeks import IsoWeek, quarter_bounds
 
 
@@ -31,9 +44,10 @@ from revops.weeks import IsoWeek, quarter_bounds
 class Column:
     label: str
     attr: str
-    # text, datetime, date, amount (a source's, in its own currency), money (in the company
-    # currency), number, stage, health, flag
+    # text, datetime, date, amount (a source's, in the record's `currency`), money (in the
+    # company currency), number, stage, health, flag, ids (a system's ids of the record)
     kind: str = "text"
+    html: bool = True  # shown in the page's table (else only in the CSV)
 
 
 @dataclass
@@ -70,7 +84,9 @@ DEAL = [
     Column("Account", "account.name"),
     Column("Stage", "stage", "stage"),
     DEAL_AMOUNT,
-    Column("Currency", "currency"),
+    # The page writes the currency with the amount ("EUR 1,200"); the CSV keeps it apart, so
+    # the amount stays a number a spreadsheet sums.
+    Column("Currency", "currency", html=False),
     Column("Type", "get_deal_type_display"),
     Column("Source", "get_source_display"),
     Column("Owner", "owner"),
@@ -85,6 +101,34 @@ ACCOUNT = [
     Column("Owner", "owner"),
     Column("Renewal", "renewal_date", "date"),
 ]
+
+
+_SOURCES = {
+    "lead": (SourceLead, "lead"),
+    "deal": (SourceDeal, "deal"),
+    "account": (SourceAccount, "account"),
+}
+
+
+def external_ids(drilldown: Drilldown, rows: QuerySet) -> tuple[QuerySet, list[Column]]:
+    """`rows` with, per source system that holds records of the drill-down's kind, the ids of
+    each record in that system (an array: a system may hold duplicates), and a column for
+    each: "Salesforce id". One query finds the systems; the ids come in the rows' own query,
+    one correlated subquery per system over its (golden record, system) index."""
+    model, fk = _SOURCES[drilldown.kind]
+    systems = (
+        SourceSystem.objects.filter(Exists(model.objects.filter(system_id=OuterRef("pk"))))
+        .order_by("name")
+        .values_list("id", "name")
+    )
+    annotations, columns = {}, []
+    for system_id, name in systems:
+        ids = model.objects.filter(**{fk: OuterRef("pk")}, system_id=system_id)
+        annotations[f"ids_{system_id}"] = ArraySubquery(
+            ids.order_by("external_id").values("external_id")
+        )
+        columns.append(Column(f"{name} id", f"ids_{system_id}", "ids"))
+    return rows.annotate(**annotations), columns
 
 
 def _signed_arr(before) -> Sum:

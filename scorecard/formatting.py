@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from revops.currencies import currency_prefix
+from revops.currencies import currency_prefix, money_format
 from scorecard.choices import Unit
 
 MINUS = "−"  # a real minus sign, the width of a plus
@@ -52,7 +52,7 @@ def format_value(value: Decimal | None, unit: str, *, compact: bool = False) -> 
     if unit == Unit.CURRENCY:
         if compact:
             return _compact_money(value)
-        return (MINUS if value < 0 else "") + currency_prefix() + _grouped(abs(value), 0)
+        return money_format(value)
     if unit == Unit.PERCENT:
         return f"{_grouped(value, 1)}%"
     if unit == Unit.RATIO:

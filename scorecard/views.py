@@ -4,16 +4,14 @@ print version, and the catalog ops edit. Every view checks its action in revops.
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Sum
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models import QuerySet, Sum
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,8 +21,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from pipeline import metrics
 from pipeline.choices import AccountHealth, DealStage, LeadStage
 from pipeline.selectors import RECONCILED_METRICS
-from revops.csv import csv_lines
-from revops.currencies import currency_prefix
+from revops.csv import csv_response
+from revops.currencies import money_format
 from revops.hooks import footer_notes
 from revops.lists import filtered_rows, page_of
 from revops.permissions import can, require, user_roles
@@ -39,8 +37,8 @@ from scorecard.caching import (
 )
 from scorecard.charts import trend_figure
 from scorecard.choices import MetricKind, Rag, Team
-from scorecard.drilldown import Drilldown, drilldown_for
-from scorecard.formatting import format_value
+from scorecard.drilldown import Column, Drilldown, drilldown_for, external_ids
+from scorecard.formatting import format_plain, format_value
 from scorecard.forms import (
     MetricCreateForm,
     MetricEditForm,
@@ -300,15 +298,10 @@ _STAGE_LABELS = {**dict(LeadStage.choices), **dict(DealStage.choices)}
 _HEALTH_LABELS = dict(AccountHealth.choices)
 
 
-def _amount_text(value: Decimal) -> str:
-    """An amount with its cents, and any finer places the source gave (9,225.225)."""
-    exponent = value.normalize().as_tuple().exponent
-    places = min(max(2, -exponent if isinstance(exponent, int) else 2), 6)
-    return f"{value:,.{places}f}"
-
-
-def _display(value: object, kind: str) -> dict:
-    """A records-table cell: its text, its CSS class and, for stages and health, its chip."""
+def _display(value: object, column: Column, row: object) -> dict:
+    """A records-table cell: its text, its CSS class and, for stages and health, its chip.
+    Amounts read as on every page (revops.currencies.money_format): `$13,600`, `EUR 1,200`."""
+    kind = column.kind
     if value is None or value == "":
         return {"text": "—", "cls": "muted"}
     if kind == "datetime":
@@ -317,9 +310,9 @@ def _display(value: object, kind: str) -> dict:
     if kind == "date":
         return {"text": value.isoformat(), "cls": "nowrap"}
     if kind == "money":  # in the company currency
-        return {"text": currency_prefix() + _amount_text(Decimal(value)), "cls": "num"}
-    if kind == "amount":  # as the source gave it, in the currency of the next column
-        return {"text": _amount_text(Decimal(value)), "cls": "num"}
+        return {"text": money_format(value), "cls": "num"}
+    if kind == "amount":  # as the source gave it, in the record's currency
+        return {"text": money_format(value, _cell(row, "currency")), "cls": "num"}
     if kind == "number":
         return {"text": f"{Decimal(value):,.1f}", "cls": "num"}
     if kind == "flag":
@@ -331,7 +324,20 @@ def _display(value: object, kind: str) -> dict:
     return {"text": str(value)}
 
 
-def _csv_value(value: object) -> object:
+def _csv_value(value: object, kind: str) -> object:
+    """A cell of the records CSV: labels for stages and health ("Closed lost"), amounts as
+    plain numbers (their currency is in the header or the next column), times in the company's
+    time zone."""
+    if value is None:
+        return ""
+    if kind == "stage":
+        return _STAGE_LABELS.get(value, value)
+    if kind == "health":
+        return _HEALTH_LABELS.get(value, value)
+    if kind == "ids":
+        return "; ".join(value)
+    if isinstance(value, Decimal):
+        return format_plain(value)
     if isinstance(value, datetime):
         return timezone.localtime(value, company_tz()).isoformat(timespec="minutes")
     if isinstance(value, date):
@@ -341,14 +347,26 @@ def _csv_value(value: object) -> object:
     return value
 
 
-def _csv_rows(drilldown: Drilldown, rows) -> Iterator[str]:
-    header = [c.label for c in drilldown.columns]
-    values = (
-        [_csv_value(_cell(row, c.attr)) for c in drilldown.columns]
-        for row in rows.iterator(chunk_size=2000)
-    )
-    # A byte-order mark first, so Excel reads the file as UTF-8.
-    return itertools.chain(["\ufeff"], csv_lines(itertools.chain([header], values)))
+# The golden record's id, first: with each system's ids after it, a row of the export can be
+# matched back to the record here and in every system.
+_RECORD_ID = Column("Id", "pk")
+
+
+def _csv_rows(drilldown: Drilldown, rows: QuerySet) -> Iterator[list]:
+    rows, id_columns = external_ids(drilldown, rows)
+    columns = [_RECORD_ID, *id_columns, *drilldown.columns]
+    yield [c.label for c in columns]
+    for row in rows.iterator(chunk_size=2000):
+        yield [_csv_value(_cell(row, c.attr), c.kind) for c in columns]
+
+
+def _records_row(record: object, columns: list[Column], kind: str) -> dict:
+    """One row of the records table: its cells and the address of its record, which its first
+    cell links to (named "Lead #12" when that cell is blank, a lead without an email say)."""
+    cells = [{**_display(_cell(record, c.attr), c, record), "label": c.label} for c in columns]
+    if cells and cells[0]["text"] == "—":
+        cells[0] = {**cells[0], "text": f"{kind.capitalize()} #{record.pk}", "cls": ""}
+    return {"url": reverse(f"pipeline:{kind}-detail", args=[record.pk]), "cells": cells}
 
 
 @require_safe
@@ -385,17 +403,15 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
     filterset, rows = filtered_rows(drilldown.filterset_class, base, params)
 
     if request.GET.get("format") == "csv":
-        response = StreamingHttpResponse(_csv_rows(drilldown, rows), content_type="text/csv")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{metric.key}-{week.label}{"-" + part if part else ""}.csv"'
-        )
-        return response
+        filename = f"{metric.key}-{week.label}{'-' + part if part else ''}.csv"
+        return csv_response(_csv_rows(drilldown, rows), filename, bom=True)
 
     page, query = page_of(request, rows, RECORDS_PAGE_SIZE)
     part = part if drilldown.numerator is not None else ""
     total = None
     if drilldown.sum_attr and not filterset.is_bound:
         total = rows.aggregate(total=Sum(drilldown.sum_attr))["total"]
+    columns = [c for c in drilldown.columns if c.html]
     return render(
         request,
         "scorecard/metric_records.html",
@@ -405,14 +421,14 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
             "cell": cell,
             "value_display": format_value(cell.value, metric.unit),
             "drilldown": drilldown,
+            "columns": columns,
             "filter": filterset,
             "page": page,
-            "rows": [[_display(_cell(r, c.attr), c.kind) for c in drilldown.columns] for r in page],
+            "rows": [_records_row(r, columns, drilldown.kind) for r in page],
             "query": query,
             "part": part,
             "filter_keep": {"part": part} if part else {},
             "total": total,
-            "total_currency": settings.COMPANY_CURRENCY,
             "is_published_value": not cell.live,
         },
     )

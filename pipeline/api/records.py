@@ -149,7 +149,8 @@ class SourceSystemSerializer(serializers.ModelSerializer):
     class Meta:
         model = SourceSystem
         fields = [
-            "id", "slug", "name", "role", "vendor", "description", "match_by_phone", "created_at",
+            "id", "slug", "name", "role", "vendor", "description", "match_by_phone",
+            "record_url_template", "created_at",
         ]  # fmt: skip
 
 

@@ -82,6 +82,11 @@ class SourceRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.system_id}:{self.external_id}"
 
+    @property
+    def record_url(self) -> str:
+        """Where this record opens in its system ("" when ops set no record URL for it)."""
+        return self.system.record_url(self.external_id)
+
 
 class SourceLead(SourceRecord, LeadFields):
     """A lead or contact as one system holds it (a HubSpot contact, a Salesforce lead)."""

@@ -3,7 +3,11 @@ system is trusted for which field."""
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -19,6 +23,36 @@ from pipeline.choices import (
     SystemRole,
     Vendor,
 )
+
+RECORD_URL_EXAMPLE = "https://acme.my.salesforce.com/{id}"
+
+
+def record_url_template_validate(value: str) -> None:
+    """A system's record URL template: blank, or an http(s) address with `{id}` after the host
+    (an id from a file must never choose the site a link opens)."""
+    if not value:
+        return
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # a broken [IPv6] host
+        parts = None
+    # Lower case, as the database's check reads it.
+    if parts is None or not value.startswith(("https://", "http://")):
+        raise ValidationError(
+            f"A record URL starts with https:// or http://, e.g. {RECORD_URL_EXAMPLE}."
+        )
+    if "{id}" not in value:
+        raise ValidationError(f"Put {{id}} where the record's id goes, e.g. {RECORD_URL_EXAMPLE}.")
+    if "{id}" in parts.netloc:
+        raise ValidationError("{id} goes in the address's path or query, not in its host.")
+    try:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValidationError("control character")
+        URLValidator(schemes=["http", "https"])(value.replace("{id}", "id"))
+    except ValidationError:
+        raise ValidationError(
+            f"{value!r} is not a web address, e.g. {RECORD_URL_EXAMPLE}."
+        ) from None
 
 
 class SourceSystem(models.Model):
@@ -47,12 +81,27 @@ class SourceSystem(models.Model):
         db_default=False,
         help_text="Leads of this system without an email are matched by phone number (E.164).",
     )
+    record_url_template = models.CharField(
+        "record URL",
+        max_length=500,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[record_url_template_validate],
+        help_text=f"Where a record opens in this system, {{id}} standing for its id: "
+        f"{RECORD_URL_EXAMPLE}.",
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(role__in=SystemRole.values), name="pipeline_sourcesystem_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(record_url_template="")
+                | Q(record_url_template__regex=r"^https?://[^{}/?#]+[/?#].*\{id\}"),
+                name="pipeline_sourcesystem_record_url_valid",
             ),
         ]
 
@@ -62,6 +111,13 @@ class SourceSystem(models.Model):
     @property
     def is_retired(self) -> bool:
         return self.retired_at is not None
+
+    def record_url(self, external_id: str) -> str:
+        """The address of the record `external_id` in this system ("" without a template); the
+        id is URL-quoted, so a `/`, `?` or `#` in it stays part of the id."""
+        if not self.record_url_template:
+            return ""
+        return self.record_url_template.replace("{id}", quote(str(external_id), safe=""))
 
 
 class PlaceholderEmail(models.Model):

@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from pipeline.choices import ObjectType, SystemRole, Vendor
 from pipeline.models import SourceSystem
+from pipeline.models.systems import record_url_template_validate
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,19 @@ def _check(name: str, role: str, vendor: str) -> str:
     return name
 
 
+def _record_url(template: str) -> str:
+    """The template as stored, stripped; refused in a sentence when it is not an http(s)
+    address with {id} after its host."""
+    template = (template or "").strip()
+    if len(template) > 500:
+        raise ValidationError("A record URL is at most 500 characters.")
+    try:
+        record_url_template_validate(template)
+    except ValidationError as exc:
+        raise ValidationError({"record_url_template": exc.messages}) from None
+    return template
+
+
 @transaction.atomic
 def system_add(
     *,
@@ -44,10 +58,13 @@ def system_add(
     vendor: str,
     slug: str = "",
     match_by_phone: bool = False,
+    record_url_template: str = "",
 ) -> SourceSystem:
     """A new source system. Its slug (what imports and the command line name it by) is made
-    from the name unless given; a name or slug already taken is refused in a sentence."""
+    from the name unless given; a name or slug already taken is refused in a sentence, and so
+    is a record URL that is not an http(s) address with {id} in it."""
     name = _check(name, role, vendor)
+    record_url_template = _record_url(record_url_template)
     slug = slugify(slug or name)[:50]
     if not slug:
         raise ValidationError("The name needs a letter or a digit to make the system's slug.")
@@ -58,7 +75,12 @@ def system_add(
     try:
         with transaction.atomic():
             system = SourceSystem.objects.create(
-                name=name, slug=slug, role=role, vendor=vendor, match_by_phone=match_by_phone
+                name=name,
+                slug=slug,
+                role=role,
+                vendor=vendor,
+                match_by_phone=match_by_phone,
+                record_url_template=record_url_template,
             )
     except IntegrityError:
         raise ValidationError(f"There is already a system named {name!r}.") from None
@@ -75,18 +97,21 @@ def system_update(
     role: str,
     vendor: str,
     match_by_phone: bool | None = None,
+    record_url_template: str | None = None,
 ) -> SourceSystem:
-    """Rename a system or change its role or vendor; its slug stays, so imports keep
-    working. Turning matching by phone on or off re-matches the system's stored leads that
-    have a phone and no usable email, set-based."""
+    """Rename a system or change its role, vendor or record URL (None leaves it); its slug
+    stays, so imports keep working. Turning matching by phone on or off re-matches the
+    system's stored leads that have a phone and no usable email, set-based."""
     name = _check(name, role, vendor)
+    if record_url_template is not None:
+        system.record_url_template = _record_url(record_url_template)
     if SourceSystem.objects.filter(name__iexact=name).exclude(pk=system.pk).exists():
         raise ValidationError(f"There is already a system named {name!r}.")
     phone_changed = match_by_phone is not None and match_by_phone != system.match_by_phone
     system.name, system.role, system.vendor = name, role, vendor
     if match_by_phone is not None:
         system.match_by_phone = match_by_phone
-    system.save(update_fields=["name", "role", "vendor", "match_by_phone"])
+    system.save(update_fields=["name", "role", "vendor", "match_by_phone", "record_url_template"])
     if phone_changed:
         _rematch_by_phone(system)
     logger.info("Source system %s changed by %s", system.slug, by)

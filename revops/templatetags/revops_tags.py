@@ -9,6 +9,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from revops.currencies import money_format
 from revops.permissions import can as _can
 
 register = template.Library()
@@ -36,18 +37,10 @@ def cell(value: Any) -> str:
 
 
 @register.filter
-def money(value: Any) -> str:
-    """An amount in the company currency, whole units: `$52,600`, `€52,600`, `CHF 52,600`."""
-    from decimal import Decimal, InvalidOperation
-
-    from revops.currencies import currency_prefix
-
-    try:
-        amount = Decimal(value or 0)
-    except (InvalidOperation, TypeError, ValueError):
-        return ""
-    sign = "−" if amount < 0 else ""
-    return f"{sign}{currency_prefix()}{abs(amount):,.0f}"
+def money(value: Any, code: str | None = None) -> str:
+    """`{{ deal.amount|money:deal.currency }}`: an amount the one way every page writes it,
+    `$52,600` in the company currency and `EUR 1,200` in another (revops.currencies)."""
+    return money_format(value, code)
 
 
 @register.filter

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import re
 
 import pytest
 from django.apps import apps as django_apps
@@ -108,4 +109,44 @@ def test_the_scorecard_reads_on_a_phone(live_server, browser, screenshot, demo):
     screenshot(page, "scorecard-390x844")
     page.goto(f"{live_server.url}/scorecard/{IsoWeek.last_completed().label}/print/")
     expect(page.locator("table.table")).to_have_count(4)  # company and the three teams
+    context.close()
+
+
+def test_a_metrics_records_open_their_record_and_read_on_a_phone(
+    live_server, browser, screenshot, demo
+):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, live_server.url, "exec", "revops-demo")
+    week = IsoWeek.last_completed()
+    # Open deals closing this quarter: enough rows at any demo date, each with an amount.
+    page.goto(f"{live_server.url}/scorecard/{week.label}/pipeline_coverage/records/")
+    rows = page.locator("table#records tbody tr:not(:has(td.empty))")
+    expect(rows.first).to_be_visible()
+    # Nothing wider than the screen, and every cell of a record, its amounts too, on it.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    cells = page.evaluate(
+        "() => [...document.querySelectorAll('#records tbody tr:first-child td')].map(td => {"
+        " const r = td.getBoundingClientRect();"
+        " return {label: td.dataset.label, left: r.left, right: r.right,"
+        " clipped: td.scrollWidth > td.clientWidth + 1}; })"
+    )
+    amounts = [c for c in cells if c["label"] in ("Amount", "Amount in USD")]
+    assert len(amounts) == 2
+    for cell in cells:
+        assert cell["left"] >= 0, cell
+        assert cell["right"] <= 390, cell
+        assert not cell["clipped"], cell
+    amount = rows.first.locator('td[data-label="Amount"]')
+    expect(amount).to_have_text(re.compile(r"^(\$|[A-Z]{3} )[0-9,]+$"))
+    expect(page.locator("#records tfoot")).to_contain_text(re.compile(r"Total \$[0-9,]+"))
+    rows.first.scroll_into_view_if_needed()
+    screenshot(page, "scorecard-records-390x844")
+
+    name = rows.first.locator("td").first.inner_text()
+    rows.first.locator("a.record-link").click()
+    expect(page).to_have_url(re.compile(r"/deals/\d+/$"))
+    expect(page.locator("h1")).to_contain_text(name)
+    screenshot(page, "deal-from-records-390x844")
     context.close()

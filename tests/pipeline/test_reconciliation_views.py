@@ -348,3 +348,17 @@ def test_ops_inspect_runs_and_discrepancies_read_only_in_the_admin(client_as, re
     assert client.get(reverse("admin:pipeline_discrepancy_changelist")).status_code == 200
     assert client.get(reverse("admin:pipeline_reconciliationrun_changelist")).status_code == 200
     assert client.get(reverse("admin:pipeline_discrepancy_add")).status_code == 403
+
+
+def test_discrepancy_detail_reads_stage_labels_not_codes(client_as, reconciled):
+    a = SourceLeadFactory._meta.model.objects.filter(email_key="a@acme.com")
+    a.filter(system__slug="salesforce").update(stage="sql")
+    a.filter(system__slug="hubspot").update(stage="mql")
+    reconciliation.reconciliation_run_now(trigger="command", weeks=8)
+    mismatch = Discrepancy.objects.get(field="stage", golden_key="a@acme.com")
+    page = client_as(Role.EXECUTIVE).get(
+        reverse("pipeline:reconciliation-discrepancy-detail", args=[mismatch.pk])
+    )
+    stage = {row.name: row for row in page.context["records"].rows}["stage"]
+    assert {stage.left, stage.right} == {"SQL", "MQL"}
+    assert stage.differs is True

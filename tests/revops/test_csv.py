@@ -29,3 +29,12 @@ def test_negative_numbers_as_text_stay_numbers_but_formulas_starting_with_a_minu
     # Held import rows come back as the file's text: "-5" must re-import as -5, not "'-5".
     lines = list(csv_lines([["-5", "-1,234.50", "-2+3", "-A1", "-", "-1e3"]]))
     assert lines == ["-5,\"-1,234.50\",'-2+3,'-A1,'-,'-1e3\r\n"]
+
+
+def test_a_csv_response_may_start_with_a_byte_order_mark_for_excel():
+    response = csv_response(iter([["email"], ["zoë@y.com"]]), "x.csv", bom=True)
+    body = b"".join(response.streaming_content)
+    assert body == "\ufeffemail\r\nzoë@y.com\r\n".encode()
+    assert not b"".join(csv_response(iter([["a"]]), "x.csv").streaming_content).startswith(
+        "\ufeff".encode()
+    )

@@ -109,16 +109,18 @@ def test_the_records_page_lists_them_and_the_csv_export_has_the_same_rows(busine
     # MQLs from 8 Dec 2025 to the week's end: in (3 Mar), edge (10 Jan), old (2 Feb) = 3;
     # out's MQL (1 Dec) is before the window. Only "in" reached SQL by 9 Mar.
     # Newest first, as every lead list.
-    assert [r[0]["text"] for r in page.context["rows"]] == ["edge@x.com", "in@x.com", "old@x.com"]
+    first = [r["cells"][0]["text"] for r in page.context["rows"]]
+    assert first == ["edge@x.com", "in@x.com", "old@x.com"]
     numerator = client.get(url, {"part": "numerator"})
-    assert [r[0]["text"] for r in numerator.context["rows"]] == ["in@x.com"]
+    assert [r["cells"][0]["text"] for r in numerator.context["rows"]] == ["in@x.com"]
 
     export = client.get(url, {"part": "numerator", "format": "csv"})
-    assert export["Content-Type"] == "text/csv"
+    assert export["Content-Type"] == "text/csv; charset=utf-8"
     assert "mql_to_sql_rate-2026-W10-numerator.csv" in export["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
-    assert rows[0][:2] == ["Email", "Name"]
-    assert [r[0] for r in rows[1:]] == ["in@x.com"]
+    # The golden record's id first (no system holds these leads, so no system's id follows).
+    assert rows[0][:3] == ["Id", "Email", "Name"]
+    assert [r[:2] for r in rows[1:]] == [[str(business["in"].pk), "in@x.com"]]
     assert rows[1][-1] == "yes"  # the "SQL by week's end" column
 
 
@@ -126,7 +128,7 @@ def test_filters_narrow_the_records_and_a_bad_filter_is_reported_not_raised(busi
     client = client_as(Role.SALES_LEAD)
     url = reverse("scorecard:metric-records", args=[W10, "leads_created"])
     narrowed = client.get(url, {"q": "edge"})
-    assert [r[0]["text"] for r in narrowed.context["rows"]] == ["edge@x.com"]
+    assert [r["cells"][0]["text"] for r in narrowed.context["rows"]] == ["edge@x.com"]
     bad = client.get(url, {"created_after": "2026-13-45"})
     assert bad.status_code == 200
     assert "Enter a valid date" in bad.text
@@ -138,7 +140,7 @@ def test_deal_records_show_their_total(business, client_as):
         reverse("scorecard:metric-records", args=[W10, "new_bookings"])
     )
     assert page.context["total"] == Decimal("20000")  # 12,000 + 8,000
-    assert "Total 20,000.00 USD" in page.text
+    assert "Total $20,000" in page.text  # as every amount in the company currency reads
 
 
 def test_the_records_csv_starts_with_a_byte_order_mark_so_excel_reads_utf8(client_as):
@@ -147,7 +149,7 @@ def test_the_records_csv_starts_with_a_byte_order_mark_so_excel_reads_utf8(clien
         reverse("scorecard:metric-records", args=[W10, "leads_created"]), {"format": "csv"}
     )
     body = b"".join(export.streaming_content)
-    assert body.startswith("\ufeffEmail,".encode())
+    assert body.startswith("\ufeffId,Email,".encode())
     assert "zoë@y.com" in body.decode("utf-8-sig")
 
 

@@ -1,4 +1,5 @@
-"""python manage.py system_add --name HubSpot --vendor hubspot --role marketing [--slug hubspot]"""
+"""python manage.py system_add --name HubSpot --vendor hubspot --role marketing [--slug hubspot]
+[--record-url 'https://app.hubspot.com/contacts/123/record/0-1/{id}']"""
 
 from __future__ import annotations
 
@@ -24,9 +25,23 @@ class Command(BaseCommand):
             action="store_true",
             help="Match its leads without an email to others by phone number.",
         )
+        parser.add_argument(
+            "--record-url",
+            default="",
+            help="Where a record opens in it, {id} standing for its id: "
+            "https://acme.my.salesforce.com/{id}.",
+        )
 
     def handle(
-        self, *args, name: str, vendor: str, role: str, slug: str, match_by_phone: bool, **options
+        self,
+        *args,
+        name: str,
+        vendor: str,
+        role: str,
+        slug: str,
+        match_by_phone: bool,
+        record_url: str,
+        **options,
     ) -> None:
         try:
             system = system_add(
@@ -36,6 +51,7 @@ class Command(BaseCommand):
                 role=role,
                 slug=slug,
                 match_by_phone=match_by_phone,
+                record_url_template=record_url,
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
