@@ -4,15 +4,14 @@ actions, ops' work queue; on a laptop and on a phone."""
 from __future__ import annotations
 
 import importlib
-import io
 
 import pytest
 from django.apps import apps as django_apps
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from revops.weeks import IsoWeek
 from tests.browser.conftest import sign_in
+from tests.demo_data import seed_small_demo
 
 standard_metrics = importlib.import_module("scorecard.migrations.0002_standard_metrics")
 
@@ -25,12 +24,7 @@ pytestmark = [
 @pytest.fixture
 def demo():
     standard_metrics.create_catalog(django_apps, None)
-    out = io.StringIO()
-    call_command("seed_demo", scale=0.02, stdout=out)
-    call_command("reconcile", stdout=out)
-    call_command("scorecard_demo", scale=0.02, weeks=3, stdout=out)
-    call_command("mechanisms_demo", stdout=out)
-    call_command("disputes_demo", stdout=out)
+    seed_small_demo()
 
 
 def test_each_role_lands_on_its_own_week(live_server, browser, screenshot, demo):

@@ -3,12 +3,9 @@ webhook (a local receiver that speaks Slack's webhook API), once per thing that 
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.core.management import call_command
 from django.urls import reverse
 
 from disputes.models import Dispute
@@ -19,16 +16,14 @@ from revops.permissions import Role
 from revops.weeks import IsoWeek
 from scorecard.models import Metric, SnapshotValue, WeeklySnapshot
 from scorecard.services.snapshots import snapshot_publish
+from tests.demo_data import seed_small_demo
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def demo():
-    out = io.StringIO()
-    call_command("seed_demo", scale=0.02, stdout=out)
-    call_command("scorecard_demo", scale=0.02, weeks=3, stdout=out)
-    call_command("disputes_demo", stdout=out)
+    seed_small_demo(reconcile=False)
 
 
 def user(username: str):

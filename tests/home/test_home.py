@@ -4,12 +4,10 @@ every state and mechanisms overdue for inspection)."""
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +18,7 @@ from pipeline.models import ImportBatch, ReconciliationRun
 from revops.weeks import IsoWeek
 from scorecard import selectors as scorecard_selectors
 from scorecard.models import Metric, PendingRestatement, SnapshotValue
+from tests.demo_data import seed_small_demo
 from tests.factories import SourceSystemFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,12 +26,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def demo():
-    out = io.StringIO()
-    call_command("seed_demo", scale=0.02, stdout=out)
-    call_command("reconcile", stdout=out)
-    call_command("scorecard_demo", scale=0.02, weeks=3, stdout=out)
-    call_command("mechanisms_demo", stdout=out)
-    call_command("disputes_demo", stdout=out)
+    seed_small_demo()
 
 
 def signed_in(client, username: str):

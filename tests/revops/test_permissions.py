@@ -38,6 +38,7 @@ EXPECTED = {
     "disputes.resolve": {Role.OPS},
     "disputes.settings": {Role.OPS},
     "audit.view": {Role.OPS},
+    "follows.use": ALL,
 }
 
 

@@ -179,8 +179,9 @@ def test_the_monday_schedule_publishes_last_week_once_and_sends_one_digest(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         first = snapshot_publish_due(now=now)
         second = snapshot_publish_due(now=now)
-    # One publication: its digest and the warming of the shared cache (scorecard/rendering.py).
-    assert len(callbacks) == 2
+    # One publication: its digest, the warming of the shared cache (scorecard/rendering.py)
+    # and the word to those who listen (follows' alerts).
+    assert len(callbacks) == 3
     assert first is not None
     assert first.source == PublicationSource.SCHEDULE
     assert first.week_start == IsoWeek.last_completed().monday
