@@ -348,3 +348,15 @@ def test_ops_inspect_runs_and_discrepancies_read_only_in_the_admin(client_as, re
     assert client.get(reverse("admin:pipeline_discrepancy_changelist")).status_code == 200
     assert client.get(reverse("admin:pipeline_reconciliationrun_changelist")).status_code == 200
     assert client.get(reverse("admin:pipeline_discrepancy_add")).status_code == 403
+
+
+def test_discrepancy_list_writes_weeks_zero_padded(client_as, reconciled):
+    Discrepancy.objects.filter(golden_key="c@acme.com").update(
+        week_start=IsoWeek(2027, 4).monday, other_week_start=IsoWeek(2027, 9).monday
+    )
+    page = client_as(Role.OPS).get(
+        reverse("pipeline:reconciliation-discrepancy-list"), {"status": ""}
+    )
+    assert "2027-W04 / 2027-W09" in page.text
+    assert "2027-W4<" not in page.text
+    assert "2027-W4 " not in page.text
