@@ -243,6 +243,10 @@ def test_ops_set_targets_and_see_a_refusal_explained(client_as):
     assert "Target $3,600,000 per quarter from 1 Jan 2026 saved." in ok.text
     bad = client.post(url, {"starts_on": "2026-13-01", "value": "-5"}, follow=True)
     assert "The target was not saved." in bad.text
+    # Shown again with what was typed, for the one mistake to be corrected.
+    assert bad.status_code == 400
+    assert 'value="2026-13-01"' in bad.text
+    assert 'value="-5"' in bad.text
     assert MetricTarget.objects.count() == 1
     target = MetricTarget.objects.get()
     client.post(reverse("scorecard:metric-target-delete", args=["new_bookings", target.id]))
