@@ -185,6 +185,7 @@ def test_the_form_explains_what_a_half_filled_goal_lacks(client_as):
     assert response.status_code == 400
     assert "Nothing was saved" in response.text
     assert response.text.count("The SMART goal needs this.") == 3  # metric, target, due date
+    assert 'value="Speed to lead under 1 hour"' in response.text  # what was typed is kept
     assert not Mechanism.objects.exists()
 
 

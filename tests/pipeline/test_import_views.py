@@ -81,6 +81,9 @@ def test_a_preset_for_another_object_is_refused_on_the_form(client_as):
     response = upload(client_as(Role.OPS), csv_text([lead_row(1)]), preset="hubspot-deal")
     assert response.status_code == 200
     assert "This preset reads deals; you chose leads." in response.text
+    form = response.context["form"]  # shown again as chosen (a file input cannot be refilled)
+    assert (form["object_type"].value(), form["preset"].value()) == ("lead", "hubspot-deal")
+    assert '<option value="hubspot-deal" selected>' in response.text
     assert not ImportBatch.objects.exists()
 
 

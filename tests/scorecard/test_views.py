@@ -210,6 +210,7 @@ def test_the_new_metric_form_shows_errors_instead_of_failing(client_as):
     )  # fmt: skip
     assert response.status_code == 200
     assert "A formula needs metric A, an operator and metric B." in response.text
+    assert 'name="key" value="mqls"' in response.text  # what was typed is kept
 
 
 def test_ops_edit_a_metric_and_a_formula_change_reports_the_new_version(client_as):
