@@ -101,8 +101,7 @@ def demo_presets_ensure() -> None:
 def demo_users_ensure(password: str) -> list[tuple[str, str]]:
     """One user per role; the password is (re)set so the printed credentials always work."""
     User = get_user_model()
-    rows = []
-    for username, (role, first, last, title) in DEMO_USERS.items():
+    for username, (role, first, last, _title) in DEMO_USERS.items():
         user, _ = User.objects.get_or_create(
             username=username,
             defaults={
@@ -114,8 +113,15 @@ def demo_users_ensure(password: str) -> list[tuple[str, str]]:
         user.set_password(password)
         user.save(update_fields=["password"])
         user.groups.set([Group.objects.get_or_create(name=role.value)[0]])
-        rows.append((username, f"{role.label} — {first} {last}, {title}"))
-    return rows
+    return demo_users_describe()
+
+
+def demo_users_describe() -> list[tuple[str, str]]:
+    """Each demo user's name and who they are, as the sign-in lines print them."""
+    return [
+        (username, f"{role.label} — {first} {last}, {title}")
+        for username, (role, first, last, title) in DEMO_USERS.items()
+    ]
 
 
 def demo_load(

@@ -10,6 +10,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from pipeline import selectors as pipeline_selectors
+from pipeline.charts import step_label
+from pipeline.choices import FIELD_LABELS, DiscrepancyKind
 from pipeline.models import Discrepancy
 from revops.weeks import IsoWeek
 from scorecard import selectors as scorecard_selectors
@@ -52,8 +54,11 @@ def metric_evidence(metric: Metric, week: IsoWeek) -> dict:
         run = pipeline_selectors.reconciliation_run_current()
         row = pipeline_selectors.metric_week_get(run, metric.key, week.monday) if run else None
         if row is not None:
+            marketing, sales = _system_names(run)
             evidence["reconciliation"] = {
                 "run": run.id,
+                "marketing_system": marketing,
+                "sales_system": sales,
                 "marketing_value": plain(row.marketing_value),
                 "sales_value": plain(row.sales_value),
                 "golden_value": plain(row.golden_value),
@@ -62,6 +67,9 @@ def metric_evidence(metric: Metric, week: IsoWeek) -> dict:
                     {
                         "reason": step.reason,
                         "field": step.field,
+                        "label": step_label(
+                            step.reason, step.field, marketing=marketing, sales=sales
+                        ),
                         "value": plain(step.value),
                         "records": step.records,
                     }
@@ -69,6 +77,52 @@ def metric_evidence(metric: Metric, week: IsoWeek) -> dict:
                 ],
             }
     return evidence
+
+
+def _system_names(run) -> tuple[str, str]:
+    return (
+        run.marketing_system.name if run.marketing_system else "Marketing",
+        run.sales_system.name if run.sales_system else "Sales",
+    )
+
+
+def evidence_labelled(frozen: dict) -> dict:
+    """The frozen evidence with each bridge step and discrepancy in the bridge's words
+    ("Never reached Salesforce"), not its codes. Evidence frozen before the labels were
+    stored gets them here, from the system names it holds."""
+    if frozen.get("kind") == "metric" and frozen.get("reconciliation"):
+        rec = frozen["reconciliation"]
+        marketing = rec.get("marketing_system") or "Marketing"
+        sales = rec.get("sales_system") or "Sales"
+        steps = [
+            {**s, "label": s.get("label") or step_label(
+                s.get("reason", ""), s.get("field", ""), marketing=marketing, sales=sales
+            )}
+            for s in rec.get("steps", [])
+        ]  # fmt: skip
+        return {**frozen, "reconciliation": {**rec, "steps": steps}}
+    if frozen.get("kind") == "discrepancy" and frozen.get("discrepancy"):
+        found = frozen["discrepancy"]
+        if found.get("label"):
+            return frozen
+        # Evidence frozen before the code was stored holds the kind's label only.
+        code = found.get("code") or {str(k.label): k.value for k in DiscrepancyKind}.get(
+            found.get("kind", ""), ""
+        )
+        label = _discrepancy_label(code, found.get("field", ""), found) if code else ""
+        return {**frozen, "discrepancy": {**found, "label": label or found.get("kind", "")}}
+    return frozen
+
+
+def _discrepancy_label(code: str, field: str, found: dict) -> str:
+    """A discrepancy in the bridge's words; a field mismatch names the field as people do."""
+    if code == DiscrepancyKind.MISMATCH:
+        return f"{FIELD_LABELS.get(field, field)} differs"
+    if code == DiscrepancyKind.DUPLICATE:
+        return str(DiscrepancyKind.DUPLICATE.label)
+    return step_label(
+        code, field, marketing=found.get("left_system", ""), sales=found.get("right_system", "")
+    )
 
 
 def record_evidence(object_type: str, golden) -> dict:
@@ -104,6 +158,7 @@ def discrepancy_evidence(discrepancy: Discrepancy) -> dict:
         "discrepancy": {
             "id": discrepancy.id,
             "kind": discrepancy.get_kind_display(),
+            "code": discrepancy.kind,
             "field": discrepancy.field,
             "object_type": discrepancy.object_type,
             "record": discrepancy.label or discrepancy.golden_key,

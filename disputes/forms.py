@@ -7,8 +7,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from disputes.choices import CorrectionKind
-from pipeline.choices import ObjectType
+from pipeline.choices import AUTHORITY_FIELDS, ObjectType
 from pipeline.models import OVERRIDABLE_TYPES, SourceSystem
+from pipeline.presets import field_info
 from revops.permissions import Role
 
 
@@ -35,7 +36,10 @@ class DisputeForm(forms.Form):
         label="The value you believe is right", max_length=100, strip=True
     )
     explanation = forms.CharField(
-        label="Why", widget=forms.Textarea(attrs={"rows": 5}), max_length=10_000
+        label="Why",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=10_000,
+        help_text="Markdown: **bold**, *italic*, lists, links.",
     )
     attachment = forms.FileField(
         label="Records you think are missing or wrong (CSV, up to 5 MB)",
@@ -45,7 +49,12 @@ class DisputeForm(forms.Form):
 
 
 class CommentForm(forms.Form):
-    body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=10_000,
+        help_text="Markdown: **bold**, *italic*, lists, links.",
+    )
 
 
 class ReviewForm(forms.Form):
@@ -69,6 +78,18 @@ def _object_types():
     return [("", "—")] + [(t, ObjectType(t).label) for t in OVERRIDABLE_TYPES]
 
 
+def _correctable_fields():
+    """The fields a rule or an override may correct, by object type and by their labels; a
+    value is `<object type>.<field>`, so the object type comes with the field."""
+    return [("", "—")] + [
+        (
+            ObjectType(t).label,
+            [(f"{t}.{name}", field_info(t, name).label) for name in AUTHORITY_FIELDS[t]],
+        )
+        for t in OVERRIDABLE_TYPES
+    ]
+
+
 class AcceptForm(forms.Form):
     resolution = forms.CharField(
         label="What was corrected", widget=forms.Textarea(attrs={"rows": 3})
@@ -77,7 +98,7 @@ class AcceptForm(forms.Form):
         label="Correction", choices=CorrectionKind.choices, initial=CorrectionKind.NONE
     )
     object_type = forms.ChoiceField(label="Object", choices=_object_types, required=False)
-    field = forms.CharField(label="Field", required=False, help_text="e.g. mql_at, stage")
+    field = forms.ChoiceField(label="Field", choices=_correctable_fields, required=False)
     system = forms.ChoiceField(label="System that wins", required=False)
     record_key = forms.CharField(
         label="Record key", required=False, help_text="Blank: the disputed record"
@@ -93,6 +114,23 @@ class AcceptForm(forms.Form):
         self.fields["system"].choices = [("", "—")] + list(
             SourceSystem.objects.order_by("name").values_list("slug", "name")
         )
+
+    def clean(self):
+        data = super().clean()
+        chosen = data.get("field") or ""
+        if chosen:
+            object_type, _, name = chosen.partition(".")
+            if data.get("object_type") and data["object_type"] != object_type:
+                self.add_error(
+                    "field",
+                    f"{field_info(object_type, name).label} is a field of "
+                    f"{ObjectType(object_type).label.lower()}s, not of "
+                    f"{ObjectType(data['object_type']).label.lower()}s.",
+                )
+            else:
+                data["object_type"] = object_type
+                data["field"] = name
+        return data
 
 
 class RejectForm(forms.Form):

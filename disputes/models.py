@@ -182,7 +182,7 @@ class DisputeTransition(models.Model):
 
 
 class DisputeComment(models.Model):
-    """One message in a dispute's thread. Plain text, shown escaped."""
+    """One message in a dispute's thread: Markdown as typed, shown sanitised (revops.markdown)."""
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="comments")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -13,9 +13,15 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from disputes.choices import UNRESOLVED
-from disputes.models import DEFAULT_SLA_BUSINESS_DAYS, Dispute, DisputeSettings
+from disputes.choices import UNRESOLVED, DisputeSubject
+from disputes.evidence import plain
+from disputes.models import DEFAULT_SLA_BUSINESS_DAYS, Dispute, DisputeComment, DisputeSettings
+from pipeline.presets import FIELDS, field_info
+from pipeline.services.corrections import golden_get
+from revops import markdown
 from revops.weeks import IsoWeek, company_tz
+from scorecard import selectors as scorecard_selectors
+from scorecard.formatting import format_value
 
 
 def dispute_list() -> QuerySet[Dispute]:
@@ -31,6 +37,77 @@ def dispute_get(pk: int) -> Dispute | None:
         .filter(pk=pk)
         .first()
     )
+
+
+def dispute_open_on(
+    *,
+    metric_id: int | None = None,
+    week_start=None,
+    object_type: str = "",
+    record_key: str = "",
+    discrepancy_id: int | None = None,
+) -> Dispute | None:
+    """The oldest unresolved dispute of the same number (metric and week), record or
+    discrepancy, if there is one: filing a second one is better done as a comment on it."""
+    found = Dispute.objects.filter(status__in=UNRESOLVED)
+    if metric_id is not None:
+        found = found.filter(
+            subject=DisputeSubject.METRIC, metric_id=metric_id, week_start=week_start
+        )
+    elif discrepancy_id is not None:
+        found = found.filter(subject=DisputeSubject.DISCREPANCY, discrepancy_id=discrepancy_id)
+    elif object_type and record_key:
+        found = found.filter(
+            subject=DisputeSubject.RECORD, object_type=object_type, record_key=record_key
+        )
+    else:
+        return None
+    return found.select_related("filed_by").order_by("filed_at", "id").first()
+
+
+def dispute_comments(dispute: Dispute) -> list[DisputeComment]:
+    """The thread in order, each comment with its Markdown rendered and sanitised as `html`."""
+    comments = list(dispute.comments.select_related("author").order_by("created_at", "id"))
+    for comment in comments:
+        comment.html = markdown.render(comment.body)
+    return comments
+
+
+@dataclass(frozen=True)
+class ValueNow:
+    """What a corrected number or field reads today, beside what the filer saw."""
+
+    what: str
+    value: str
+    was: str
+    where: str = ""  # "published, revision 2" or "live"
+
+
+def dispute_value_now(dispute: Dispute) -> ValueNow | None:
+    """After a dispute is accepted: the disputed number as the scorecard shows it now, or, for a
+    record corrected by hand, the corrected field as the golden record holds it now."""
+    if dispute.subject == DisputeSubject.METRIC and dispute.metric and dispute.week_start:
+        week = IsoWeek.of(dispute.week_start)
+        cell = scorecard_selectors.metric_week_cell(dispute.metric, week)
+        snapshot = scorecard_selectors.snapshot_get(week)
+        where = f"published, revision {snapshot.revision}" if snapshot and not cell.live else "live"
+        return ValueNow(
+            what=f"{dispute.metric.name}, {week.label}",
+            value=format_value(cell.value, dispute.metric.unit),
+            was=dispute.shown_value,
+            where=where,
+        )
+    correction = dispute.correction or {}
+    object_type = correction.get("object_type", "")
+    key, field = correction.get("record_key", ""), correction.get("field", "")
+    if object_type in FIELDS and key and field in {f.name for f in FIELDS[object_type]}:
+        golden = golden_get(object_type, key)
+        if golden is None:
+            return None
+        label = field_info(object_type, field).label
+        value = plain(getattr(golden, field, None)) or "—"
+        return ValueNow(what=f"{label} of {golden}", value=value, was="")
+    return None
 
 
 def unresolved_for_week(week: IsoWeek, keys: frozenset[str]) -> dict[str, list[int]]:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from disputes import selectors
 from disputes.choices import UNRESOLVED, DisputeStatus
+from disputes.evidence import evidence_labelled
 from disputes.filters import DisputeFilter
 from disputes.forms import (
     AcceptForm,
@@ -28,6 +29,7 @@ from disputes.forms import (
 )
 from disputes.models import Dispute
 from disputes.services import disputes as services
+from revops import markdown
 from revops.csv import csv_response
 from revops.lists import filtered_page
 from revops.permissions import can, require
@@ -103,49 +105,92 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Dispute #{dispute.pk} filed; ops will respond by "
                              f"{dispute.due_at:%a %-d %b %H:%M}.")  # fmt: skip
             return redirect("disputes:dispute-detail", dispute.pk)
+    already = selectors.dispute_open_on(
+        metric_id=subject.metric.pk if subject.metric else None,
+        week_start=subject.week.monday if subject.week else None,
+        discrepancy_id=subject.discrepancy.pk if subject.discrepancy else None,
+        object_type=subject.object_type,
+        record_key=subject.record_key,
+    )
     return render(
         request,
         "disputes/dispute_form.html",
-        {"form": form, "subject": subject, "evidence": subject.evidence},
+        {
+            "form": form,
+            "subject": subject,
+            "evidence": evidence_labelled(subject.evidence),
+            "already": already,
+            "may_comment_there": already is not None and _may_comment(request.user, already),
+        },
         status=400 if form.errors else 200,
     )
+
+
+def _may_comment(user, dispute: Dispute) -> bool:
+    try:
+        services.dispute_comment_check(dispute=dispute, by=user)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def _detail_context(request: HttpRequest, dispute: Dispute, bound: dict | None = None) -> dict:
+    """What the dispute's page shows. `bound` holds a step's form as the user posted it, so a
+    page shown again after an error keeps what they typed."""
+    bound = bound or {}
+    user = request.user
+    unresolved = dispute.status in UNRESOLVED
+    is_filer = dispute.filed_by_id == user.pk
+    can_triage = can(user, "disputes.triage")
+    in_review = dispute.status == DisputeStatus.IN_REVIEW
+    may_resolve = can(user, "disputes.resolve") and in_review
+
+    def form(name: str, allowed: bool, make):
+        if not allowed:
+            return None
+        return bound.get(name) or make()
+
+    return {
+        "dispute": dispute,
+        "evidence": evidence_labelled(dispute.evidence),
+        "overdue": dispute.is_overdue(),
+        "explanation_html": markdown.render(dispute.explanation),
+        "resolution_html": markdown.render(dispute.resolution),
+        "now": selectors.dispute_value_now(dispute)
+        if dispute.status == DisputeStatus.ACCEPTED
+        else None,
+        "transitions": dispute.transitions.select_related("by"),
+        "comments": selectors.dispute_comments(dispute),
+        "comment_form": form("comment_form", _may_comment(user, dispute), CommentForm),
+        "review_form": form(
+            "review_form",
+            can_triage and dispute.status == DisputeStatus.OPEN,
+            lambda: ReviewForm(initial={"assignee": dispute.assignee_id or user.pk}),
+        ),
+        "assign_form": form(
+            "assign_form",
+            can_triage and unresolved,
+            lambda: AssignForm(initial={"assignee": dispute.assignee_id}),
+        ),
+        "accept_form": form(
+            "accept_form",
+            may_resolve,
+            lambda: AcceptForm(initial={"object_type": dispute.object_type or ""}),
+        ),
+        "reject_form": form("reject_form", may_resolve, RejectForm),
+        "withdraw_form": form(
+            "withdraw_form",
+            unresolved and is_filer and can(user, "disputes.withdraw_own"),
+            WithdrawForm,
+        ),
+    }
 
 
 @require_safe
 @require("disputes.view")
 def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = _get(pk)
-    user = request.user
-    unresolved = dispute.status in UNRESOLVED
-    is_filer = dispute.filed_by_id == user.pk
-    can_triage = can(user, "disputes.triage")
-    return render(
-        request,
-        "disputes/dispute_detail.html",
-        {
-            "dispute": dispute,
-            "evidence": dispute.evidence,
-            "overdue": dispute.is_overdue(),
-            "transitions": dispute.transitions.select_related("by"),
-            "comments": dispute.comments.select_related("author"),
-            "comment_form": CommentForm()
-            if can(user, "disputes.comment") and (is_filer or can_triage)
-            else None,
-            "review_form": ReviewForm(initial={"assignee": dispute.assignee_id or user.pk})
-            if can_triage and dispute.status == DisputeStatus.OPEN
-            else None,
-            "assign_form": AssignForm(initial={"assignee": dispute.assignee_id})
-            if can_triage and unresolved
-            else None,
-            "accept_form": AcceptForm(initial={"object_type": dispute.object_type or ""})
-            if can(user, "disputes.resolve") and dispute.status == DisputeStatus.IN_REVIEW
-            else None,
-            "reject_form": RejectForm()
-            if can(user, "disputes.resolve") and dispute.status == DisputeStatus.IN_REVIEW
-            else None,
-            "can_withdraw": unresolved and is_filer and can(user, "disputes.withdraw_own"),
-        },
-    )
+    return render(request, "disputes/dispute_detail.html", _detail_context(request, dispute))
 
 
 @require_safe
@@ -170,28 +215,35 @@ def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _step(request: HttpRequest, pk: int, form_class, run, done: str, check=None) -> HttpResponse:
-    """Run one workflow step from a posted form: its errors, or the workflow's refusal, as a
-    message on the dispute's page; nothing changes unless the step succeeds. `check(dispute)`
-    refuses a stranger (403) before the form is looked at."""
+def _step(
+    request: HttpRequest, pk: int, form_class, name: str, run, done: str, check=None
+) -> HttpResponse:
+    """Run one workflow step from a posted form. On success, back to the dispute's page with
+    what was done; on a form error or the workflow's refusal, nothing changes and the page is
+    shown again (400) with the form as posted, its errors at their fields and a message above.
+    `check(dispute)` refuses a stranger (403) before the form is looked at."""
     dispute = _get(pk)
     if check is not None:
         check(dispute)
     form = form_class(request.POST)
-    if not form.is_valid():
+    if form.is_valid():
+        try:
+            run(dispute, form.cleaned_data)
+        except ValidationError as exc:
+            add_errors(form, exc)
+            messages.error(request, "Nothing was changed. " + " ".join(exc.messages))
+        else:
+            messages.success(request, done)
+            return redirect("disputes:dispute-detail", pk)
+    else:
         errors = "; ".join(
             f"{form.fields[f].label or f}: {' '.join(e)}" if f in form.fields else " ".join(e)
             for f, e in form.errors.items()
         )
         messages.error(request, f"Nothing was changed. {errors}")
-    else:
-        try:
-            run(dispute, form.cleaned_data)
-        except ValidationError as exc:
-            messages.error(request, "Nothing was changed. " + " ".join(exc.messages))
-        else:
-            messages.success(request, done)
-    return redirect("disputes:dispute-detail", pk)
+    dispute = _get(pk)  # as it stands now, the step having changed nothing
+    context = _detail_context(request, dispute, bound={name: form})
+    return render(request, "disputes/dispute_detail.html", context, status=400)
 
 
 @require_POST
@@ -203,7 +255,7 @@ def dispute_comment(request: HttpRequest, pk: int) -> HttpResponse:
     def check(dispute):
         services.dispute_comment_check(dispute=dispute, by=request.user)
 
-    return _step(request, pk, CommentForm, run, "Comment added.", check=check)
+    return _step(request, pk, CommentForm, "comment_form", run, "Comment added.", check=check)
 
 
 @require_POST
@@ -218,7 +270,7 @@ def dispute_review(request: HttpRequest, pk: int) -> HttpResponse:
             note=data.get("note", ""),
         )
 
-    return _step(request, pk, ReviewForm, run, "In review.")
+    return _step(request, pk, ReviewForm, "review_form", run, "In review.")
 
 
 @require_POST
@@ -227,7 +279,7 @@ def dispute_assign(request: HttpRequest, pk: int) -> HttpResponse:
     def run(dispute, data):
         services.dispute_assign(dispute=dispute, by=request.user, assignee_id=data["assignee"].pk)
 
-    return _step(request, pk, AssignForm, run, "Assigned.")
+    return _step(request, pk, AssignForm, "assign_form", run, "Assigned.")
 
 
 def correction_from(data: dict) -> services.Correction:
@@ -256,7 +308,7 @@ def dispute_accept(request: HttpRequest, pk: int) -> HttpResponse:
         if result.republished_weeks:
             messages.info(request, "Republished " + ", ".join(result.republished_weeks) + ".")
 
-    return _step(request, pk, AcceptForm, run, "Accepted.")
+    return _step(request, pk, AcceptForm, "accept_form", run, "Accepted.")
 
 
 @require_POST
@@ -265,7 +317,7 @@ def dispute_reject(request: HttpRequest, pk: int) -> HttpResponse:
     def run(dispute, data):
         services.dispute_reject(dispute=dispute, by=request.user, reason=data["reason"])
 
-    return _step(request, pk, RejectForm, run, "Rejected.")
+    return _step(request, pk, RejectForm, "reject_form", run, "Rejected.")
 
 
 @require_POST
@@ -274,7 +326,7 @@ def dispute_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     def run(dispute, data):
         services.dispute_withdraw(dispute=dispute, by=request.user, note=data.get("note", ""))
 
-    return _step(request, pk, WithdrawForm, run, "Withdrawn.")
+    return _step(request, pk, WithdrawForm, "withdraw_form", run, "Withdrawn.")
 
 
 @require("disputes.settings")

@@ -91,6 +91,15 @@ def snapshot_list(mechanism: Mechanism) -> list[Snapshot]:
     return sorted(_snapshots(mechanism, versions), key=lambda s: s.number, reverse=True)
 
 
+def current_saved_at(mechanism: Mechanism) -> datetime:
+    """When the current version was saved, as the history lists it (the revision's time, which
+    a backdated save sets; `updated_at` also moves when an inspection is logged)."""
+    version = (
+        Version.objects.get_for_object(mechanism).select_related("revision").order_by("-pk").first()
+    )
+    return version.revision.date_created if version else mechanism.updated_at
+
+
 def snapshot_get(mechanism: Mechanism, number: int) -> Snapshot | None:
     for snapshot in snapshot_list(mechanism):
         if snapshot.number == number:

@@ -572,6 +572,13 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ImportBatch.objects.select_related("system", "created_by", "confirmed_by"), pk=pk
     )
     errors = batch.row_errors.all()[:200]
+    preview = (batch.preview or {}).get("rows") or []
+    # The preview's first cell is the row number as the problems list gives it.
+    problems: dict[int, list[str]] = {}
+    for row, column, message in batch.row_errors.filter(
+        row__in=[r[0] for r in preview if r]
+    ).values_list("row", "column", "message"):
+        problems.setdefault(row, []).append(f"{column} {message}".strip() if column else message)
     earlier = None
     if batch.file_sha256:
         earlier = (
@@ -588,6 +595,10 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "batch": batch,
             "errors": errors,
+            "preview_rows": [
+                {"cells": r, "problems": problems.get(r[0], []) if r else []} for r in preview
+            ],
+            "preview_bad": len(problems),
             "earlier": earlier,
             # Confirming an older checked file after a newer one applied will not apply it.
             "newer": import_batch_newer_applied(batch)

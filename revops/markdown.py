@@ -1,15 +1,17 @@
-"""Markdown wherever users write it (mechanisms, metric commentary): cleaned when saved,
-sanitised whenever it is shown.
+"""Markdown wherever users write it (mechanisms, metric commentary, disputes): stored as the
+author typed it (`source_normalise`: line endings and NUL bytes only), sanitised whenever it
+is shown.
 
 Two layers, because a Markdown renderer left to itself passes `<script>`, `onerror=` and
 `javascript:` links straight through (measured on Python-Markdown, not assumed):
 
-- `source_clean` runs on save (and again on the way out of the API). Raw HTML is not part of
-  our Markdown: the `<` that opens a tag is written as `&lt;`, so every Markdown renderer shows
-  it as text; a link or image whose destination has a scheme other than http, https or mailto
-  (after decoding entities, as renderers do) points at `#` instead. Code spans and fenced code
-  blocks are left as typed: their content is text to every renderer. What a person typed is
-  otherwise kept, so the edit form shows their words.
+- `source_clean` runs before every render (and on the way out of the API, for clients that
+  render the source themselves). Raw HTML is not part of our Markdown: the `<` that opens a tag
+  is written as `&lt;`, so every Markdown renderer shows it as text; a link or image whose
+  destination has a scheme other than http, https or mailto (after decoding entities, as
+  renderers do) points at `#` instead. Code spans and fenced code blocks are left as typed:
+  their content is text to every renderer. It is not applied to what is stored, so the edit
+  form shows the author's words (`<script>` stays `<script>`, not `&lt;script>`).
 - `render` turns Markdown into HTML and cleans it with nh3 against an explicit allow-list of
   tags, attributes and URL schemes. This is the boundary: every page, preview and API field
   that shows HTML goes through it, whatever is stored.
@@ -124,9 +126,15 @@ def _clean_prose(text: str) -> str:
     return "".join(out)
 
 
+def source_normalise(text: str) -> str:
+    """Markdown as typed, to store: line endings made `\\n`, NUL bytes (which PostgreSQL text
+    refuses) removed. Nothing else changes; rendering sanitises."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
 def source_clean(text: str) -> str:
     """Markdown as typed, less raw HTML and unsafe links; line endings made `\\n`."""
-    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = source_normalise(text)
     out: list[str] = []
     pos = 0
     for fence in _FENCE.finditer(text):

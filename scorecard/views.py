@@ -468,7 +468,13 @@ def metric_catalog(request: HttpRequest) -> HttpResponse:
 @require_safe
 @require("scorecard.view")
 def metric_detail(request: HttpRequest, key: str) -> HttpResponse:
-    metric = _metric_or_404(key)
+    return _metric_detail_page(request, _metric_or_404(key))
+
+
+def _metric_detail_page(
+    request: HttpRequest, metric: Metric, target_form: TargetForm | None = None
+) -> HttpResponse:
+    """The metric's page; with `target_form`, shown again (400) with the target as posted."""
     definitions = list(metric.definitions.select_related("left", "right", "created_by"))
     can_edit = can(request.user, "scorecard.edit_metrics")
     return render(
@@ -485,10 +491,11 @@ def metric_detail(request: HttpRequest, key: str) -> HttpResponse:
             "imports": metric.imports.select_related("created_by")[:20],
             "can_edit": can_edit,
             "tolerance_shown": metric.key in RECONCILED_METRICS,
-            "target_form": TargetForm(metric=metric) if can_edit else None,
+            "target_form": (target_form or TargetForm(metric=metric)) if can_edit else None,
             "import_form": SeriesImportForm() if can_edit else None,
             "latest_week": IsoWeek.last_completed(),
         },
+        status=400 if target_form is not None else 200,
     )
 
 
@@ -583,20 +590,21 @@ def metric_target_add(request: HttpRequest, key: str) -> HttpResponse:
                 period=form.cleaned_data.get("period", "week"),
             )
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(
-                request,
-                f"Target {format_value(target.value, metric.unit)} "
-                f"{target.get_period_display()} from {target.starts_on:%-d %b %Y} saved.",
-            )
-    else:
-        errors = "; ".join(
-            f"{form.fields[f].label or f}: {' '.join(e)}" if f in form.fields else " ".join(e)
-            for f, e in form.errors.items()
+            messages.error(request, "The target was not saved. " + " ".join(exc.messages))
+            return _metric_detail_page(request, metric, target_form=form)
+        messages.success(
+            request,
+            f"Target {format_value(target.value, metric.unit)} "
+            f"{target.get_period_display()} from {target.starts_on:%-d %b %Y} saved.",
         )
-        messages.error(request, f"The target was not saved. {errors}")
-    return redirect(reverse("scorecard:metric-detail", args=[metric.key]) + "#targets")
+        return redirect(reverse("scorecard:metric-detail", args=[metric.key]) + "#targets")
+    errors = "; ".join(
+        f"{form.fields[f].label or f}: {' '.join(e)}" if f in form.fields else " ".join(e)
+        for f, e in form.errors.items()
+    )
+    messages.error(request, f"The target was not saved. {errors}")
+    # Shown again with what was typed, not a redirect to an empty form.
+    return _metric_detail_page(request, metric, target_form=form)
 
 
 @require_POST

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from disputes.choices import CorrectionKind
 from disputes.models import Dispute, DisputeComment, DisputeSettings, DisputeTransition
 from pipeline.models import OVERRIDABLE_TYPES
+from revops.weeks import IsoWeek
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -34,8 +35,7 @@ class DisputeSerializer(serializers.ModelSerializer):
     def get_week(self, obj: Dispute) -> str | None:
         if obj.week_start is None:
             return None
-        year, week, _ = obj.week_start.isocalendar()
-        return f"{year}-W{week:02d}"
+        return IsoWeek.of(obj.week_start).label
 
     def get_overdue(self, obj: Dispute) -> bool:
         return obj.is_overdue()

@@ -38,6 +38,8 @@ from scorecard.models import Metric
 from scorecard.services.snapshots import snapshots_restate_correction
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+# Comments are rendered as Markdown on every view of the dispute: kept well inside one render.
+MAX_COMMENT_CHARS = 10_000
 RECORD_TEAMS = {
     ObjectType.LEAD: "marketing",
     ObjectType.DEAL: "sales",
@@ -468,6 +470,10 @@ def dispute_comment_add(*, dispute: Dispute, by: AbstractBaseUser, body: str) ->
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write something."})
+    if len(body) > MAX_COMMENT_CHARS:
+        raise ValidationError(
+            {"body": f"Keep a comment to {MAX_COMMENT_CHARS:,} characters ({len(body):,} given)."}
+        )
     comment = DisputeComment.objects.create(dispute=dispute, author=by, body=body)
     notifications.notify_comment(comment)
     return comment

@@ -154,7 +154,7 @@ def normalise_tenets(raw: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:
 
 
 def _validate(data: MechanismData, *, exclude_id: int | None) -> MechanismData:
-    """The document cleaned (Markdown without raw HTML or unsafe links, tags and tenets
+    """The document tidied (Markdown as typed with `\\n` line endings, tags and tenets
     normalised), or a ValidationError naming each field that is wrong."""
     errors: dict[str, list[str]] = {}
 
@@ -175,12 +175,14 @@ def _validate(data: MechanismData, *, exclude_id: int | None) -> MechanismData:
         fail("summary", f"Keep the summary to 280 characters (it has {len(summary)}).")
     parts = {}
     for part in PART_FIELDS:
-        text = markdown.source_clean(getattr(data, part))
-        if len(text) > markdown.MAX_CHARS:
+        # Stored as typed; the limit is on the text as it is rendered (each `<` of raw HTML
+        # is shown as `&lt;`), so a text that passes here is always formatted.
+        text = markdown.source_normalise(getattr(data, part))
+        size = len(markdown.source_clean(text))
+        if size > markdown.MAX_CHARS:
             fail(
                 part,
-                f"{PART_LABELS[part]} is {len(text):,} characters; the most is "
-                f"{markdown.MAX_CHARS:,}.",
+                f"{PART_LABELS[part]} is {size:,} characters; the most is {markdown.MAX_CHARS:,}.",
             )
         parts[part] = text.strip("\n")
     if data.team not in Team.values:
@@ -548,14 +550,15 @@ def log_entry_add(
     errors: dict[str, list[str]] = {}
     if inspected_on > today:
         errors["inspected_on"] = ["An inspection is logged once it has happened, not before."]
-    found = markdown.source_clean(found).strip("\n")
-    changed = markdown.source_clean(changed).strip("\n")
+    found = markdown.source_normalise(found).strip("\n")
+    changed = markdown.source_normalise(changed).strip("\n")
     if not found.strip():
         errors["found"] = ["Say what the inspection found (“all on target” is a finding)."]
     for name, text in (("found", found), ("changed", changed)):
-        if len(text) > markdown.MAX_CHARS:
+        size = len(markdown.source_clean(text))
+        if size > markdown.MAX_CHARS:
             errors.setdefault(name, []).append(
-                f"Keep it to {markdown.MAX_CHARS:,} characters ({len(text):,} given)."
+                f"Keep it to {markdown.MAX_CHARS:,} characters ({size:,} given)."
             )
     if errors:
         raise ValidationError(errors)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from revops.currencies import money_format
 from revops.permissions import can as _can
+from revops.weeks import IsoWeek
 
 register = template.Library()
 
@@ -53,3 +54,10 @@ def converted(record: Any, attr: str = "amount_at_close") -> str:
         return ""
     value = getattr(record, attr, None)
     return "no exchange rate yet" if value is None else f"≈ {money(value)}"
+
+
+@register.filter
+def week_label(day: date | None) -> str:
+    """`{{ monday|week_label }}` → 2026-W04: the one way a week is written (revops.weeks), not
+    Django's `date:"o-\\WW"`, whose week number has no leading zero (2026-W4)."""
+    return IsoWeek.of(day).label if day else ""

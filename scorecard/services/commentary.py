@@ -38,10 +38,12 @@ def commentary_set(
         raise PermissionDenied("Only the metric's owner or ops write its commentary.")
     if week > IsoWeek.current():
         raise ValidationError({"body": f"{week.label} has not started yet."})
-    body = markdown.source_clean(body.replace("\r\n", "\n").strip())
-    if len(body) > COMMENTARY_MAX_CHARS:
+    # Stored as typed and sanitised when rendered; the limit is on the text as rendered.
+    body = markdown.source_normalise(body).strip()
+    size = len(markdown.source_clean(body))
+    if size > COMMENTARY_MAX_CHARS:
         raise ValidationError(
-            {"body": f"Keep it under {COMMENTARY_MAX_CHARS:,} characters ({len(body):,} now)."}
+            {"body": f"Keep it under {COMMENTARY_MAX_CHARS:,} characters ({size:,} now)."}
         )
     html = str(markdown.render(body)) if body else ""
     existing = MetricCommentary.objects.filter(metric=metric, week_start=week.monday).first()

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django import template
 
-from revops.weeks import IsoWeek
+from revops.templatetags import revops_tags
 
 register = template.Library()
 
 
-@register.filter
-def week_label(day: date | None) -> str:
-    """`{{ monday|week_label }}` → 2026-W46."""
-    return IsoWeek.of(day).label if day else ""
+# Every template has it as a builtin; registered here too for the templates that load this.
+register.filter("week_label", revops_tags.week_label)

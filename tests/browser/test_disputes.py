@@ -69,8 +69,7 @@ def test_sales_lead_disputes_a_number_and_ops_accept_it(live_server, page, make_
     page.click("button:has-text('Take into review')")
     page.fill("#id_resolution", "lead2 is a test lead: moved out of the week by hand.")
     page.select_option("#id_kind", "override")
-    page.select_option("#id_object_type", "lead")
-    page.fill("#id_field", "created_at")
+    page.select_option("#id_field", label="Created")
     page.fill("#id_record_key", "lead2@acme.com")
     page.fill("#id_value", "2020-01-06T09:00:00")
     page.click("button:has-text('Accept')")
@@ -82,3 +81,38 @@ def test_sales_lead_disputes_a_number_and_ops_accept_it(live_server, page, make_
     assert page.locator(f"{row} .sc-value").first.inner_text() == "2"
     assert page.locator(f"{row} .trust-disputed").count() == 0
     shot(page, "scorecard-after")
+
+
+def test_accept_with_a_bad_correction_keeps_what_ops_typed(live_server, page, make_user):
+    standard_metrics.create_catalog(django_apps, None)
+    from disputes.services import disputes as services
+
+    week = IsoWeek.last_completed()
+    crm = SourceSystemFactory(slug="salesforce", name="Salesforce", role=SystemRole.SALES)
+    SourceLeadFactory(system=crm, email="lead0@acme.com", created_at=week.start)
+    golden_resolve()
+    sam = make_user(Role.SALES_LEAD, "sam")
+    olga = make_user(Role.OPS, "olga")
+    subject = services.subject_metric(metric_key="leads_created", week_label=week.label)
+    dispute = services.dispute_file(by=sam, subject=subject, claimed_value="0", explanation="x")
+    services.dispute_review(dispute=dispute, by=olga)
+
+    sign_in(page, live_server.url, "olga", PASSWORD)
+    page.goto(f"{live_server.url}/disputes/{dispute.pk}/")
+    page.fill("#id_resolution", "lead0 is a test lead: moved out of the week.")
+    page.select_option("#id_kind", "override")
+    page.select_option("#id_field", label="Created")
+    page.fill("#id_record_key", "nobody@acme.com")
+    page.fill("#id_value", "2020-01-06T09:00:00")
+    page.click("button:has-text('Accept')")
+
+    expect(page.locator(".messages")).to_contain_text("There is no lead nobody@acme.com")
+    expect(page.locator("#id_resolution")).to_have_value(
+        "lead0 is a test lead: moved out of the week."
+    )
+    expect(page.locator("#id_kind")).to_have_value("override")
+    expect(page.locator("#id_field")).to_have_value("lead.created_at")
+    expect(page.locator("#id_record_key")).to_have_value("nobody@acme.com")
+    expect(page.locator("#id_value")).to_have_value("2020-01-06T09:00:00")
+    assert page.locator(".dp-summary .dp-status").inner_text() == "In review"
+    shot(page, "accept-error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 
 import pytest
@@ -64,3 +65,39 @@ def test_demo_user_signs_in_and_sees_their_navigation(
 
     page.click("text=Sign out")
     assert "/accounts/login/" in page.url
+
+
+def test_phone_navigation_shows_that_more_items_exist_and_focus_is_visible(
+    live_server, browser, make_user, screenshot
+):
+    from revops.permissions import Role
+    from tests.conftest import PASSWORD
+
+    make_user(Role.OPS, "olga")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        sign_in(page, live_server.url, "olga", PASSWORD)
+        page.goto(live_server.url + "/disputes/")
+        wrap = page.locator(".nav-wrap")
+        nav = page.locator("nav.nav")
+        # Thirteen items do not fit in 390 px: the bar says more are to the right.
+        assert nav.evaluate("n => n.scrollWidth > n.clientWidth")
+        expect(wrap).to_have_class(re.compile(r"nav-has-right"))
+        expect(page.locator(".nav-more-right")).to_be_visible()
+        screenshot(page, "phone-nav")
+        # Scrolled to the end, the arrow moves to the left.
+        nav.evaluate("n => { n.scrollLeft = n.scrollWidth; }")
+        expect(wrap).not_to_have_class(re.compile(r"nav-has-right"))
+        expect(wrap).to_have_class(re.compile(r"nav-has-left"))
+        expect(page.locator(".nav-more-left")).to_be_visible()
+
+        # Tab to the brand link: its focus ring is light on the dark bar.
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const s = getComputedStyle(document.activeElement);"
+            " return [document.activeElement.className, s.outlineStyle, s.outlineColor]; }"
+        )
+        assert focused == ["brand", "solid", "rgb(255, 255, 255)"]
+    finally:
+        context.close()

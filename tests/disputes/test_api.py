@@ -266,7 +266,7 @@ def test_ops_take_a_dispute_through_the_pages(dispute, ops, ops2):
     client.post(
         reverse("disputes:dispute-accept", args=[dispute.pk]),
         {"resolution": "Moved person2", "kind": "override", "object_type": "lead",
-         "field": "created_at", "record_key": "person2@acme.com", "value": "2026-03-10"},
+         "field": "lead.created_at", "record_key": "person2@acme.com", "value": "2026-03-10"},
     )  # fmt: skip
     dispute.refresh_from_db()
     assert dispute.status == DisputeStatus.ACCEPTED
@@ -340,7 +340,7 @@ def test_the_audit_log_records_who_moved_a_dispute_and_the_correction_it_made(di
     client.post(
         reverse("disputes:dispute-accept", args=[dispute.pk]),
         {"resolution": "Moved person2", "kind": "override", "object_type": "lead",
-         "field": "created_at", "record_key": "person2@acme.com", "value": "2026-03-10"},
+         "field": "lead.created_at", "record_key": "person2@acme.com", "value": "2026-03-10"},
     )  # fmt: skip
     updates = rows(model="disputes.dispute", operation="update")
     assert {row.username for row in updates} == {"olga"}

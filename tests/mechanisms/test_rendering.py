@@ -139,7 +139,7 @@ def test_the_deadline_stops_a_slow_render_early():
 
 
 def test_a_text_too_long_once_cleaned_is_previewed_as_plain_text(client_as):
-    # Every "<" is stored as "&lt;": 5,000 of them within the form's limit clean to 20,000+.
+    # Every "<" is rendered as "&lt;": 5,000 of them within the form's limit clean to 20,000+.
     response = client_as(Role.OPS).post(
         reverse("mechanisms:mechanism-preview"), {"text": "<a" * 5_000 + "<"}
     )

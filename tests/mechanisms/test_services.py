@@ -26,6 +26,7 @@ from mechanisms.services.mechanisms import (
     mechanism_update,
 )
 from mechanisms.versions import snapshot_list
+from revops import markdown
 from revops.permissions import Role
 from tests.mechanisms.conftest import document, metric, reload
 
@@ -219,9 +220,26 @@ def test_tags_and_tenets_are_tidied():
     assert mechanism.tenets == ["First", "Second"]
 
 
-def test_markdown_is_cleaned_when_saved(make_mechanism):
-    mechanism = make_mechanism(challenge="<script>alert(1)</script> and [x](javascript:alert(1))")
-    assert reload(mechanism).challenge == "&lt;script>alert(1)&lt;/script> and [x](#)"
+def test_markdown_is_stored_as_the_author_typed_it_and_sanitised_when_shown(make_mechanism):
+    typed = "<script>alert(1)</script> and [x](javascript:alert(1)) **bold**"
+    mechanism = make_mechanism(challenge=typed + "\r\n")
+    assert reload(mechanism).challenge == typed
+    html = str(markdown.render(reload(mechanism).challenge))
+    assert "<script" not in html
+    assert "javascript:" not in html
+    assert "<strong>bold</strong>" in html
+
+
+def test_an_inspection_log_entry_is_stored_as_typed(make_mechanism):
+    entry = log_entry_add(
+        mechanism=make_mechanism(),
+        by=None,
+        inspected_on=date(2026, 1, 5),
+        found="MQLs < 1 hour <b>on target</b>",
+        today=date(2026, 1, 6),
+    )
+    entry.refresh_from_db()
+    assert entry.found == "MQLs < 1 hour <b>on target</b>"
 
 
 def test_a_mechanism_cannot_link_to_itself(make_mechanism, ops_user):

@@ -81,6 +81,9 @@ def test_a_preset_for_another_object_is_refused_on_the_form(client_as):
     response = upload(client_as(Role.OPS), csv_text([lead_row(1)]), preset="hubspot-deal")
     assert response.status_code == 200
     assert "This preset reads deals; you chose leads." in response.text
+    form = response.context["form"]  # shown again as chosen (a file input cannot be refilled)
+    assert (form["object_type"].value(), form["preset"].value()) == ("lead", "hubspot-deal")
+    assert '<option value="hubspot-deal" selected>' in response.text
     assert not ImportBatch.objects.exists()
 
 
@@ -207,3 +210,19 @@ def test_a_draft_whose_file_is_not_csv_is_rejected_on_the_mapping_page(client_as
     assert batch.status == BatchStatus.REJECTED
     assert batch.message.endswith("Nothing was imported.")
     assert batch.finished_at is not None
+
+
+def test_the_preview_marks_the_rows_with_a_problem(client_as, django_capture_on_commit_callbacks):
+    client = client_as(Role.OPS)
+    rows = [lead_row(1), lead_row(2, Email="nope"), lead_row(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, csv_text(rows))
+    page = client.get(response.url)
+    preview = page.text[page.text.index('<table class="table compact preview">') :]
+    preview = preview[: preview.index("</table>")]
+    assert "1 of these rows has a problem" in page.text
+    bad = [tr for tr in preview.split("<tr")[1:] if 'class="preview-bad"' in tr]
+    assert len(bad) == 1
+    assert "<td>3</td>" in bad[0]  # the file's row 3: the header is row 1
+    assert "Email is not a valid email address" in bad[0]
+    assert page.context["preview_bad"] == 1

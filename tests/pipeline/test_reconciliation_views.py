@@ -362,3 +362,15 @@ def test_discrepancy_detail_reads_stage_labels_not_codes(client_as, reconciled):
     stage = {row.name: row for row in page.context["records"].rows}["stage"]
     assert {stage.left, stage.right} == {"SQL", "MQL"}
     assert stage.differs is True
+
+
+def test_discrepancy_list_writes_weeks_zero_padded(client_as, reconciled):
+    Discrepancy.objects.filter(golden_key="c@acme.com").update(
+        week_start=IsoWeek(2027, 4).monday, other_week_start=IsoWeek(2027, 9).monday
+    )
+    page = client_as(Role.OPS).get(
+        reverse("pipeline:reconciliation-discrepancy-list"), {"status": ""}
+    )
+    assert "2027-W04 / 2027-W09" in page.text
+    assert "2027-W4<" not in page.text
+    assert "2027-W4 " not in page.text

@@ -44,3 +44,29 @@ def test_demo_seeds_the_mechanisms_after_the_scorecard(settings, tmp_path):
     call_command("demo", no_serve=True, scale=0.01)
     assert Mechanism.objects.count() == 5
     assert all(m.goals.exists() for m in Mechanism.objects.all())
+
+
+# Committed for real: the notifications are sent on commit, as in `make demo`.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_demo_writes_its_mail_to_files_and_ends_with_the_sign_ins(settings, tmp_path):
+    import io
+
+    settings.BASE_DIR = tmp_path
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    out = io.StringIO()
+    call_command("demo", no_serve=True, scale=0.01, stdout=out)
+    text = out.getvalue()
+    files = sorted((tmp_path / "var" / "demo-mail").glob("*.eml"))
+    assert files  # the disputes' notifications at least
+    assert "Subject:" not in text  # no message reached the screen
+    assert f"{len(files)} demo e-mails written to var/demo-mail/ (not sent)." in text
+    last = text.rstrip("\n").splitlines()[-5:]
+    assert last[0] == "Sign in at http://127.0.0.1:8000/ with password revops-demo:"
+    assert [line.split()[0] for line in last[1:]] == ["exec", "ops", "sales", "marketing"]
+    # A second run finds its disputes made and sends nothing: the folder holds this run's mail,
+    # not the first run's as well.
+    again = io.StringIO()
+    call_command("demo", no_serve=True, scale=0.01, stdout=again)
+    assert "demo e-mails written" not in again.getvalue()
+    assert not list((tmp_path / "var" / "demo-mail").glob("*.eml"))
+    assert again.getvalue().rstrip("\n").splitlines()[-5:] == last

@@ -142,3 +142,14 @@ def test_lead_list_filters_and_reports_a_bad_date_instead_of_failing(client_as):
     bad = client.get(reverse("pipeline:lead-list"), {"created_after": "2026-13-40"})
     assert bad.status_code == 200
     assert "Enter a valid date" in bad.text
+
+
+def test_the_week_label_filter_writes_every_week_one_way():
+    from datetime import date
+
+    from django.template import Context, Template
+
+    rendered = Template("{{ day|week_label }}|{{ none|week_label }}").render(
+        Context({"day": date(2027, 1, 27), "none": None})
+    )
+    assert rendered == "2027-W04|"

@@ -212,6 +212,7 @@ def test_the_new_metric_form_shows_errors_instead_of_failing(client_as):
     )  # fmt: skip
     assert response.status_code == 200
     assert "A formula needs metric A, an operator and metric B." in response.text
+    assert 'name="key" value="mqls"' in response.text  # what was typed is kept
 
 
 def test_ops_edit_a_metric_and_a_formula_change_reports_the_new_version(client_as):
@@ -245,6 +246,10 @@ def test_ops_set_targets_and_see_a_refusal_explained(client_as):
     assert "Target $3,600,000 per quarter from 1 Jan 2026 saved." in ok.text
     bad = client.post(url, {"starts_on": "2026-13-01", "value": "-5"}, follow=True)
     assert "The target was not saved." in bad.text
+    # Shown again with what was typed, for the one mistake to be corrected.
+    assert bad.status_code == 400
+    assert 'value="2026-13-01"' in bad.text
+    assert 'value="-5"' in bad.text
     assert MetricTarget.objects.count() == 1
     target = MetricTarget.objects.get()
     client.post(reverse("scorecard:metric-target-delete", args=["new_bookings", target.id]))
