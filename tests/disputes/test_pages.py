@@ -94,6 +94,12 @@ def test_filing_on_a_number_with_an_open_dispute_says_so_and_offers_to_comment(
     assert "This is already disputed" in page
     assert f'href="/disputes/{first.pk}/"' in page
     assert "#comment" not in page
+    # Anyone may follow it instead, from the notice, and lands back on the form.
+    follow = f'action="{reverse("follows:dispute", args=[first.pk])}"'
+    assert follow in page
+    done = client_for(other).post(reverse("follows:dispute", args=[first.pk]), {"next": url})
+    assert done.url == url
+    assert "✓ Following" in client_for(other).get(url).text
 
 
 def test_a_closed_dispute_is_no_reason_for_the_notice(published, sales):
