@@ -3,8 +3,9 @@
 A published week does not change unless it is republished, so what its scorecard shows is
 kept under a stamp of everything it depends on (selectors.scorecard_week_stamp: the revision
 of each published week of its trend, the catalog as last edited, what the trust marks read
-and the current week). A republish, an edited metric or a new trust mark gives a new stamp,
-so nothing stale is served; live weeks have no stamp and are never cached.
+and the current week), and by the version of the code (revops/build.py). A republish, an
+edited metric, a new trust mark or a deployment gives a new stamp, so nothing stale is
+served; live weeks have no stamp and are never cached.
 
 The cache is the `scorecard` alias: Redis when REDIS_URL is set, else a table in the
 database (revops_cache), so every gunicorn worker reads what one of them (or the warming task
@@ -23,6 +24,7 @@ from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
 
+from revops.build import build_version
 from revops.weeks import IsoWeek
 from scorecard import selectors
 
@@ -43,7 +45,10 @@ def week_cache():
 
 
 def week_stamp(week: IsoWeek, trend_weeks: int) -> str | None:
-    return selectors.scorecard_week_stamp(week, trend_weeks=trend_weeks)
+    """The week's stamp, with the version of the code that renders it: a deployment renders
+    again rather than serve what older templates made (and its ETags change with it)."""
+    stamp = selectors.scorecard_week_stamp(week, trend_weeks=trend_weeks)
+    return None if stamp is None else f"{build_version()}-{stamp}"
 
 
 def week_cached(

@@ -18,7 +18,7 @@ from pipeline.choices import DealStage
 from revops.permissions import Role
 from revops.weeks import IsoWeek
 from scorecard import selectors
-from scorecard.caching import week_cache
+from scorecard.caching import week_cache, week_stamp
 from scorecard.services.snapshots import scorecard_backfill, snapshot_publish
 from tests.factories import DealFactory
 
@@ -64,7 +64,7 @@ def test_the_warming_after_a_republish_leaves_the_new_revision_in_the_cache(
     week_cache().clear()
     with django_capture_on_commit_callbacks(execute=True):
         snapshot_publish(week=LAST, by=ops_user, republish=True, reason="late import")
-    shell = week_cache().get(f"scorecard:week-page::{stamp()}")
+    shell = week_cache().get(f"scorecard:week-page::{week_stamp(LAST, selectors.TREND_WEEKS)}")
     assert shell is not None
     assert "revision 2" in shell
 
@@ -92,6 +92,29 @@ def test_a_client_holding_the_current_version_gets_a_304_until_a_republish(
     after = reader.get(url, headers={"if-none-match": etag})
     assert after.status_code == 200
     assert after["ETag"] != etag
+
+
+@pytest.mark.parametrize("url", [PAGE, JSON])
+def test_a_deployment_renders_again_rather_than_serve_what_older_code_rendered(
+    published, client_as, monkeypatch, url
+):
+    def reads_values(response_of) -> tuple:
+        with CaptureQueriesContext(connection) as queries:
+            response = response_of()
+        sql = " ".join(q["sql"] for q in queries.captured_queries)
+        return response, "scorecard_snapshotvalue" in sql
+
+    reader = client_as(Role.EXECUTIVE)
+    etag = reader.get(url)["ETag"]
+    again, rendered = reads_values(lambda: reader.get(url))
+    assert not rendered  # served from the shared cache
+    # The same data, served by a new version of the code and templates.
+    monkeypatch.setattr("scorecard.caching.build_version", lambda: "a-new-deployment")
+    after, rendered = reads_values(lambda: reader.get(url, headers={"if-none-match": etag}))
+    assert after.status_code == 200  # not a 304 for what the old code rendered
+    assert rendered  # rendered by the new code, not read from what the old one cached
+    assert after["ETag"] != etag
+    assert reader.get(url, headers={"if-none-match": after["ETag"]}).status_code == 304
 
 
 def test_pages_without_a_version_stay_out_of_every_cache(published, client_as):
