@@ -34,6 +34,7 @@ from pghistory.models import Events
 from disputes.models import Dispute, DisputeComment, DisputeSettings
 from mechanisms.models import Action, Goal, Link, LogEntry, Mechanism
 from pipeline.models import (
+    Connection,
     ExchangeRate,
     FieldAuthority,
     FieldOverride,
@@ -60,6 +61,19 @@ SECRET_FIELDS = frozenset({"password", "key_hash"})
 # (model, columns left out). The order is the order of the model filter on the page.
 TRACKED: tuple[tuple[type, tuple[str, ...]], ...] = (
     (SourceSystem, ()),
+    # A connection's secret never enters the log; its cursors and test results are state.
+    (
+        Connection,
+        (
+            "secret",
+            "cursors",
+            "api_limits",
+            "last_test_at",
+            "last_test_ok",
+            "last_test_message",
+            "last_synced_at",
+        ),
+    ),
     (FieldAuthority, ()),
     (ExchangeRate, ()),
     (ImportPreset, ()),
@@ -67,7 +81,16 @@ TRACKED: tuple[tuple[type, tuple[str, ...]], ...] = (
     # An import writes its progress every few thousand rows: only its status and outcome count.
     (
         ImportBatch,
-        ("phase", "progress", "heartbeat_at", "phases", "preview", "unknown_columns", "file"),
+        (
+            "phase",
+            "progress",
+            "heartbeat_at",
+            "phases",
+            "preview",
+            "unknown_columns",
+            "file",
+            "deleted_ids",
+        ),
     ),
     (Metric, ()),
     (MetricDefinition, ()),

@@ -220,3 +220,24 @@ class BridgeReason(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicates"
     MISMATCH = "mismatch", "Field differs"
     OTHER_WEEK = "other_week", "Counted in another week"
+
+
+class ConnectorAuth(models.TextChoices):
+    """How a connection signs in to its system's API."""
+
+    HUBSPOT_TOKEN = "hubspot_token", "HubSpot private app access token"
+    SALESFORCE_JWT = "salesforce_jwt", "Salesforce connected app (OAuth 2.0 JWT bearer)"
+    SALESFORCE_PASSWORD = "salesforce_password", "Salesforce username, password and token"
+
+
+class SyncStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed (the last good data stays)"
+
+
+class SyncTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    BROWSER = "browser", "Browser"
+    COMMAND = "command", "Command line"

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from pipeline.choices import (
     AUTHORITY_FIELDS,
     ApplyMode,
+    ConnectorAuth,
     ExportKind,
     ObjectType,
     SystemRole,
@@ -487,3 +488,62 @@ class ValueMapForm(forms.Form):
                 if ours != row["value"]["ours"]:
                     out.setdefault(f["field"], {})[row["value"]["value"]] = ours
         return out
+
+
+class ConnectionForm(forms.Form):
+    """A system's API connection. Secrets are never rendered back: blank keeps the stored one."""
+
+    auth = forms.ChoiceField(label="Sign in with", choices=ConnectorAuth.choices)
+    url = forms.CharField(
+        label="API or login URL",
+        max_length=300,
+        required=False,
+        help_text="HubSpot: https://api.hubapi.com. Salesforce: https://login.salesforce.com, "
+        "https://test.salesforce.com for a sandbox, or your My Domain address.",
+    )
+    token = forms.CharField(
+        label="Access token",
+        required=False,
+        max_length=500,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="The private app's token (HubSpot → Settings → Integrations → Private apps).",
+    )
+    username = forms.CharField(label="Salesforce username", required=False, max_length=200)
+    consumer_key = forms.CharField(label="Consumer key", required=False, max_length=300)
+    private_key = forms.CharField(
+        label="Private key (PEM)",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="The key whose certificate you uploaded to the connected app.",
+    )
+    password = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    security_token = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    objects_synced = forms.MultipleChoiceField(
+        label="Records to sync",
+        choices=[("account", "Accounts"), ("lead", "Leads"), ("deal", "Deals")],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    nightly = forms.BooleanField(label="Sync every night", required=False)
+    fresh_hours = forms.IntegerField(
+        label="Warn when older than (hours)",
+        min_value=1,
+        max_value=336,
+        help_text="The scorecard warns when this system's last good sync is older.",
+    )
+
+    def __init__(self, *args, vendor: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        allowed = {
+            "hubspot": [ConnectorAuth.HUBSPOT_TOKEN],
+            "salesforce": [ConnectorAuth.SALESFORCE_JWT, ConnectorAuth.SALESFORCE_PASSWORD],
+        }.get(vendor, [])
+        self.fields["auth"].choices = [(a.value, a.label) for a in allowed]

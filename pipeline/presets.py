@@ -569,6 +569,50 @@ BUILTIN_PRESETS: dict[str, dict] = {
             },
         },
     },
+    # What the HubSpot connector pulls (CRM v3 objects API): properties by internal name, as
+    # https://developers.hubspot.com/docs/api/crm/understanding-the-crm lists them; a deal's
+    # company comes from its associations, written to the column "associations.companies".
+    "hubspot-api-contact": {
+        "label": "HubSpot — Contacts (API property names)",
+        "mapping": {
+            "object": "lead", "date_order": "iso", "fields": {
+                "external_id": "hs_object_id", "email": "email", "first_name": "firstname",
+                "last_name": "lastname",
+                "stage": {"column": "lifecyclestage", "values": _HS_LIFECYCLE},
+                "source": "hs_analytics_source", "created_at": "createdate",
+                "mql_at": "hs_lifecyclestage_marketingqualifiedlead_date",
+                "sql_at": "hs_lifecyclestage_salesqualifiedlead_date",
+                "converted_at": "hs_lifecyclestage_opportunity_date",
+                "company": "company", "owner": "hubspot_owner_id",
+                "account_external_id": "associatedcompanyid",
+            },
+        },
+    },
+    "hubspot-api-deal": {
+        "label": "HubSpot — Deals (API property names)",
+        "mapping": {
+            "object": "deal", "date_order": "iso", "ignore": ["pipeline"], "fields": {
+                "external_id": "hs_object_id", "name": "dealname",
+                "stage": {"column": "dealstage", "values": _HS_DEAL_STAGE},
+                "amount": "amount", "close_date": "closedate", "created_at": "createdate",
+                "deal_type": {"column": "dealtype", "values": _HS_DEAL_TYPE},
+                "source": {"column": "hs_analytics_source", "values": _SALES_SOURCES},
+                "owner": "hubspot_owner_id",
+                "currency": {"column": "deal_currency_code", "optional": True},
+                "account_external_id": "associations.companies",
+            },
+        },
+    },
+    "hubspot-api-company": {
+        "label": "HubSpot — Companies (API property names)",
+        "mapping": {
+            "object": "account", "fields": {
+                "external_id": "hs_object_id", "name": "name", "domain": "domain",
+                "industry": "industry", "employees": "numberofemployees",
+                "owner": "hubspot_owner_id",
+            },
+        },
+    },
 }  # fmt: skip
 
 

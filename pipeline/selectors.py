@@ -515,3 +515,66 @@ def import_batch_list() -> QuerySet[ImportBatch]:
     return ImportBatch.objects.select_related("system", "created_by", "confirmed_by").order_by(
         "-created_at", "-id"
     )
+
+
+# --- Connections ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How fresh a connected system's data is: `stale` when its last good sync is older than
+    the connection says it should be (or it never synced)."""
+
+    system: str
+    slug: str
+    synced_at: datetime | None
+    fresh_hours: int
+    stale: bool
+
+    @property
+    def sentence(self) -> str:
+        if self.synced_at is None:
+            return f"{self.system} is connected but has not synced yet."
+        hours = (timezone.now() - self.synced_at).total_seconds() / 3600
+        age = f"{hours:.0f} hours" if hours < 72 else f"{hours / 24:.0f} days"
+        return (
+            f"{self.system}'s data is {age} old (last good sync "
+            f"{timezone.localtime(self.synced_at):%a %d %b %H:%M}); it should be under "
+            f"{self.fresh_hours} hours."
+        )
+
+
+def connection_freshness(conn) -> Freshness:
+    limit = timezone.now() - timedelta(hours=conn.fresh_hours)
+    return Freshness(
+        system=conn.system.name,
+        slug=conn.system.slug,
+        synced_at=conn.last_synced_at,
+        fresh_hours=conn.fresh_hours,
+        stale=conn.last_synced_at is None or conn.last_synced_at < limit,
+    )
+
+
+def connections_stale() -> list[Freshness]:
+    """The connected, live systems whose data is older than their schedule says (one query):
+    the scorecard's footer warns of each."""
+    from pipeline.models import Connection
+
+    conns = Connection.objects.filter(system__retired_at__isnull=True).select_related("system")
+    return [f for f in (connection_freshness(c) for c in conns) if f.stale]
+
+
+def stale_data_note(request):
+    """The scorecard footer's warning when a connected system's data is older than it should
+    be: the numbers above lag that system."""
+    from django.urls import reverse
+
+    from revops.hooks import FooterNote
+    from revops.permissions import can
+
+    stale = connections_stale()
+    if not stale:
+        return None
+    text = " ".join(f.sentence for f in stale) + " The numbers above may lag."
+    url = reverse("pipeline:connection", args=[stale[0].slug])
+    return FooterNote(text, url if can(request.user, "systems.edit") else "", "warning")

@@ -23,8 +23,9 @@ def import_batch_run_task(batch_id: int) -> None:
 def import_batches_reap_task() -> int:
     """Every minute (django-celery-beat): mark failed the imports whose worker died."""
     from pipeline.services.import_runs import import_batches_reap
+    from pipeline.services.sync import syncs_reap
 
-    return len(import_batches_reap())
+    return len(import_batches_reap()) + len(syncs_reap())
 
 
 @shared_task(name="pipeline.reconciliation_run", acks_late=True)
@@ -35,11 +36,40 @@ def reconciliation_run_task(run_id: int) -> str:
     return reconciliation.reconciliation_execute(run_id=run_id).status
 
 
+@shared_task(name="pipeline.sync_run", acks_late=True)
+def sync_run_task(run_id: int) -> str:
+    """Pull a connection's records from its API (queued from the browser or the command)."""
+    from pipeline.services.sync import sync_execute
+
+    return sync_execute(run_id).status
+
+
+@shared_task(name="pipeline.syncs_nightly", acks_late=True)
+def syncs_nightly_task() -> int:
+    """The scheduled syncs (django-celery-beat, 01:30 by default): each nightly connection, one
+    after another. Returns how many ran."""
+    from pipeline.services.sync import syncs_nightly
+
+    return len(syncs_nightly())
+
+
+# A scheduled reconciliation waits this long at most for the night's syncs to end.
+SYNC_WAIT_SECONDS = 3 * 3600
+
+
 @shared_task(name="pipeline.reconciliation_nightly", acks_late=True)
 def reconciliation_nightly_task(weeks: int = 104) -> str:
-    """The scheduled run (django-celery-beat, 02:00 by default)."""
+    """The scheduled run (django-celery-beat, 02:00 by default), once the night's syncs have
+    ended (or after SYNC_WAIT_SECONDS, reconciling what is there)."""
+    import time
+
     from pipeline.choices import ReconciliationTrigger
     from pipeline.services import reconciliation
+    from pipeline.services.sync import syncs_active
+
+    deadline = time.monotonic() + SYNC_WAIT_SECONDS
+    while syncs_active() and time.monotonic() < deadline:
+        time.sleep(15)
 
     try:
         run = reconciliation.reconciliation_run_now(

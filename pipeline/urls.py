@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pipeline import views
+from pipeline import sync_views, views
 
 app_name = "pipeline"
 
@@ -14,6 +14,27 @@ urlpatterns = [
         name="placeholder-delete",
     ),
     path("systems/<slug:slug>/retire/", views.system_retire_view, name="system-retire"),
+    path("systems/<slug:slug>/connection/", sync_views.connection_detail, name="connection"),
+    path(
+        "systems/<slug:slug>/connection/save/",
+        sync_views.connection_save,
+        name="connection-save",
+    ),
+    path(
+        "systems/<slug:slug>/connection/test/",
+        sync_views.connection_test,
+        name="connection-test",
+    ),
+    path(
+        "systems/<slug:slug>/connection/sync/",
+        sync_views.connection_sync,
+        name="connection-sync",
+    ),
+    path(
+        "systems/<slug:slug>/connection/remove/",
+        sync_views.connection_remove,
+        name="connection-remove",
+    ),
     path("leads/", views.lead_list, name="lead-list"),
     path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),
     path("deals/", views.deal_list, name="deal-list"),

@@ -322,9 +322,11 @@ def import_list(request: HttpRequest) -> HttpResponse:
 def _systems_page(
     request: HttpRequest, *, form=None, edit=None, placeholder_form=None, status: int = 200
 ):
-    systems = SourceSystem.objects.annotate(batch_count=Count("batches")).order_by(
-        F("retired_at").asc(nulls_first=True), "name"
-    )
+    systems = SourceSystem.objects.annotate(
+        batch_count=Count("batches"),
+        conn_pk=F("connection__id"),
+        connection_synced=F("connection__last_synced_at"),
+    ).order_by(F("retired_at").asc(nulls_first=True), "name")
     return render(
         request,
         "pipeline/system_list.html",

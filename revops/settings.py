@@ -202,6 +202,15 @@ FIELD_ENCRYPTION_KEYS = env_fernet_keys("FIELD_ENCRYPTION_KEY")
 # Where a Slack alert may be posted: a user's webhook must start with one of these.
 SLACK_WEBHOOK_PREFIXES = env_list("SLACK_WEBHOOK_PREFIXES", ["https://hooks.slack.com/"])
 
+# Connectors (pipeline/connectors): calls to HubSpot's and Salesforce's APIs.
+# A CA bundle trusted beside the system's (a TLS-inspecting proxy; the local fakes).
+CONNECTOR_CA_BUNDLE = env_str("CONNECTOR_CA_BUNDLE", "") or ""
+CONNECTOR_TIMEOUT = env_int("CONNECTOR_TIMEOUT", 60, minimum=1)  # seconds per API call
+# A call that fails for a reason that passes (429, 5xx, a timeout) is tried this many times
+# more, waiting CONNECTOR_BACKOFF_MS, then twice that, and so on (or what Retry-After says).
+CONNECTOR_RETRIES = env_int("CONNECTOR_RETRIES", 5, minimum=0)
+CONNECTOR_BACKOFF_MS = env_int("CONNECTOR_BACKOFF_MS", 1000, minimum=0)
+
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 # STATIC_MANIFEST=1 (production, and `make demo`): files are collected into STATIC_ROOT with

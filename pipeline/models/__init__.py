@@ -1,3 +1,4 @@
+from pipeline.models.connectors import SYNC_OBJECT_ORDER, Connection, SyncRun
 from pipeline.models.corrections import OVERRIDABLE_TYPES, FieldOverride, LeadAlias
 from pipeline.models.currency import ExchangeRate
 from pipeline.models.golden import (
@@ -38,6 +39,9 @@ __all__ = [
     "IMPORT_PHASES",
     "OVERRIDABLE_TYPES",
     "SOURCE_MODELS",
+    "SYNC_OBJECT_ORDER",
+    "Connection",
+    "SyncRun",
     "source_fields",
     "Account",
     "ArrChange",

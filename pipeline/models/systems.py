@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
@@ -273,6 +274,17 @@ class ImportBatch(models.Model):
     )
     rows_restored = models.PositiveIntegerField(
         default=0, help_text="Records marked deleted earlier that this file brought back."
+    )
+    # A sync's batch: the ids its API reported deleted since the last sync, marked deleted
+    # when the batch applies (a file's deletions come from a full export instead).
+    deleted_ids = ArrayField(models.CharField(max_length=255), default=list, blank=True)
+    sync_run = models.ForeignKey(
+        "pipeline.SyncRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="batches",
+        help_text="The API sync whose rows this batch holds.",
     )
     findings = models.JSONField(
         default=dict, blank=True, help_text="Data-quality findings by kind: how many rows."

@@ -1,4 +1,5 @@
-"""Deletions in the source: a full export says which records its system still holds.
+"""Deletions in the source: a full export says which records its system still holds; an API
+sync says which records were deleted there (`ImportBatch.deleted_ids`).
 
 After a full export applies, the system's records of that object type that the file does not
 hold are marked deleted (`deleted_at`, `deleted_batch`), set-based, in the import's
@@ -89,6 +90,25 @@ def deletions_mark_absent(*, batch: ImportBatch) -> int:
     """Mark deleted, as of now and by `batch`, the system's live records its full export does
     not hold, and re-resolve their golden records. Returns how many were marked. Must run
     inside the import's transaction, after its rows are written."""
+    return _mark(batch, _absent(), [])
+
+
+def deletions_mark_listed(*, batch: ImportBatch) -> int:
+    """Mark deleted, as of now and by `batch`, the system's live records whose ids the batch
+    lists as deleted in the source (`deleted_ids`: what an API sync was told), unless the
+    batch's own rows hold the record again. Re-resolves their golden records; returns how many
+    were marked. Must run inside the import's transaction, after its rows are written."""
+    if not batch.deleted_ids:
+        return 0
+    return _mark(
+        batch,
+        "t.external_id = ANY(%s) AND NOT EXISTS "
+        "(SELECT 1 FROM _norm n WHERE n.external_id = t.external_id)",
+        [list(batch.deleted_ids)],
+    )
+
+
+def _mark(batch: ImportBatch, predicate: str, params: list) -> int:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS _scope")
         cursor.execute("CREATE TEMP TABLE _scope (golden_key varchar(300)) ON COMMIT DROP")
@@ -96,14 +116,14 @@ def deletions_mark_absent(*, batch: ImportBatch) -> int:
             f"""
             WITH marked AS (
                 UPDATE {_table(batch)} t SET deleted_at = now(), deleted_batch_id = %s
-                WHERE t.system_id = %s AND t.deleted_at IS NULL AND {_absent()}
+                WHERE t.system_id = %s AND t.deleted_at IS NULL AND {predicate}
                 RETURNING t.golden_key
             ), scoped AS (
                 INSERT INTO _scope SELECT DISTINCT golden_key FROM marked WHERE golden_key <> ''
             )
             SELECT count(*) FROM marked
             """,
-            [batch.pk, batch.system_id],
+            [batch.pk, batch.system_id, *params],
         )
         marked = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM _scope")

@@ -32,6 +32,7 @@ from pipeline.services import picklists
 from pipeline.services.deletions import (
     deletions_absent_count,
     deletions_mark_absent,
+    deletions_mark_listed,
     deletions_restored_count,
 )
 from pipeline.services.findings import (
@@ -128,12 +129,16 @@ def import_batch_create(
     apply_mode: str = ApplyMode.WHOLE,
     export_kind: str = ExportKind.DELTA,
     deletions_confirmed: bool = False,
+    deleted_ids: list[str] | None = None,
+    sync_run=None,
 ) -> ImportBatch:
     """Create a batch, queued for checking (and applying, when `apply`). An upload (`content`,
     a file-like object) is stored with the batch so a worker can read it; a `path` on this
     machine (the command line) is read where it is. Refuses a file over the size limit.
     A full export (`export_kind`) marks the system's records it does not hold deleted;
-    `deletions_confirmed` lets it apply even when that is more than half of them."""
+    `deletions_confirmed` lets it apply even when that is more than half of them.
+    `deleted_ids` (an API sync) are the ids the source reported deleted, marked deleted when
+    the batch applies; `sync_run` is the sync the batch belongs to."""
     system_check(system)
     size = getattr(content, "size", None) if content is not None else path.stat().st_size
     _size_check(size)
@@ -148,6 +153,8 @@ def import_batch_create(
         status=BatchStatus.QUEUED,
         file_name=_file_name(file_name, path),
         export_kind=ExportKind(export_kind),
+        deleted_ids=list(deleted_ids or []),
+        sync_run=sync_run,
     )
     if deletions_confirmed:
         batch.confirmed_by = by
@@ -394,11 +401,11 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
     positions, unknown = check_columns(mapping, fmt.header)
     batch.file_sha256, batch.file_size, batch.unknown_columns = fmt.sha256, fmt.size, unknown
     batch.save(update_fields=["file_sha256", "file_size", "unknown_columns"])
-    if batch.apply_requested and _same_as_last_applied(batch):
+    if batch.apply_requested and not batch.deleted_ids and _same_as_last_applied(batch):
         return
     rows = copy_raw(path, fmt, report, list(positions.values()))
     lap("copy")
-    if rows == 0:
+    if rows == 0 and not batch.deleted_ids:  # a sync may bring only deletions
         raise ImportRejected("The file has a header but no rows.")
     batch.rows_total = rows
     report("checking", 60)
@@ -454,6 +461,9 @@ def _run(batch: ImportBatch, path: Path, report) -> None:
             lap("dependents")
         if batch.export_kind == ExportKind.FULL:
             batch.rows_deleted = deletions_mark_absent(batch=batch)
+            lap("deletions")
+        if batch.deleted_ids:
+            batch.rows_deleted += deletions_mark_listed(batch=batch)
             lap("deletions")
         batch.rows_created, batch.rows_updated = created, updated - restored
         batch.rows_restored = restored

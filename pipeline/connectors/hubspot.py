@@ -1,0 +1,326 @@
+"""HubSpot, through its CRM v3 objects API with `hubspot-api-client`, signed in with a
+private app's access token.
+
+- A first sync lists every contact, company and deal (`GET /crm/v3/objects/{type}`, paged by
+  the `after` cursor, 100 a page), with deals' associated companies.
+- Later syncs search for the records modified since the last one (`POST .../search` on the
+  modification date, ascending, 200 a page). A search cannot page past 10,000 results, so
+  the search starts again from the latest modification date it has reached.
+- Deletions: archived records (`archived=true`) archived since the last sync.
+- 429 (HubSpot's ten-second and daily limits) waits for `Retry-After`; 5xx and timeouts are
+  tried again with backoff; 401 asks for a new token; 403 names the missing scope.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.conf import settings
+
+from pipeline.connectors.base import (
+    Connector,
+    ConnectorError,
+    Page,
+    Transient,
+    ca_bundle,
+    retrying,
+    rows_csv,
+)
+from pipeline.presets import builtin_preset
+
+OBJECTS = {"lead": "contacts", "account": "companies", "deal": "deals"}
+PRESETS = {
+    "lead": "hubspot-api-contact",
+    "account": "hubspot-api-company",
+    "deal": "hubspot-api-deal",
+}
+# The property holding a record's last modification (contacts name it differently).
+MODIFIED = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
+ASSOCIATED = "associations.companies"  # the column a deal's company is written to
+SCOPES = {
+    "contacts": "crm.objects.contacts.read",
+    "companies": "crm.objects.companies.read",
+    "deals": "crm.objects.deals.read",
+}
+LIST_PAGE = 100
+SEARCH_PAGE = 200
+SEARCH_CAP = 10_000
+
+
+def _millis(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
+
+
+class HubSpotConnector(Connector):
+    label = "HubSpot"
+
+    def __init__(self, connection, *, secret: str, on_call=None) -> None:
+        super().__init__(connection, secret=secret, on_call=on_call)
+        from hubspot import HubSpot
+
+        bundle = ca_bundle()
+        self.client = HubSpot(
+            access_token=secret,
+            host=connection.url,
+            ssl_ca_cert=bundle if isinstance(bundle, str) else None,
+        )
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        """One API call, with HubSpot's faults turned into ours, retried when they pass."""
+
+        def attempt():
+            self.call()
+            try:
+                data, _status, headers = fn(
+                    *args,
+                    _return_http_data_only=False,
+                    _request_timeout=settings.CONNECTOR_TIMEOUT,
+                    **kwargs,
+                )
+            except Exception as exc:
+                # Each API module of the client has its own ApiException class.
+                # (and its subclasses: ForbiddenException, ServiceException …).
+                if type(exc).__module__.startswith("hubspot") and hasattr(exc, "status"):
+                    raise self._fault(exc) from None
+                # urllib3: timeouts, refused connections, TLS; each passes, or runs out.
+                if type(exc).__module__.startswith("urllib3") or isinstance(exc, OSError):
+                    raise Transient(f"{type(exc).__name__}: {exc}") from None
+                raise
+            self._limits(headers)
+            return data
+
+        return retrying(attempt, what=f"HubSpot: {what}")
+
+    def _fault(self, exc) -> Exception:
+        try:
+            body = json.loads(exc.body or b"{}")
+        except (ValueError, TypeError):
+            body = {}
+        category = body.get("category") or body.get("errorType") or ""
+        if exc.status == 429:
+            headers = dict(exc.headers or {})
+            after = headers.get("Retry-After") or headers.get("retry-after")
+            try:
+                wait = float(after) if after else None
+            except ValueError:
+                wait = None
+            policy = body.get("policyName") or "rate"
+            if policy == "DAILY":
+                return ConnectorError(
+                    "HubSpot's daily API limit is used up; the sync resumes from here tomorrow."
+                )
+            return Transient(f"HubSpot's {policy.lower()} limit (429)", wait=wait or 10)
+        if exc.status in (401,) or category in ("INVALID_AUTHENTICATION", "EXPIRED_AUTHENTICATION"):
+            why = "has expired" if category == "EXPIRED_AUTHENTICATION" else "is not valid"
+            return ConnectorError(
+                f"HubSpot says the access token {why} (401). Reconnect: copy the private app's "
+                "token again (Settings → Integrations → Private apps) and save it here.",
+                reconnect=True,
+            )
+        if exc.status == 403:
+            needed = []
+            for error in body.get("errors") or []:
+                needed += (error.get("context") or {}).get("requiredGranularScopes") or []
+            scopes = ", ".join(needed) or "the read scopes of contacts, companies and deals"
+            return ConnectorError(
+                f"The private app is missing a scope: {scopes}. Add it on the app's Scopes tab "
+                "in HubSpot, then test again."
+            )
+        if exc.status and exc.status >= 500:
+            return Transient(f"HubSpot answered {exc.status}")
+        message = body.get("message") or exc.reason or "no reason given"
+        return ConnectorError(f"HubSpot refused the request ({exc.status}): {message}")
+
+    def _limits(self, headers) -> None:
+        headers = {k.lower(): v for k, v in dict(headers or {}).items()}
+        daily = headers.get("x-hubspot-ratelimit-daily")
+        remaining = headers.get("x-hubspot-ratelimit-daily-remaining")
+        if daily and remaining and daily.isdigit() and remaining.isdigit():
+            self.last_limits = {"max": int(daily), "used": int(daily) - int(remaining)}
+
+    last_limits: dict = {}
+
+    def limits(self) -> dict:
+        return dict(self.last_limits)
+
+    # --- what the app asks ------------------------------------------------------------------
+
+    def check(self) -> str:
+        counted = []
+        for object_type in self.connection.objects_synced:
+            kind = OBJECTS[object_type]
+            self._call(
+                f"reading {kind}",
+                self.client.crm.objects.basic_api.get_page_with_http_info,
+                kind,
+                limit=1,
+            )
+            counted.append(kind)
+        left = ""
+        if self.last_limits:
+            used, most = self.last_limits["used"], self.last_limits["max"]
+            left = f" {most - used:,} of today's {most:,} API calls are left."
+        return f"Connected to HubSpot: the token reads {', '.join(counted)}.{left}"
+
+    def preset_for(self, object_type: str) -> str:
+        return PRESETS[object_type]
+
+    def _columns(self, object_type: str) -> list[str]:
+        return builtin_preset(PRESETS[object_type]).columns()
+
+    def _properties(self, object_type: str) -> list[str]:
+        return [c for c in self._columns(object_type) if c != ASSOCIATED]
+
+    def pull(
+        self, object_type: str, *, since: datetime | None, cursor: dict | None
+    ) -> Iterator[Page]:
+        cursor = dict(cursor or {})
+        if cursor.get("phase", "records") == "records":
+            if since is None:
+                yield from self._list(object_type, cursor)
+            else:
+                yield from self._search(object_type, since, cursor)
+            cursor = {"phase": "archived"}
+        if since is not None:
+            yield from self._archived(object_type, since, cursor)
+        else:
+            yield Page(csv=rows_csv(self._columns(object_type), [])[0], rows=0, cursor=None)
+
+    def _row(self, object_type: str, record, companies: list[str] | None = None) -> dict:
+        row = {name: value for name, value in (record.properties or {}).items()}
+        row["hs_object_id"] = record.id
+        if object_type == "deal":
+            if companies is None:
+                assoc = (getattr(record, "associations", None) or {}).get("companies")
+                companies = [a.id for a in (assoc.results if assoc else [])]
+            row[ASSOCIATED] = companies[0] if companies else ""
+        return row
+
+    def _list(self, object_type: str, cursor: dict) -> Iterator[Page]:
+        kind = OBJECTS[object_type]
+        after = cursor.get("after")
+        columns = self._columns(object_type)
+        while True:
+            page = self._call(
+                f"listing {kind}",
+                self.client.crm.objects.basic_api.get_page_with_http_info,
+                kind,
+                limit=LIST_PAGE,
+                after=after,
+                properties=self._properties(object_type),
+                associations=["companies"] if object_type == "deal" else None,
+                archived=False,
+            )
+            rows = [self._row(object_type, r) for r in page.results or []]
+            text, count = rows_csv(columns, rows)
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            yield Page(
+                csv=text,
+                rows=count,
+                cursor={"phase": "records", "after": after} if after else {"phase": "archived"},
+            )
+            if not after:
+                return
+
+    def _search(self, object_type: str, since: datetime, cursor: dict) -> Iterator[Page]:
+        from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
+
+        kind = OBJECTS[object_type]
+        modified = MODIFIED[kind]
+        columns = self._columns(object_type)
+        start = cursor.get("from") or _millis(since)
+        after = int(cursor.get("after") or 0)
+        while True:
+            if after >= SEARCH_CAP:  # HubSpot's cap: search again from where it has got to
+                start, after = cursor["reached"], 0
+            request = PublicObjectSearchRequest(
+                filter_groups=[
+                    FilterGroup(
+                        filters=[Filter(property_name=modified, operator="GTE", value=start)]
+                    )
+                ],
+                sorts=[{"propertyName": modified, "direction": "ASCENDING"}],
+                properties=self._properties(object_type),
+                limit=SEARCH_PAGE,
+                after=str(after),
+            )
+            page = self._call(
+                f"searching {kind}",
+                self.client.crm.objects.search_api.do_search_with_http_info,
+                kind,
+                public_object_search_request=request,
+            )
+            results = page.results or []
+            companies = self._companies(results) if object_type == "deal" else {}
+            rows = [self._row(object_type, r, companies.get(r.id, [])) for r in results]
+            text, count = rows_csv(columns, rows)
+            nxt = page.paging.next.after if page.paging and page.paging.next else None
+            if results:
+                last = results[-1].updated_at
+                cursor["reached"] = _millis(last) if isinstance(last, datetime) else start
+            after = int(nxt) if nxt else 0
+            cursor.update({"phase": "records", "from": start, "after": after})
+            yield Page(
+                csv=text,
+                rows=count,
+                cursor=dict(cursor) if nxt else {"phase": "archived"},
+            )
+            if not nxt:
+                return
+
+    def _companies(self, deals) -> dict[str, list[str]]:
+        """Each deal's associated companies (the v4 associations batch read)."""
+        from hubspot.crm.associations.v4 import (
+            BatchInputPublicFetchAssociationsBatchRequest,
+            PublicFetchAssociationsBatchRequest,
+        )
+
+        if not deals:
+            return {}
+        answer = self._call(
+            "reading deals' companies",
+            self.client.crm.associations.v4.batch_api.get_page_with_http_info,
+            "deals",
+            "companies",
+            batch_input_public_fetch_associations_batch_request=BatchInputPublicFetchAssociationsBatchRequest(
+                inputs=[PublicFetchAssociationsBatchRequest(id=d.id) for d in deals]
+            ),
+        )
+        return {
+            str(item._from.id): [str(t.to_object_id) for t in item.to or []]
+            for item in answer.results or []
+        }
+
+    def _archived(self, object_type: str, since: datetime, cursor: dict) -> Iterator[Page]:
+        kind = OBJECTS[object_type]
+        after = cursor.get("after") if cursor.get("phase") == "archived" else None
+        columns = self._columns(object_type)
+        while True:
+            page = self._call(
+                f"listing archived {kind}",
+                self.client.crm.objects.basic_api.get_page_with_http_info,
+                kind,
+                limit=LIST_PAGE,
+                after=after,
+                archived=True,
+            )
+            deleted = [
+                r.id for r in page.results or [] if r.archived_at is None or r.archived_at >= since
+            ]
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            yield Page(
+                csv=rows_csv(columns, [])[0],
+                rows=0,
+                cursor={"phase": "archived", "after": after} if after else None,
+                deleted=deleted,
+            )
+            if not after:
+                return
