@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -74,8 +75,17 @@ class _Session(requests.Session):
 
     def request(self, method, url, *args, **kwargs):  # noqa: D102 - requests' own
         kwargs.setdefault("timeout", settings.CONNECTOR_TIMEOUT)
+        # Per request: requests lets REQUESTS_CA_BUNDLE override a session's own `verify`.
+        kwargs.setdefault("verify", self.verify)
         self._on_request()
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        # "api-usage=18/15000": the org's API calls used today, on every REST answer.
+        info = response.headers.get("Sforce-Limit-Info", "")
+        if match := re.search(r"api-usage=(\d+)/(\d+)", info):
+            self.usage = {"used": int(match.group(1)), "max": int(match.group(2))}
+        return response
+
+    usage: dict = {}
 
 
 class SalesforceConnector(Connector):
@@ -227,7 +237,6 @@ class SalesforceConnector(Connector):
                 raise self._fault(exc) from None
             except (requests.Timeout, requests.ConnectionError) as exc:
                 raise Transient(f"{type(exc).__name__}") from None
-            self._usage(sf)
             return result
 
         return retrying(attempt, what=f"Salesforce: {what}")
@@ -258,15 +267,8 @@ class SalesforceConnector(Connector):
             )
         return ConnectorError(f"Salesforce refused the request ({exc.status}): {text}")
 
-    def _usage(self, sf) -> None:
-        usage = (getattr(sf, "api_usage", None) or {}).get("api-usage")
-        if usage is not None:
-            self.last_limits = {"used": usage.used, "max": usage.total}
-
-    last_limits: dict = {}
-
     def limits(self) -> dict:
-        return dict(self.last_limits)
+        return dict(self.session.usage)
 
     # --- what the app asks ------------------------------------------------------------------
 
@@ -278,7 +280,7 @@ class SalesforceConnector(Connector):
         left = ""
         if daily.get("Max"):
             left = f" {daily['Remaining']:,} of today's {daily['Max']:,} API calls are left."
-            self.last_limits = {"used": daily["Max"] - daily["Remaining"], "max": daily["Max"]}
+            self.session.usage = {"used": daily["Max"] - daily["Remaining"], "max": daily["Max"]}
         names = ", ".join(OBJECTS[o] for o in self.connection.objects_synced)
         return f"Connected to Salesforce as {self.connection.username}: it reads {names}.{left}"
 
