@@ -17,6 +17,15 @@ from pipeline.services import sync
 from revops.permissions import require
 
 RUNS_SHOWN = 20
+SECRET_FIELDS = ("token", "private_key", "password", "security_token")
+# The form's fields each vendor's connection uses, in order.
+VENDOR_FIELDS = {
+    "hubspot": ("auth", "url", "token"),
+    "salesforce": (
+        "auth", "url", "username", "consumer_key", "private_key", "password", "security_token",
+    ),
+}  # fmt: skip
+COMMON_FIELDS = ("objects_synced", "nightly", "fresh_hours")
 
 
 def _page(request: HttpRequest, system: SourceSystem, *, form=None, status: int = 200):
@@ -44,6 +53,10 @@ def _page(request: HttpRequest, system: SourceSystem, *, form=None, status: int 
             "system": system,
             "conn": conn,
             "form": form,
+            "fields": [
+                form[name] for name in (*VENDOR_FIELDS.get(system.vendor, ()), *COMMON_FIELDS)
+            ],
+            "secret_fields": SECRET_FIELDS,
             "connectable": bool(form.fields["auth"].choices),
             "runs": runs,
             "active": next((r for r in runs if r.is_active), None),

@@ -75,6 +75,11 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "pipeline:import-errors": {"GET": OPS},
     "pipeline:import-held": {"GET": OPS},
     "pipeline:system-quality": {"GET": ALL},
+    "pipeline:connection": {"GET": OPS},
+    "pipeline:connection-save": {"POST": OPS},
+    "pipeline:connection-test": {"POST": OPS},
+    "pipeline:connection-sync": {"POST": OPS},
+    "pipeline:connection-remove": {"POST": OPS},
     # Reconciliation: everyone reads, ops run and schedule
     "pipeline:reconciliation-run-list": {"GET": ALL},
     "pipeline:reconciliation-run-start": {"POST": OPS},
