@@ -153,10 +153,13 @@ class FakeHubSpot:
              "path": path_contains, "skip": skip, "policy": policy, "delay": 0}
         )  # fmt: skip
 
-    def delay_next(self, seconds: float, *, path_contains: str = "", count: int = 1) -> None:
+    def delay_next(
+        self, seconds: float, *, path_contains: str = "", count: int = 1, skip: int = 0
+    ) -> None:
+        """Answer `count` matching requests `seconds` late, after `skip` of them."""
         self._faults.append(
             {"status": 0, "count": count, "retry_after": None, "path": path_contains,
-             "skip": 0, "policy": "", "delay": seconds}
+             "skip": skip, "policy": "", "delay": seconds}
         )  # fmt: skip
 
     def count(self, method: str, path_contains: str) -> int:

@@ -502,7 +502,7 @@ class FakeSalesforce:
             name = describe.group(1)
             if name not in FIELDS:
                 return self._errors(
-                    handler, 404, "NOT_FOUND", f"The requested resource does not exist"
+                    handler, 404, "NOT_FOUND", "The requested resource does not exist"
                 )
             return self._send(handler, 200, {"name": name, "fields": [
                 {"name": f, "type": "datetime" if f in DATETIMES else "string"} for f in FIELDS[name]]})  # fmt: skip

@@ -59,7 +59,6 @@ SYNC_LOCK_CLASS = 7_303_014  # pg_advisory_lock(class, connection id) while a sy
 # The next sync pulls changes from the start of the last applied pull less this: a record
 # changed while the pull ran, or stamped by a clock a little behind ours, is pulled again.
 CLOCK_MARGIN = timedelta(minutes=5)
-DEAD_AFTER = timedelta(minutes=3)  # no heartbeat this long and no lock: the worker died
 HUBSPOT_API = "https://api.hubapi.com"
 SALESFORCE_LOGIN = "https://login.salesforce.com"
 VENDOR_AUTHS = {
@@ -228,7 +227,8 @@ def _lock_free(conn_id: int) -> bool:
 def syncs_reap() -> list[int]:
     """Mark failed the running syncs whose worker died (no lock, no heartbeat for a while),
     so the next sync resumes them. Returns their ids."""
-    old = timezone.now() - DEAD_AFTER
+    # No heartbeat this long and nobody holding the lock: the worker died (as for imports).
+    old = timezone.now() - timedelta(seconds=settings.IMPORT_DEAD_AFTER_SECONDS)
     reaped = []
     for run in SyncRun.objects.filter(status=SyncStatus.RUNNING, heartbeat_at__lt=old):
         if _lock_free(run.connection_id):

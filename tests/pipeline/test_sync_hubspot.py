@@ -90,7 +90,8 @@ def test_first_sync_pulls_every_record_into_the_golden_records(hubspot, system, 
     assert run.full
     assert Lead.objects.filter(deleted_at__isnull=True).count() == 3
     lead = Lead.objects.get(email="lead0@acme.example")
-    assert lead.stage == "mql" and lead.mql_at == datetime(2026, 10, 6, 9, tzinfo=UTC)
+    assert lead.stage == "mql"
+    assert lead.mql_at == datetime(2026, 10, 6, 9, tzinfo=UTC)
     assert lead.account.name == "Acme"
     deal = Deal.objects.get()
     assert (deal.name, deal.stage, str(deal.amount)) == (
@@ -99,7 +100,8 @@ def test_first_sync_pulls_every_record_into_the_golden_records(hubspot, system, 
         "1200.500000",
     )
     assert deal.account == Account.objects.get(domain="acme.example")
-    assert run.progress["lead"]["created"] == 3 and run.progress["deal"]["created"] == 1
+    assert run.progress["lead"]["created"] == 3
+    assert run.progress["deal"]["created"] == 1
     assert run.api_calls >= 3
     conn.refresh_from_db()
     assert set(conn.cursors) == {"account", "lead", "deal"}
@@ -157,7 +159,8 @@ def test_an_expired_token_fails_the_sync_asks_to_reconnect_and_keeps_the_data(
     run = sync(conn)
 
     assert run.status == SyncStatus.FAILED
-    assert "expired" in run.message and "Reconnect" in run.message
+    assert "expired" in run.message
+    assert "Reconnect" in run.message
     conn.refresh_from_db()
     assert conn.last_test_ok is False
     assert Lead.objects.get().first_name == "Lead1"  # the last good data stays
@@ -202,4 +205,5 @@ def test_test_connection_names_the_missing_scope(hubspot, system, ops_user):
     assert "crm.objects.companies.read" in message
     conn = connect(system, hubspot, ops_user)
     ok, message = connection_test(conn)
-    assert ok and "reads companies, contacts, deals" in message
+    assert ok
+    assert "reads companies, contacts, deals" in message

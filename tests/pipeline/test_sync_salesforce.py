@@ -104,7 +104,8 @@ def test_first_sync_pulls_every_object_through_bulk_api_jobs(salesforce, system,
     assert (deal.stage, deal.amount, deal.close_date) == ("closed_won", 5000, date(2026, 11, 16))
     assert deal.account.domain == "acme.example"
     conn.refresh_from_db()
-    assert conn.api_limits["max"] == 15_000 and conn.api_limits["used"] > 0
+    assert conn.api_limits["max"] == 15_000
+    assert conn.api_limits["used"] > 0
 
 
 def test_a_later_sync_reads_changes_and_deletions_through_query_all(salesforce, system, ops_user):
@@ -119,7 +120,8 @@ def test_a_later_sync_reads_changes_and_deletions_through_query_all(salesforce, 
 
     assert run.status == SyncStatus.SUCCEEDED, run.message
     assert salesforce.count("GET", "/queryAll") >= 1
-    assert run.progress["lead"]["pulled"] == 1 and run.progress["lead"]["removed"] == 1
+    assert run.progress["lead"]["pulled"] == 1
+    assert run.progress["lead"]["removed"] == 1
     assert Lead.objects.get(email="lead0@acme.example").stage == "disqualified"
     assert SourceLead.objects.get(external_id=ids[1]).deleted_at is not None
     assert Lead.objects.filter(deleted_at__isnull=True).count() == 6
@@ -188,7 +190,8 @@ def test_test_connection_says_what_did_not_work(salesforce, system, ops_user, ch
 
     ok, message = connection_test(conn)
 
-    assert not ok and words in message
+    assert not ok
+    assert words in message
 
 
 def test_test_connection_with_password_and_token(salesforce, system, ops_user):
@@ -209,4 +212,5 @@ def test_test_connection_with_password_and_token(salesforce, system, ops_user):
     wrong = connect(system, salesforce, ops_user, auth=ConnectorAuth.SALESFORCE_PASSWORD,
                     password="nope", private_key="")  # fmt: skip
     ok, message = connection_test(wrong)
-    assert not ok and "refused the username, password or security token" in message
+    assert not ok
+    assert "refused the username, password or security token" in message
