@@ -8,7 +8,8 @@ PIP := $(VENV)/bin/pip
 export DEBUG ?= 1
 
 .PHONY: demo test install install-test serve worker beat migrate seed lint check db-stop clean help \
-	bench-import bench-reconcile bench-scorecard bench-load bench-browser bench-markdown test-fuzz
+	bench-import bench-reconcile bench-scorecard bench-load bench-browser bench-markdown bench-sync \
+	demo-sync test-fuzz
 
 help:
 	@echo "make demo    install, start the embedded PostgreSQL, migrate, seed and serve on :8000"
@@ -21,6 +22,8 @@ help:
 	@echo "make bench-scorecard  seed scale 50 into a bench database, time the scorecard, load-test it"
 	@echo "make bench-load  locust against gunicorn at demo scale 10: 50 users, then a surge of 200"
 	@echo "make bench-browser  the scorecard, a trend and a records list in Chromium: load time and bytes, cold and warm"
+	@echo "make bench-sync [N=1000000]  a Salesforce Bulk API sync from the local fake against importing the same file"
+	@echo "make demo-sync  the local HubSpot and Salesforce fakes, for connecting the demo's systems (see README)"
 	@echo "make bench-markdown  Markdown render time on pathological inputs, 2.5k to 20k characters"
 	@echo "make test-fuzz   API and page-form fuzzing, FUZZ_EXAMPLES (200) each, plus the Markdown and CSV corpora"
 
@@ -107,6 +110,13 @@ clean:
 
 bench-import: install
 	$(PY) manage.py bench_import $(if $(ROWS),--rows $(ROWS))
+
+bench-sync: install
+	$(PY) manage.py bench_sync $(if $(N),--rows $(N))
+
+# Local stand-ins of HubSpot's and Salesforce's APIs for the demo (README: "Try it locally").
+demo-sync: install
+	$(PY) -m demo.fakes.serve
 
 bench-markdown: install
 	$(PY) manage.py bench_markdown

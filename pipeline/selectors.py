@@ -564,15 +564,30 @@ def connections_stale() -> list[Freshness]:
     return [f for f in (connection_freshness(c) for c in conns) if f.stale]
 
 
+# The footer's answer, kept for a minute in each process: freshness is counted in hours, and
+# the scorecard's readers should not pay a query for it on every page. Saving a connection or
+# ending a sync forgets it in the process that did it.
+STALE_MEMO_SECONDS = 60
+_stale_memo: dict = {}
+
+
+def connections_stale_forget() -> None:
+    _stale_memo.clear()
+
+
 def stale_data_note(request):
     """The scorecard footer's warning when a connected system's data is older than it should
     be: the numbers above lag that system."""
+    import time
+
     from django.urls import reverse
 
     from revops.hooks import FooterNote
     from revops.permissions import can
 
-    stale = connections_stale()
+    if not _stale_memo or time.monotonic() - _stale_memo["at"] > STALE_MEMO_SECONDS:
+        _stale_memo.update(at=time.monotonic(), stale=connections_stale())
+    stale = _stale_memo["stale"]
     if not stale:
         return None
     text = " ".join(f.sentence for f in stale) + " The numbers above may lag."

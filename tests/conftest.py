@@ -32,7 +32,10 @@ def _empty_cache():
     """Each test starts with an empty cache: a page one test cached must not answer another."""
     from django.core.cache import cache
 
+    from pipeline.selectors import connections_stale_forget
+
     cache.clear()
+    connections_stale_forget()
 
 
 @pytest.fixture

@@ -110,6 +110,12 @@ def deletions_mark_listed(*, batch: ImportBatch) -> int:
 
 def _mark(batch: ImportBatch, predicate: str, params: list) -> int:
     with connection.cursor() as cursor:
+        # Fresh statistics for the file's rows and for the source table this import has just
+        # written: with the table's from before (empty, on a first import) the planner checks
+        # every stored record against every row of the file, a nested loop of 20,000 x 20,000
+        # taking 15 s, instead of one hashed anti-join. ANALYZE samples: milliseconds.
+        cursor.execute("ANALYZE _norm")
+        cursor.execute(f"ANALYZE {_table(batch)}")
         cursor.execute("DROP TABLE IF EXISTS _scope")
         cursor.execute("CREATE TEMP TABLE _scope (golden_key varchar(300)) ON COMMIT DROP")
         cursor.execute(

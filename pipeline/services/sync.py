@@ -50,6 +50,7 @@ from pipeline.choices import (
 )
 from pipeline.connectors.base import Connector, ConnectorError, url_check
 from pipeline.models import SYNC_OBJECT_ORDER, Connection, ImportBatch, SourceSystem, SyncRun
+from pipeline.selectors import connections_stale_forget
 from revops.crypto import SecretUnreadable, secret_decrypt, secret_encrypt
 from revops.db import advisory_lock
 
@@ -180,6 +181,7 @@ def connection_save(
     conn.last_test_at = conn.last_test_ok = None
     conn.last_test_message = ""
     conn.save()
+    transaction.on_commit(connections_stale_forget)
     return conn
 
 
@@ -189,6 +191,7 @@ def connection_remove(*, conn: Connection, by: AbstractBaseUser | None) -> None:
     if conn.runs.filter(status__in=[SyncStatus.QUEUED, SyncStatus.RUNNING]).exists():
         raise ValidationError("A sync is running: wait for it to end, then disconnect.")
     conn.delete()
+    transaction.on_commit(connections_stale_forget)
 
 
 def connection_test(conn: Connection) -> tuple[bool, str]:
@@ -360,6 +363,7 @@ def _save(run: SyncRun) -> None:
 
 
 def _finish(run: SyncRun, status: str, message: str = "") -> None:
+    connections_stale_forget()
     run.status, run.message, run.finished_at = status, message[:4000], timezone.now()
     SyncRun.objects.filter(pk=run.pk).update(
         status=status,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from pipeline.models import Lead
+from pipeline.models import ImportBatch, Lead
 from pipeline.services.systems import system_add
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
@@ -52,5 +52,6 @@ def test_ops_connect_hubspot_test_it_and_sync(live_server, page, screenshot, mak
     screenshot(page, "connection-hubspot-synced")
     assert Lead.objects.count() == 20
 
-    page.click("[data-testid=sync-run] >> text=batch #2")
-    expect(page.locator("h1")).to_contain_text("#2")
+    batch = ImportBatch.objects.get(object_type="lead", sync_run__isnull=False)
+    page.click(f"[data-testid=sync-run] >> text=batch #{batch.pk}")
+    expect(page.locator("h1")).to_contain_text(f"#{batch.pk}")

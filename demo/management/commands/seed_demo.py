@@ -46,7 +46,7 @@ class Command(BaseCommand):
             "--dir",
             type=Path,
             default=None,
-            help="Where to write the export files (default var/demo).",
+            help="Where to write the export files (default var/demo, beside MEDIA_ROOT).",
         )
 
     def handle(
@@ -62,7 +62,9 @@ class Command(BaseCommand):
         if not 0 < scale <= 200:
             raise CommandError("--scale must be above 0 and at most 200")
         today = today or timezone.localdate()
-        directory = dir or Path(settings.BASE_DIR) / "var" / "demo"
+        # Beside the uploads (var/demo by default): each test process has its own MEDIA_ROOT,
+        # so two processes seeding at once never write the same files.
+        directory = dir or Path(settings.MEDIA_ROOT).parent / "demo"
         started = time.monotonic()
 
         def report(batch) -> None:
