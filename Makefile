@@ -116,7 +116,7 @@ bench-sync: install
 
 # Local stand-ins of HubSpot's and Salesforce's APIs for the demo (README: "Try it locally").
 demo-sync: install
-	$(PY) -m demo.fakes.serve
+	$(PY) manage.py demo_sync
 
 bench-markdown: install
 	$(PY) manage.py bench_markdown

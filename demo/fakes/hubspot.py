@@ -59,7 +59,7 @@ def _parse_moment(value) -> float:
 
 
 class FakeHubSpot:
-    def __init__(self) -> None:
+    def __init__(self, *, port: int = 0) -> None:
         self.records: dict[str, dict[str, dict]] = {t: {} for t in TYPES}
         self.tokens: dict[str, set[str]] = {DEFAULT_TOKEN: {f"crm.objects.{t}.read" for t in TYPES}}
         self.expired: set[str] = set()
@@ -80,7 +80,7 @@ class FakeHubSpot:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -418,10 +418,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve a fake HubSpot portal on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
-    fake = FakeHubSpot()
-    fake.server.server_close()
-    fake.server = ThreadingHTTPServer(("127.0.0.1", args.port), fake.server.RequestHandlerClass)
-    fake.base = f"http://127.0.0.1:{args.port}"
+    fake = FakeHubSpot(port=args.port)
     fake.demo_portal()
     print(f"Fake HubSpot at {fake.base}, access token {DEFAULT_TOKEN}", flush=True)
     fake.server.serve_forever()

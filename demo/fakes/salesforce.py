@@ -79,6 +79,10 @@ def _csv_time(moment: dt.datetime) -> str:
 
 
 def _self_signed(folder: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key in `folder`: the ones there, else new ones."""
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    if cert_path.exists() and key_path.exists():
+        return str(cert_path), str(key_path)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     cert = (
@@ -98,7 +102,6 @@ def _self_signed(folder: Path) -> tuple[str, str]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
@@ -155,8 +158,18 @@ def _literal(text: str):
 
 
 class FakeSalesforce:
-    def __init__(self, *, login_url: str | None = None, page_size: int = 2000) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="fake-salesforce-"))
+    def __init__(
+        self,
+        *,
+        login_url: str | None = None,
+        page_size: int = 2000,
+        port: int = 0,
+        folder: Path | None = None,
+    ) -> None:
+        """`folder` keeps the certificate (and is reused: a client trusting it keeps doing so
+        across restarts); `port` 0 takes a free one."""
+        self.folder = folder or Path(tempfile.mkdtemp(prefix="fake-salesforce-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.ca_file, key_file = _self_signed(self.folder)
         self.objects: dict[str, dict[str, dict]] = {name: {} for name in FIELDS}
         self.consumer_key = CONSUMER_KEY
@@ -197,7 +210,7 @@ class FakeSalesforce:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.ca_file, key_file)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
@@ -718,15 +731,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve a fake Salesforce org on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8766)
     args = parser.parse_args()
-    fake = FakeSalesforce()
-    fake.server.server_close()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), fake.server.RequestHandlerClass)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(fake.ca_file, str(Path(fake.ca_file).with_name("key.pem")))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    fake.server = server
-    fake.base = fake.login_url = f"https://127.0.0.1:{args.port}"
-    fake.demo_org()
+    fake = FakeSalesforce(port=args.port).demo_org()
     key_path = fake.folder / "connected-app-private-key.pem"
     key_path.write_text(fake.private_key)
     print(
@@ -735,7 +740,7 @@ def main() -> None:
         f"  private key: {key_path}\n  password + token: {fake.password} / {fake.security_token}",
         flush=True,
     )
-    server.serve_forever()
+    fake.server.serve_forever()
 
 
 if __name__ == "__main__":
