@@ -134,3 +134,22 @@ def test_the_scorecard_footer_warns_of_data_older_than_it_should_be(client_as, s
     (stale,) = connections_stale()
     assert "30 hours old" in stale.sentence
     assert "under 26 hours" in stale.sentence
+
+
+def test_the_scorecard_page_says_whose_data_is_late(client_as, system, hubspot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from revops.weeks import IsoWeek
+    from scorecard.services.snapshots import scorecard_backfill
+
+    scorecard_backfill(weeks=2)
+    save(client_as(Role.OPS), system, url=hubspot.base, token=TOKEN)
+    Connection.objects.update(last_synced_at=timezone.now() - timedelta(hours=40))
+    url = reverse("scorecard:week", args=[IsoWeek.last_completed()])
+
+    executive = client_as(Role.EXECUTIVE).get(url).content.decode()
+
+    assert "HubSpot&#x27;s data is 40 hours old" in executive
+    assert "The numbers above may lag." in executive
