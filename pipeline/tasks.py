@@ -53,8 +53,10 @@ def syncs_nightly_task() -> int:
     return len(syncs_nightly())
 
 
-# A scheduled reconciliation waits this long at most for the night's syncs to end.
+# A scheduled reconciliation waits this long at most for the night's syncs to end, looking
+# every SYNC_POLL_SECONDS.
 SYNC_WAIT_SECONDS = 3 * 3600
+SYNC_POLL_SECONDS = 2
 
 
 @shared_task(name="pipeline.reconciliation_nightly", acks_late=True)
@@ -69,7 +71,7 @@ def reconciliation_nightly_task(weeks: int = 104) -> str:
 
     deadline = time.monotonic() + SYNC_WAIT_SECONDS
     while syncs_active() and time.monotonic() < deadline:
-        time.sleep(15)
+        time.sleep(SYNC_POLL_SECONDS)
 
     try:
         run = reconciliation.reconciliation_run_now(

@@ -3,9 +3,9 @@ private app's access token.
 
 - A first sync lists every contact, company and deal (`GET /crm/v3/objects/{type}`, paged by
   the `after` cursor, 100 a page), with deals' associated companies.
-- Later syncs search for the records modified since the last one (`POST .../search` on the
-  modification date, ascending, 200 a page). A search cannot page past 10,000 results, so
-  the search starts again from the latest modification date it has reached.
+- Later syncs search for the records modified since the last one (`POST .../search`, 200 a
+  page), paged by id rather than by offset: a search's offset cannot pass 10,000 results, and
+  records modified at the same instant are neither skipped nor pulled twice.
 - Deletions: archived records (`archived=true`) archived since the last sync.
 - 429 (HubSpot's ten-second and daily limits) waits for `Retry-After`; 5xx and timeouts are
   tried again with backoff; 401 asks for a new token; 403 names the missing scope.
@@ -50,7 +50,6 @@ SCOPES = {
 }
 LIST_PAGE = 100
 SEARCH_PAGE = 200
-SEARCH_CAP = 10_000
 
 
 def _millis(moment: datetime) -> str:
@@ -231,26 +230,30 @@ class HubSpotConnector(Connector):
                 return
 
     def _search(self, object_type: str, since: datetime, cursor: dict) -> Iterator[Page]:
+        """The records modified since `since`, by id: each page asks for the ids after the
+        last one seen (keyset paging), so HubSpot's 10,000-result cap on a search's offset is
+        never reached and no record is pulled twice, however many share a modification time."""
         from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
 
         kind = OBJECTS[object_type]
-        modified = MODIFIED[kind]
         columns = self._columns(object_type)
-        start = cursor.get("from") or _millis(since)
-        after = int(cursor.get("after") or 0)
+        last_id = cursor.get("last_id", "0")
         while True:
-            if after >= SEARCH_CAP:  # HubSpot's cap: search again from where it has got to
-                start, after = cursor["reached"], 0
             request = PublicObjectSearchRequest(
                 filter_groups=[
                     FilterGroup(
-                        filters=[Filter(property_name=modified, operator="GTE", value=start)]
+                        filters=[
+                            Filter(
+                                property_name=MODIFIED[kind], operator="GTE", value=_millis(since)
+                            ),
+                            Filter(property_name="hs_object_id", operator="GT", value=last_id),
+                        ]
                     )
                 ],
-                sorts=[{"propertyName": modified, "direction": "ASCENDING"}],
+                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                 properties=self._properties(object_type),
                 limit=SEARCH_PAGE,
-                after=str(after),
+                after="0",
             )
             page = self._call(
                 f"searching {kind}",
@@ -262,18 +265,15 @@ class HubSpotConnector(Connector):
             companies = self._companies(results) if object_type == "deal" else {}
             rows = [self._row(object_type, r, companies.get(r.id, [])) for r in results]
             text, count = rows_csv(columns, rows)
-            nxt = page.paging.next.after if page.paging and page.paging.next else None
+            more = bool(page.paging and page.paging.next) and bool(results)
             if results:
-                last = results[-1].updated_at
-                cursor["reached"] = _millis(last) if isinstance(last, datetime) else start
-            after = int(nxt) if nxt else 0
-            cursor.update({"phase": "records", "from": start, "after": after})
+                last_id = str(results[-1].id)
             yield Page(
                 csv=text,
                 rows=count,
-                cursor=dict(cursor) if nxt else {"phase": "archived"},
+                cursor={"phase": "records", "last_id": last_id} if more else {"phase": "archived"},
             )
-            if not nxt:
+            if not more:
                 return
 
     def _companies(self, deals) -> dict[str, list[str]]:

@@ -133,6 +133,25 @@ def test_a_later_sync_pulls_only_what_changed_and_the_archived(hubspot, system, 
     assert Lead.objects.filter(deleted_at__isnull=True).count() == 3
 
 
+def test_many_records_changed_at_once_come_in_once_each_past_the_search_cap(
+    hubspot, system, ops_user
+):
+    ids = [contact(hubspot, n) for n in range(450)]
+    conn = connect(system, hubspot, ops_user)
+    assert sync(conn).status == SyncStatus.SUCCEEDED
+    at_once = datetime.now(UTC) + timedelta(minutes=10)  # a workflow touches them all
+    for rid in ids:
+        hubspot.update("contacts", rid, {"lifecyclestage": "salesqualifiedlead"}, at=at_once)
+    hubspot.search_cap = 200  # HubSpot's is 10,000: no paging by offset gets past it
+
+    run = sync(conn)
+
+    assert run.status == SyncStatus.SUCCEEDED, run.message
+    assert run.progress["lead"]["pulled"] == 450
+    assert run.progress["lead"]["updated"] == 450
+    assert set(Lead.objects.values_list("stage", flat=True)) == {"sql"}
+
+
 def test_a_429_in_the_middle_of_the_pages_waits_and_goes_on(hubspot, system, ops_user):
     for n in range(230):  # three pages of 100
         contact(hubspot, n)
@@ -207,3 +226,36 @@ def test_test_connection_names_the_missing_scope(hubspot, system, ops_user):
     ok, message = connection_test(conn)
     assert ok
     assert "reads companies, contacts, deals" in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduled_reconciliation_waits_for_the_nights_syncs(hubspot, ops_user):
+    import threading
+    import time
+
+    from pipeline.tasks import reconciliation_nightly_task
+
+    system = system_add(by=ops_user, name="HubSpot", role="marketing", vendor=Vendor.HUBSPOT)
+    conn = connect(system, hubspot, ops_user)
+    running = SyncRun.objects.create(connection=conn, trigger=SyncTrigger.SCHEDULE,
+                                     status=SyncStatus.RUNNING)  # fmt: skip
+    outcome = []
+
+    def scheduled() -> None:
+        from django.db import connection
+
+        outcome.append(reconciliation_nightly_task())
+        connection.close()
+
+    waiting = threading.Thread(target=scheduled)
+    waiting.start()
+    time.sleep(3)
+    assert waiting.is_alive()
+    assert outcome == []
+
+    SyncRun.objects.filter(pk=running.pk).update(status=SyncStatus.SUCCEEDED)
+    waiting.join(timeout=15)
+
+    assert not waiting.is_alive()
+    assert len(outcome) == 1
+    assert outcome[0].startswith("not run:")  # then it ran: one system, nothing to compare
