@@ -547,3 +547,16 @@ class ConnectionForm(forms.Form):
             "salesforce": [ConnectorAuth.SALESFORCE_JWT, ConnectorAuth.SALESFORCE_PASSWORD],
         }.get(vendor, [])
         self.fields["auth"].choices = [(a.value, a.label) for a in allowed]
+        if vendor == "hubspot":
+            self.fields["url"].label = "API URL"
+            self.fields["url"].help_text = "https://api.hubapi.com for every HubSpot account."
+        elif vendor == "salesforce":
+            self.fields["url"].label = "Login URL"
+            self.fields["url"].help_text = (
+                "https://login.salesforce.com; https://test.salesforce.com for a sandbox; or "
+                "the org's My Domain address (https://acme.my.salesforce.com)."
+            )
+            self.fields["private_key"].label = "Private key (PEM), for the connected app"
+            self.fields["password"].label = "Password, for username-and-password sign-in"
+            self.fields["security_token"].label = "Security token, with the password"
+            self.fields["consumer_key"].label = "Consumer key, for the connected app"

@@ -26,6 +26,7 @@ VENDOR_FIELDS = {
     ),
 }  # fmt: skip
 COMMON_FIELDS = ("objects_synced", "nightly", "fresh_hours")
+DEFAULT_URLS = {"hubspot": sync.HUBSPOT_API, "salesforce": sync.SALESFORCE_LOGIN}
 
 
 def _page(request: HttpRequest, system: SourceSystem, *, form=None, status: int = 200):
@@ -33,7 +34,7 @@ def _page(request: HttpRequest, system: SourceSystem, *, form=None, status: int 
     if form is None:
         initial = {
             "auth": conn.auth if conn else "",
-            "url": conn.url if conn else "",
+            "url": conn.url if conn else DEFAULT_URLS.get(system.vendor, ""),
             "username": conn.username if conn else "",
             "consumer_key": conn.consumer_key if conn else "",
             "objects_synced": conn.objects_synced if conn else ["account", "lead", "deal"],

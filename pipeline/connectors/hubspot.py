@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from django.conf import settings
+from urllib3.util import Retry
 
 from pipeline.connectors.base import (
     Connector,
@@ -64,9 +65,13 @@ class HubSpotConnector(Connector):
         from hubspot import HubSpot
 
         bundle = ca_bundle()
+        # urllib3 retries nothing itself (its default would re-send a GET after a 429 or a
+        # timeout behind our back): every failure comes to `_call`, which counts, waits and
+        # gives up by the connector's own rules.
         self.client = HubSpot(
             access_token=secret,
             host=connection.url,
+            retry=Retry(total=0, redirect=False, raise_on_status=False),
             ssl_ca_cert=bundle if isinstance(bundle, str) else None,
         )
 

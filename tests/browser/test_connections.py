@@ -55,3 +55,4 @@ def test_ops_connect_hubspot_test_it_and_sync(live_server, page, screenshot, mak
     batch = ImportBatch.objects.get(object_type="lead", sync_run__isnull=False)
     page.click(f"[data-testid=sync-run] >> text=batch #{batch.pk}")
     expect(page.locator("h1")).to_contain_text(f"#{batch.pk}")
+    expect(page.locator("[data-testid=from-sync]")).to_contain_text("HubSpot's API by sync #")

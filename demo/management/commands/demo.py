@@ -81,6 +81,11 @@ class Command(BaseCommand):
         lock.flush()
 
         call_command("migrate", interactive=False, verbosity=1)
+        if settings.STATIC_MANIFEST:
+            # Hashed, compressed copies for WhiteNoise, which reads them when serving starts.
+            # Before seeding: publishing the demo's weeks renders their pages, whose links
+            # name the hashed files (on a fresh checkout there is no manifest until this runs).
+            call_command("collectstatic", interactive=False, verbosity=0)
         mail_dir = Path(settings.BASE_DIR) / "var" / "demo-mail"
         with mail_to_files(mail_dir) as mails:
             call_command("seed_demo", scale=scale, password=DEMO_PASSWORD)
@@ -93,9 +98,6 @@ class Command(BaseCommand):
             call_command("mechanisms_demo")
             # Disputes in every state, one open on last week's MQLs so the disputed mark shows.
             call_command("disputes_demo")
-        if settings.STATIC_MANIFEST:
-            # Hashed, compressed copies for WhiteNoise, which reads them when serving starts.
-            call_command("collectstatic", interactive=False, verbosity=0)
         if mails:
             where = os.path.relpath(mail_dir, settings.BASE_DIR)
             self.stdout.write(f"{len(mails)} demo e-mails written to {where}/ (not sent).")

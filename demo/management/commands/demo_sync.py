@@ -27,9 +27,9 @@ from pipeline.services.sync import connection_save, sync_start
 
 HUBSPOT_PORT, SALESFORCE_PORT = 8765, 8766
 # object type: (the API's object, the built-in preset naming its fields)
-HUBSPOT_TYPES = {
-    "lead": ("contacts", "hubspot-api-contact"),
+HUBSPOT_TYPES = {  # companies first: contacts and deals name them
     "account": ("companies", "hubspot-api-company"),
+    "lead": ("contacts", "hubspot-api-contact"),
     "deal": ("deals", "hubspot-api-deal"),
 }
 SALESFORCE_TYPES = {
@@ -70,7 +70,7 @@ class Command(BaseCommand):
     help = "Serve fakes of HubSpot's and Salesforce's APIs with the demo's records; sync them."
 
     def handle(self, *args, **options) -> None:
-        from demo.fakes.hubspot import DEFAULT_TOKEN, FakeHubSpot, _iso
+        from demo.fakes.hubspot import DEFAULT_TOKEN, FakeHubSpot, hubspot_time
         from demo.fakes.salesforce import FakeSalesforce
 
         systems = {
@@ -87,12 +87,17 @@ class Command(BaseCommand):
             n = 0
             for row in _rows(systems["hubspot"], object_type, preset):
                 company = row.pop("associations.companies", None)
-                props = {k: _iso(v) if isinstance(v, datetime) else v for k, v in row.items()
-                         if k != "hs_object_id"}  # fmt: skip
+                props = {
+                    k: hubspot_time(v) if isinstance(v, datetime) else v
+                    for k, v in row.items()
+                    if k != "hs_object_id"
+                }
                 rid = row.get("hs_object_id")
-                hubspot.add(kind, props, associations={"companies": [company]} if company else None)
+                new = hubspot.add(
+                    kind, props, associations={"companies": [company]} if company else None
+                )
                 # Keep the demo's ids: the sync then matches the records it already holds.
-                record = hubspot.records[kind].pop(str(hubspot._next_id))
+                record = hubspot.records[kind].pop(new)
                 record["properties"]["hs_object_id"] = rid
                 hubspot.records[kind][str(rid)] = record
                 n += 1
