@@ -133,3 +133,16 @@ def slack(settings):
     with SlackReceiver() as receiver:
         settings.SLACK_WEBHOOK_PREFIXES = [receiver.base]
         yield receiver
+
+
+@pytest.fixture
+def hubspot(settings):
+    """A local stand-in of HubSpot's CRM API (demo/fakes/hubspot.py); connectors wait little
+    between tries against it."""
+    from demo.fakes.hubspot import FakeHubSpot
+
+    settings.CONNECTOR_BACKOFF_MS = 10
+    settings.CONNECTOR_RETRIES = 2
+    settings.CONNECTOR_TIMEOUT = 5
+    with FakeHubSpot() as fake:
+        yield fake

@@ -17,18 +17,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def hubspot(settings):
-    from demo.fakes.hubspot import FakeHubSpot
-
-    with FakeHubSpot() as fake:
-        fake.demo_portal()
-        yield fake
-
-
 def test_ops_connect_hubspot_test_it_and_sync(live_server, page, screenshot, make_user, hubspot):
     from revops.permissions import Role
 
+    hubspot.demo_portal()
     make_user(Role.OPS, "ops")
     system_add(by=None, name="HubSpot", role="marketing", vendor="hubspot")
     sign_in(page, live_server.url, "ops", PASSWORD)

@@ -18,15 +18,6 @@ TOKEN = "pat-na1-test"
 
 
 @pytest.fixture
-def hubspot(settings):
-    from demo.fakes.hubspot import FakeHubSpot
-
-    settings.CONNECTOR_BACKOFF_MS = 10
-    with FakeHubSpot() as fake:
-        yield fake
-
-
-@pytest.fixture
 def system(db):
     return system_add(by=None, name="HubSpot", role="marketing", vendor=Vendor.HUBSPOT)
 

@@ -17,17 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def hubspot(settings):
-    from demo.fakes.hubspot import FakeHubSpot
-
-    settings.CONNECTOR_BACKOFF_MS = 10
-    settings.CONNECTOR_RETRIES = 2
-    settings.CONNECTOR_TIMEOUT = 5
-    with FakeHubSpot() as fake:
-        yield fake
-
-
-@pytest.fixture
 def system(ops_user):
     return system_add(by=ops_user, name="HubSpot", role="marketing", vendor=Vendor.HUBSPOT)
 
