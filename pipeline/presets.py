@@ -437,6 +437,9 @@ _SF_LEAD_STATUS = {
     "Sales Qualified": "sql", "Qualified": "sql", "SQL": "sql",
     "Closed - Converted": "opportunity", "Converted": "opportunity",
     "Customer": "customer",
+    # A contact sales created on an account (a sync reads it as a lead): a person sales
+    # works with, qualified by sales' own hand.
+    "Contact": "sql",
     "Closed - Not Converted": "disqualified", "Unqualified": "disqualified",
     "Disqualified": "disqualified",
 }  # fmt: skip

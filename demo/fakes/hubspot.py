@@ -254,8 +254,10 @@ class FakeHubSpot:
         self.search_cap = SEARCH_CAP  # how far a search's offset may go
         self.daily_limit = 250_000  # private apps, Free and Starter
         self.ten_secondly_max = 100
+        self.interval_seconds = 10.0  # the rolling window of ten_secondly_max
         self.search_per_second = 5
         self.enforce_limits = False
+        self.refused: list[str] = []  # the policy of each request refused for a limit
         self.search_rate_headers = False
         self.lock = threading.RLock()
         self._next_id = dict(FIRST_ID)
@@ -439,7 +441,7 @@ class FakeHubSpot:
             self.requests.append((method, target))
             now = time.monotonic()
             self._recent.append(now)
-            while self._recent and self._recent[0] <= now - 10:
+            while self._recent and self._recent[0] <= now - self.interval_seconds:
                 self._recent.popleft()
             if search:
                 self._recent_searches.append(now)
@@ -459,6 +461,8 @@ class FakeHubSpot:
         if not search or self.search_rate_headers:
             headers.update(self._rate_headers())
         limited = self._over_limit(search) if self.enforce_limits else None
+        if limited:
+            self.refused.append(limited)
         if limited or (fault and fault.status == 429):
             if fault and fault.status == 429:
                 limited = fault.policy or ("SECONDLY" if search else "TEN_SECONDLY_ROLLING")
@@ -695,7 +699,7 @@ class FakeHubSpot:
             return {
                 "X-HubSpot-RateLimit-Daily": str(self.daily_limit),
                 "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily_limit - self.calls)),
-                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.interval_seconds * 1000)),
                 "X-HubSpot-RateLimit-Max": str(self.ten_secondly_max),
                 "X-HubSpot-RateLimit-Remaining": str(
                     max(0, self.ten_secondly_max - len(self._recent))

@@ -52,7 +52,8 @@ stage, amount, probability or close date add OpportunityHistory rows, as Salesfo
 
 SOQL understood: `SELECT f, ... | COUNT() FROM Object [WHERE cond] [ORDER BY f [ASC|DESC]
 [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]`, a cond being `field op value` (=, !=, <>, <,
-<=, >, >=, LIKE, IN (...), NOT IN (...)) combined with AND, OR, NOT and parentheses; values
+<=, >, >=, LIKE, IN (...), NOT IN (...), and the semi-join and anti-join `Id [NOT] IN (SELECT
+ref FROM Other [WHERE cond])`) combined with AND, OR, NOT and parentheses; values
 are unquoted datetime (2024-01-15T10:45:00Z, +01:00, .000) and date literals, numbers,
 true/false, null and quoted strings; text compares case-insensitively, as in Salesforce. An
 unknown object answers 400 INVALID_TYPE, an unknown field INVALID_FIELD, a literal of the wrong
@@ -488,6 +489,16 @@ class _Cond:
 
 
 @dataclass
+class _Sub:
+    """A semi-join's (IN) or anti-join's (NOT IN) subquery: the ids one field of another
+    object holds, over the rows its condition keeps."""
+
+    sobject: str
+    field: str
+    where: _Cond | _Logic | None
+
+
+@dataclass
 class _Logic:
     op: str  # AND OR NOT
     parts: list[_Cond | _Logic]
@@ -695,6 +706,9 @@ class _Parser:
         negated = self.word("NOT")
         if self.word("IN"):
             self.expect_punct("(")
+            if self.word("SELECT"):
+                sub = self.subquery(name, kind, token)
+                return _Cond(name, kind, "NOT IN" if negated else "IN", sub)
             values = [self.literal(name, kind)]
             while self.punct(","):
                 values.append(self.literal(name, kind))
@@ -709,6 +723,40 @@ class _Parser:
             )
             return _Cond(name, kind, "LIKE", re.compile(f"^{regex}$", re.I | re.S))
         raise self.unexpected()
+
+    def subquery(self, name: str, kind: str, token: _Tok) -> _Sub:
+        """`(SELECT field FROM Object [WHERE cond])` after IN: both sides ids, as Salesforce
+        requires of a semi-join or anti-join."""
+        if kind not in ("id", "reference"):
+            raise self.error(
+                "INVALID_FIELD",
+                f"The left operand field in a semi join must be an ID or a reference: {name}",
+                token.pos,
+            )
+        selected = self.name()
+        self.expect_word("FROM")
+        target = self.name()
+        outer, self.sobject = self.sobject, ""
+        for sobject in self.schema:
+            if sobject.lower() == target.text.lower():
+                self.sobject = sobject
+        if not self.sobject or self.sobject == outer:
+            self.sobject = outer
+            raise self.error("INVALID_TYPE", f"sObject type '{target.text}' in a semi join "
+                             "must be another object", target.pos)  # fmt: skip
+        field_name, field_kind = self.resolve(selected)
+        if field_kind not in ("id", "reference"):
+            self.sobject = outer
+            raise self.error(
+                "INVALID_FIELD",
+                f"The selected field in a semi join must be an ID or a reference: {field_name}",
+                selected.pos,
+            )
+        where = self.disjunction() if self.word("WHERE") else None
+        sub = _Sub(self.sobject, field_name, where)
+        self.sobject = outer
+        self.expect_punct(")")
+        return sub
 
     def literal(self, name: str, kind: str) -> Any:
         token = self.take()
@@ -1816,11 +1864,12 @@ class FakeSalesforce:
         if isinstance(query, str):
             query = self.parse(query)
         with self._lock:
+            where = self._joined(query.where)
             rows = [
                 dict(row)
                 for row in self.objects[query.sobject].values()
                 if (include_deleted or not row["IsDeleted"])
-                and (query.where is None or _matches(query.where, row))
+                and (where is None or _matches(where, row))
             ]
         _sort(rows, query.order, self.schema[query.sobject])
         if query.offset:
@@ -1828,6 +1877,25 @@ class FakeSalesforce:
         if query.limit is not None:
             rows = rows[: query.limit]
         return rows
+
+    def _joined(self, node: _Cond | _Logic | None) -> _Cond | _Logic | None:
+        """The condition with each subquery replaced by the ids it selects (live rows only,
+        as in Salesforce, whichever resource runs the outer query)."""
+        if node is None:
+            return None
+        if isinstance(node, _Logic):
+            return _Logic(node.op, [self._joined(part) for part in node.parts])
+        if not isinstance(node.value, _Sub):
+            return node
+        sub = node.value
+        ids = [
+            row[sub.field]
+            for row in self.objects[sub.sobject].values()
+            if not row["IsDeleted"]
+            and row.get(sub.field) is not None
+            and (sub.where is None or _matches(self._joined(sub.where), row))
+        ]
+        return _Cond(node.field, node.kind, node.op, ids)
 
     def _record_json(self, sobject: str, version: str, row: Mapping, fields: list[str]) -> dict:
         out: dict[str, Any] = {

@@ -136,6 +136,13 @@ class Connector:
         """A sentence saying what worked; raises ConnectorError saying what did not."""
         raise NotImplementedError
 
+    def streams(self) -> list[str]:
+        """What a sync pulls, in order: the object types the connection syncs (accounts
+        first, so leads and deals find theirs), and any stream the system adds."""
+        from pipeline.models import SYNC_OBJECT_ORDER
+
+        return [str(o) for o in SYNC_OBJECT_ORDER if o in self.connection.objects_synced]
+
     def preset_for(self, object_type: str) -> str:
         raise NotImplementedError
 

@@ -7,13 +7,17 @@ private app's access token.
   page), paged by id rather than by offset: a search's offset cannot pass 10,000 results, and
   records modified at the same instant are neither skipped nor pulled twice.
 - Deletions: archived records (`archived=true`) archived since the last sync.
-- 429 (HubSpot's ten-second and daily limits) waits for `Retry-After`; 5xx and timeouts are
+- Pacing: the connector waits before HubSpot would refuse it, from the
+  `X-HubSpot-RateLimit-Remaining` and `-Interval-Milliseconds` of each answer, and keeps
+  searches under five a second. A 429 all the same (HubSpot's ten-second and daily limits,
+  shared with the portal's other apps) waits for `Retry-After`; 5xx and timeouts are
   tried again with backoff; 401 asks for a new token; 403 names the missing scope.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -51,6 +55,10 @@ SCOPES = {
 }
 LIST_PAGE = 100
 SEARCH_PAGE = 200
+# Calls kept in hand in each ten-second window: at this many left, the connector waits for the
+# window to pass instead of being refused (429). Searches: HubSpot allows 5 a second.
+PACE_FLOOR = 1
+SEARCHES_PER_SECOND = 5
 
 
 def _millis(moment: datetime) -> str:
@@ -77,10 +85,30 @@ class HubSpotConnector(Connector):
 
     # --- calls ------------------------------------------------------------------------------
 
+    def _pace(self, search: bool) -> None:
+        """Wait, before a call, rather than be refused: when the last answer said at most
+        PACE_FLOOR calls are left in HubSpot's ten-second window, until that window has
+        passed; and searches (whose answers carry no such headers) at most
+        SEARCHES_PER_SECOND a second."""
+        now = time.monotonic()
+        if self._remaining is not None and self._remaining <= PACE_FLOOR:
+            wait = self._window_start + self._interval - now
+            if wait > 0:
+                time.sleep(min(wait, self._interval))
+            self._remaining = None  # the next answer starts the count again
+        if search:
+            wait = self._last_search + 1 / SEARCHES_PER_SECOND - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_search = time.monotonic()
+        self._sent_at = time.monotonic()
+
     def _call(self, what: str, fn, *args, **kwargs):
         """One API call, with HubSpot's faults turned into ours, retried when they pass."""
+        search = fn.__name__.startswith("do_search")
 
         def attempt():
+            self._pace(search)
             self.call()
             try:
                 data, _status, headers = fn(
@@ -145,12 +173,26 @@ class HubSpotConnector(Connector):
 
     def _limits(self, headers) -> None:
         headers = {k.lower(): v for k, v in dict(headers or {}).items()}
+        left = headers.get("x-hubspot-ratelimit-remaining", "")
+        interval = headers.get("x-hubspot-ratelimit-interval-milliseconds", "")
+        if left.isdigit():
+            if interval.isdigit():
+                self._interval = int(interval) / 1000
+            if self._remaining is None or int(left) > self._remaining:
+                self._window_start = self._sent_at  # a window began (or calls rolled off)
+            self._remaining = int(left)
         daily = headers.get("x-hubspot-ratelimit-daily")
         remaining = headers.get("x-hubspot-ratelimit-daily-remaining")
         if daily and remaining and daily.isdigit() and remaining.isdigit():
             self.last_limits = {"max": int(daily), "used": int(daily) - int(remaining)}
 
     last_limits: dict = {}
+    # The ten-second window as the answers describe it (see _pace).
+    _remaining: int | None = None
+    _interval = 10.0
+    _window_start = 0.0
+    _sent_at = 0.0
+    _last_search = 0.0
 
     def limits(self) -> dict:
         return dict(self.last_limits)

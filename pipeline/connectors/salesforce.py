@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
@@ -39,7 +41,14 @@ from pipeline.connectors.base import (
 from pipeline.presets import builtin_preset
 
 API_VERSION = "59.0"
-OBJECTS = {"lead": "Lead", "account": "Account", "deal": "Opportunity"}
+# What each stream of a sync reads, in order: leads are the Lead object and then the contacts
+# that did not come from a lead; a deal's stage history is OpportunityHistory.
+OBJECTS = {
+    "lead": ("Lead", "Contact"),
+    "account": ("Account",),
+    "deal": ("Opportunity",),
+    "deal_history": ("OpportunityHistory",),
+}
 PRESETS = {
     "lead": "salesforce-lead",
     "account": "salesforce-account",
@@ -48,6 +57,22 @@ PRESETS = {
 # Read beside the preset's columns: the modification stamp (the cursor) and the deletion flag.
 EXTRA = ("SystemModstamp", "IsDeleted")
 BULK_PAGE = 50_000
+# A contact is a person sales holds on an account. Salesforce converts a lead into a contact,
+# so a contact some lead was converted into is that lead (the anti-join leaves it out); any
+# other contact, one sales created by hand, is read as a lead of its own: its fields under the
+# Lead columns the salesforce-lead preset reads, with the status CONTACT_STATUS (which the
+# preset maps, and ops can map to another stage on a batch's page).
+CONTACT_AS_LEAD = {
+    "Id": "Id", "Email": "Email", "FirstName": "FirstName", "LastName": "LastName",
+    "LeadSource": "LeadSource", "CreatedDate": "CreatedDate", "OwnerId": "OwnerId",
+    "AccountId": "ConvertedAccountId", "SystemModstamp": "SystemModstamp",
+    "IsDeleted": "IsDeleted",
+}  # fmt: skip
+CONTACT_STATUS = "Contact"
+NOT_CONVERTED = "Id NOT IN (SELECT ConvertedContactId FROM Lead WHERE IsConverted = true)"
+# OpportunityHistory: one row per change of an opportunity's stage, amount, probability or
+# close date, never edited afterwards.
+HISTORY_COLUMNS = ("Id", "OpportunityId", "StageName", "Amount", "CreatedDate")
 BULK_POLL_SECONDS = 0.5
 
 # What a token request's error means, in words ops can act on.
@@ -274,69 +299,111 @@ class SalesforceConnector(Connector):
 
     def check(self) -> str:
         answer = self._call("reading the limits", lambda sf: sf.limits())
-        for object_type in self.connection.objects_synced:
-            self._readable(object_type)
+        names = []
+        for stream in self.streams():
+            self._columns(stream)
+            names += [n for n in OBJECTS[stream] if n not in names]
         daily = (answer or {}).get("DailyApiRequests") or {}
         left = ""
         if daily.get("Max"):
             left = f" {daily['Remaining']:,} of today's {daily['Max']:,} API calls are left."
             self.session.usage = {"used": daily["Max"] - daily["Remaining"], "max": daily["Max"]}
-        names = ", ".join(OBJECTS[o] for o in self.connection.objects_synced)
-        return f"Connected to Salesforce as {self.connection.username}: it reads {names}.{left}"
+        return (
+            f"Connected to Salesforce as {self.connection.username}: it reads "
+            f"{', '.join(names)}.{left}"
+        )
+
+    def streams(self) -> list[str]:
+        streams = super().streams()
+        if "deal" in streams:
+            streams.insert(streams.index("deal") + 1, "deal_history")
+        return streams
 
     def preset_for(self, object_type: str) -> str:
         return PRESETS[object_type]
 
-    def _readable(self, object_type: str) -> set[str]:
+    def _readable(self, name: str) -> set[str]:
         """The fields of the object this user can read (describe), cached."""
-        name = OBJECTS[object_type]
         if name not in self._fields:
             described = self._call(f"describing {name}", lambda sf: getattr(sf, name).describe())
             self._fields[name] = {f["name"] for f in described.get("fields", [])}
         return self._fields[name]
 
-    def _columns(self, object_type: str) -> list[str]:
-        """What the query selects: the preset's columns the org has (a missing optional one,
-        such as a custom MQL date, is left out), then the stamp and the deletion flag."""
-        preset = builtin_preset(PRESETS[object_type])
-        fields = self._readable(object_type)
-        required = set(preset.required_columns())
-        missing = sorted(c for c in required if c not in fields)
-        if missing:
-            raise ConnectorError(
-                f"{OBJECTS[object_type]} has no field {', '.join(missing)} this user can read: "
-                "grant field-level access, or import that object from a file."
-            )
+    def _lacking(self, name: str, missing: list[str]) -> ConnectorError:
+        return ConnectorError(
+            f"{name} has no field {', '.join(missing)} this user can read: grant field-level "
+            "access, or import that object from a file."
+        )
+
+    def _columns(self, stream: str) -> list[str]:
+        """What the file of a stream holds: the preset's columns the org has (a missing
+        optional one, such as a custom MQL date, is left out), then the stamp and the
+        deletion flag."""
+        if stream == "deal_history":
+            fields = self._readable("OpportunityHistory")
+            if missing := [c for c in (*HISTORY_COLUMNS, *EXTRA) if c not in fields]:
+                raise self._lacking("OpportunityHistory", missing)
+            return [*HISTORY_COLUMNS, *EXTRA]
+        preset = builtin_preset(PRESETS[stream])
+        name = OBJECTS[stream][0]
+        fields = self._readable(name)
+        if missing := sorted(c for c in preset.required_columns() if c not in fields):
+            raise self._lacking(name, missing)
         wanted = [c for c in preset.columns() if c in fields]
         return list(dict.fromkeys([*wanted, *EXTRA]))
+
+    def _selected(self, stream: str, name: str) -> list[str]:
+        """The fields a query of `name` selects for the stream."""
+        columns = self._columns(stream)
+        if name != "Contact":
+            return columns
+        fields = self._readable("Contact")
+        wanted = [f for f, column in CONTACT_AS_LEAD.items() if column in columns]
+        if missing := [f for f in ("Id", "LastName", "CreatedDate", *EXTRA) if f not in fields]:
+            raise self._lacking("Contact", missing)
+        return [f for f in wanted if f in fields]
 
     def pull(
         self, object_type: str, *, since: datetime | None, cursor: dict | None
     ) -> Iterator[Page]:
-        if since is None:
-            yield from self._bulk(object_type, cursor or {})
-        else:
-            yield from self._query_all(object_type, since, cursor or {})
+        cursor = dict(cursor or {})
+        parts = OBJECTS[object_type]
+        current = cursor.pop("part", parts[0])
+        for n, name in enumerate(parts[parts.index(current) :], start=parts.index(current)):
+            following = parts[n + 1] if n + 1 < len(parts) else None
+            inner = cursor if name == current else {}
+            pages = (
+                self._bulk(object_type, name, inner)
+                if since is None
+                else self._query_all(object_type, name, since, inner)
+            )
+            for page in pages:
+                if name == "Contact":
+                    page.csv = _contacts_as_leads(page.csv, self._columns(object_type))
+                if page.cursor is not None:
+                    page.cursor = {**page.cursor, "part": name}
+                elif following:
+                    page.cursor = {"part": following}  # this object is done; the next one
+                yield page
 
-    def _soql(self, object_type: str, since: datetime | None) -> str:
-        columns = ", ".join(self._columns(object_type))
-        where = ""
+    def _soql(self, stream: str, name: str, since: datetime | None) -> str:
+        columns = ", ".join(self._selected(stream, name))
+        conditions = [NOT_CONVERTED] if name == "Contact" else []
         if since is not None:
             stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            where = f" WHERE SystemModstamp >= {stamp}"
-        return f"SELECT {columns} FROM {OBJECTS[object_type]}{where} ORDER BY SystemModstamp, Id"
+            conditions.append(f"SystemModstamp >= {stamp}")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return f"SELECT {columns} FROM {name}{where}"
 
-    def _bulk(self, object_type: str, cursor: dict) -> Iterator[Page]:
+    def _bulk(self, stream: str, name: str, cursor: dict) -> Iterator[Page]:
         from simple_salesforce.bulk2 import ColumnDelimiter, LineEnding, Operation
-
-        name = OBJECTS[object_type]
 
         def client(sf):
             return getattr(sf.bulk2, name)._client
 
         job = cursor.get("job")
         if not job:
-            soql = self._soql(object_type, None).replace(" ORDER BY SystemModstamp, Id", "")
+            soql = self._soql(stream, name, None)
             created = self._call(
                 f"starting a Bulk API query of {name}",
                 lambda sf: client(sf).create_job(
@@ -364,9 +431,15 @@ class SalesforceConnector(Connector):
             if not locator:
                 return
 
-    def _query_all(self, object_type: str, since: datetime, cursor: dict) -> Iterator[Page]:
-        columns = self._columns(object_type)
-        soql = self._soql(object_type, since)
+    def _query_all(self, stream: str, name: str, since: datetime, cursor: dict) -> Iterator[Page]:
+        columns = self._selected(stream, name)
+        soql = self._soql(stream, name, since)
+        # A lead converted since into a contact the app already holds as a lead of its own:
+        # that contact is now this lead, and its own record goes (marked deleted).
+        merged = name == "Lead" and "ConvertedContactId" in self._readable("Lead")
+        if merged:
+            soql = soql.replace(" FROM Lead", ", ConvertedContactId FROM Lead", 1)
+        soql += " ORDER BY SystemModstamp, Id"
         following = cursor.get("next")
         while True:
             if following:
@@ -378,12 +451,13 @@ class SalesforceConnector(Connector):
                 )
             else:
                 answer = self._call(
-                    f"querying {OBJECTS[object_type]}",
-                    lambda sf: sf.query(soql, include_deleted=True),
+                    f"querying {name}", lambda sf: sf.query(soql, include_deleted=True)
                 )
             records = answer.get("records") or []
             live = [r for r in records if not r.get("IsDeleted")]
             deleted = [r["Id"] for r in records if r.get("IsDeleted")]
+            if merged:
+                deleted += [r["ConvertedContactId"] for r in live if r.get("ConvertedContactId")]
             text, count = rows_csv(columns, (_flat(r) for r in live))
             following = None if answer.get("done", True) else answer.get("nextRecordsUrl")
             yield Page(
@@ -394,6 +468,28 @@ class SalesforceConnector(Connector):
             )
             if not following:
                 return
+
+
+def _contacts_as_leads(text: str, columns: list[str]) -> str:
+    """Contacts' CSV (a header of Contact fields) as the Lead columns of the lead stream."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    if header is None:
+        return out.getvalue()
+    where = {CONTACT_AS_LEAD[f]: i for i, f in enumerate(header) if f in CONTACT_AS_LEAD}
+    status = columns.index("Status") if "Status" in columns else None
+    picks = [where.get(c) for c in columns]
+    for row in reader:
+        if not row:
+            continue
+        cells = ["" if i is None else row[i] for i in picks]
+        if status is not None:
+            cells[status] = CONTACT_STATUS
+        writer.writerow(cells)
+    return out.getvalue()
 
 
 def _flat(record: dict) -> dict:

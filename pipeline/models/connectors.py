@@ -17,6 +17,12 @@ from pipeline.choices import ConnectorAuth, ObjectType, SyncStatus, SyncTrigger
 from pipeline.models.systems import SourceSystem
 
 SYNC_OBJECT_ORDER = (ObjectType.ACCOUNT, ObjectType.LEAD, ObjectType.DEAL)
+STREAM_LABELS = {
+    "account": "Accounts",
+    "lead": "Leads",
+    "deal": "Deals",
+    "deal_history": "Deal stage history",
+}
 
 
 def _default_objects() -> list[str]:
@@ -87,11 +93,11 @@ class Connection(models.Model):
 class SyncRun(models.Model):
     """One sync of a connection: per object what was pulled and what its import batch did.
 
-    `progress` holds, per object type, the pull's resumable state: {"state": "pulling" |
-    "pulled" | "applied" | "failed", "pulled": rows, "deleted": ids seen deleted, "file": path of
-    the rows pulled so far, "bytes": how much of it is good, "cursor": where the API continues,
-    "high_water": the latest modification time seen, "batch": import batch id, "created",
-    "updated", "removed", "held", "message"}."""
+    `progress` holds, per stream (an object type, or `deal_history`), the pull's resumable
+    state: {"state": "pulling" | "pulled" | "applied" | "failed", "pulled": rows, "deleted":
+    ids seen deleted, "file": path of the rows pulled so far, "bytes": how much of it is good,
+    "cursor": where the API continues, "high_water": the latest modification time seen,
+    "batch": import batch id, "created", "updated", "removed", "held", "message"}."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
     trigger = models.CharField(max_length=10, choices=SyncTrigger.choices)
@@ -127,6 +133,14 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"Sync #{self.pk} of {self.connection.system.name}"
+
+    @property
+    def streams(self) -> list[dict]:
+        """`progress` as the connection page lists it: each stream's label, name and state."""
+        return [
+            {"label": STREAM_LABELS.get(name, name.capitalize()), "name": name, **state}
+            for name, state in (self.progress or {}).items()
+        ]
 
     @property
     def is_active(self) -> bool:

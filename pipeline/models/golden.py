@@ -241,13 +241,25 @@ class LeadStageChange(models.Model):
 
 
 class DealStageChange(models.Model):
-    """A deal entering a stage at a moment, with its amount then. Keyed by (deal, stage, moment)."""
+    """A deal entering a stage at a moment, with its amount then. Keyed by (deal, stage, moment).
+
+    Two kinds: a change the app saw (an import moved the golden deal's stage; `external_id`
+    blank, `changed_at` when the import applied), and a change the system recorded itself
+    (Salesforce's OpportunityHistory: `system` and its `external_id`, `changed_at` when it
+    happened). A recorded change stands in for a seen one of the same stage."""
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
     from_stage = models.CharField(max_length=16, choices=DealStage.choices, blank=True)
     to_stage = models.CharField(max_length=16, choices=DealStage.choices)
     changed_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=24, decimal_places=6, null=True, blank=True)
+    system = models.ForeignKey(
+        SourceSystem, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # db_default: the golden upsert's own INSERT of the changes it sees names no such column.
+    external_id = models.CharField(
+        max_length=255, blank=True, db_default="", help_text="The system's own id of this change."
+    )
 
     class Meta:
         ordering = ["deal", "changed_at"]

@@ -1,12 +1,14 @@
 """Connections and syncs: a source system's records pulled from its API, nightly and on demand.
 
-A sync is, per object type (accounts, then leads, then deals), an import batch whose rows come
-from the API instead of a file: the connector writes its pages, as CSV with the columns of the
+A sync is, per stream (accounts, then leads, then deals: `Connector.streams`), an import
+batch whose rows come from the API instead of a file: the connector writes its pages, as CSV with the columns of the
 vendor's built-in preset, to a file on disk, and the import then reads that file exactly as it
 reads an upload (same checks, row errors, held rows, atomicity, audit). The first sync of an
 object pulls everything and is a full export (records the system no longer holds are marked
 deleted); later ones pull what changed since the last applied sync, with the ids the system
-says were deleted.
+says were deleted. Salesforce adds one stream that is no import: the deals' stage history
+(OpportunityHistory), written by `stage_history.deal_stage_history_load` once the deals
+applied.
 
 Safety:
 - Nothing is written until an object's pull is complete and its batch applies in one
@@ -61,6 +63,8 @@ SYNC_LOCK_CLASS = 7_303_014  # pg_advisory_lock(class, connection id) while a sy
 # changed while the pull ran, or stamped by a clock a little behind ours, is pulled again.
 CLOCK_MARGIN = timedelta(minutes=5)
 HUBSPOT_API = "https://api.hubapi.com"
+# The stream of a deal's stage history as the system recorded it (Salesforce only).
+HISTORY_STREAM = "deal_history"
 SALESFORCE_LOGIN = "https://login.salesforce.com"
 VENDOR_AUTHS = {
     Vendor.HUBSPOT: (ConnectorAuth.HUBSPOT_TOKEN,),
@@ -392,14 +396,17 @@ def _execute(run: SyncRun) -> None:
         _finish(run, SyncStatus.FAILED, exc.message)
         return
     problems = []
-    for object_type in [o for o in SYNC_OBJECT_ORDER if o in conn.objects_synced]:
-        state = run.progress.setdefault(str(object_type), {})
+    for object_type in connector.streams():
+        state = run.progress.setdefault(object_type, {})
         if state.get("state") == "applied":
             continue
         try:
             if state.get("state") != "pulled":
-                _pull(run, connector, str(object_type), state)
-            _apply(run, connector, str(object_type), state)
+                _pull(run, connector, object_type, state)
+            if object_type == HISTORY_STREAM:
+                _apply_history(run, connector, state)
+            else:
+                _apply(run, connector, object_type, state)
         except ConnectorError as exc:
             state["message"] = exc.message
             problems.append(exc.message)
@@ -456,7 +463,7 @@ def _pull(run: SyncRun, connector: Connector, object_type: str, state: dict) -> 
             if state["bytes"] == 0:
                 out.write(text.encode())
                 state["header"] = header
-            elif header.strip() != state.get("header", "").strip():
+            elif _columns_of(header) != _columns_of(state.get("header", "")):
                 raise ConnectorError(
                     f"The API's columns changed in the middle of the sync of {object_type}s; "
                     "it starts again from the beginning next time."
@@ -473,6 +480,11 @@ def _pull(run: SyncRun, connector: Connector, object_type: str, state: dict) -> 
             _save(run)
     state["state"] = "pulled"
     _save(run)
+
+
+def _columns_of(header: str) -> list[str]:
+    """A CSV header's column names, however they are quoted."""
+    return next(csv.reader([header]), [])
 
 
 def _dedupe(path: Path, id_column: str) -> None:
@@ -551,6 +563,33 @@ def _apply(run: SyncRun, connector: Connector, object_type: str, state: dict) ->
     else:
         state["state"] = "failed"
         state["message"] = f"Batch #{batch.pk} of the {object_type}s: {batch.message}"
+
+
+def _apply_history(run: SyncRun, connector: Connector, state: dict) -> None:
+    """Write the pulled stage history of the deals (after the deals themselves applied)."""
+    from pipeline.services.imports import mapping_for
+    from pipeline.services.stage_history import deal_stage_history_load
+
+    if state["pulled"] == 0:
+        _applied(run, HISTORY_STREAM, state, None)
+        return
+    if (run.progress.get("deal") or {}).get("state") != "applied":
+        state["state"] = "failed"
+        state["message"] = "The deals did not apply, so their stage history waits for them."
+        return
+    mapping, _ = mapping_for(object_type="deal", preset=connector.preset_for("deal"))
+    try:
+        loaded = deal_stage_history_load(
+            system=run.connection.system,
+            path=Path(state["file"]),
+            stages=mapping.fields["stage"].values,
+        )
+    except ValueError as exc:
+        state["state"], state["message"] = "failed", str(exc)
+        return
+    state.update({"created": loaded.added, "updated": loaded.replaced, "removed": 0,
+                  "held": loaded.unmatched})  # fmt: skip
+    _applied(run, HISTORY_STREAM, state, None)
 
 
 def _applied(run: SyncRun, object_type: str, state: dict, batch: ImportBatch | None) -> None:

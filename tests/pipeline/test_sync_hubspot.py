@@ -4,6 +4,7 @@ token, and a sync that died half-way resumed from its cursor."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -152,6 +153,24 @@ def test_a_429_in_the_middle_of_the_pages_waits_and_goes_on(hubspot, system, ops
     assert run.status == SyncStatus.SUCCEEDED, run.message
     assert Lead.objects.count() == 230
     assert hubspot.count("GET", "/objects/contacts?") == 4  # three pages, one of them twice
+
+
+def test_the_sync_paces_itself_within_the_ten_second_limit(hubspot, system, ops_user):
+    hubspot.enforce_limits = True
+    hubspot.ten_secondly_max, hubspot.interval_seconds = 2, 0.5
+    acme = hubspot.add("companies", {"name": "Acme", "domain": "acme.example"})
+    for n in range(3):
+        contact(hubspot, n, acme)
+    conn = connect(system, hubspot, ops_user)
+    started = time.monotonic()
+
+    run = sync(conn)
+
+    assert run.status == SyncStatus.SUCCEEDED, run.message
+    assert hubspot.calls > 2  # more calls than one window allows …
+    assert hubspot.refused == []  # … and HubSpot never had to refuse one
+    assert time.monotonic() - started >= 0.5
+    assert Lead.objects.count() == 3
 
 
 def test_an_expired_token_fails_the_sync_asks_to_reconnect_and_keeps_the_data(

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from pipeline.choices import ConnectorAuth, SyncStatus, SyncTrigger, Vendor
-from pipeline.models import Connection, Deal, Lead, SourceLead, SyncRun
+from pipeline.models import Connection, Deal, DealStageChange, Lead, SourceLead, SyncRun
 from pipeline.services.sync import connection_save, connection_test, sync_start
 from pipeline.services.systems import system_add
 
@@ -97,7 +97,8 @@ def test_first_sync_pulls_every_object_through_bulk_api_jobs(salesforce, system,
     run = sync(conn)
 
     assert run.status == SyncStatus.SUCCEEDED, run.message
-    assert salesforce.count("POST", "/jobs/query") == 3  # one Bulk API job per object
+    # One Bulk API job per object: Account, Lead, Contact, Opportunity, OpportunityHistory.
+    assert salesforce.count("POST", "/jobs/query") == 5
     assert Lead.objects.count() == 5
     assert Lead.objects.get(email="lead3@acme.example").stage == "sal"
     deal = Deal.objects.get()
@@ -125,6 +126,110 @@ def test_a_later_sync_reads_changes_and_deletions_through_query_all(salesforce, 
     assert Lead.objects.get(email="lead0@acme.example").stage == "disqualified"
     assert SourceLead.objects.get(external_id=ids[1]).deleted_at is not None
     assert Lead.objects.filter(deleted_at__isnull=True).count() == 6
+
+
+def opportunity(fake, account: str, stage: str, *, at: datetime, **fields) -> str:
+    return fake.add(
+        "Opportunity",
+        {
+            "Name": "Acme platform", "AccountId": account, "StageName": stage,
+            "Amount": 20_000.0, "CloseDate": date(2026, 12, 31), "LeadSource": "Web",
+            "Type": "New Customer", "IsClosed": False, "IsWon": False,
+            "CurrencyIsoCode": "USD", **fields,
+        },
+        at=at,
+    )  # fmt: skip
+
+
+def test_contacts_sales_created_are_leads_and_converted_ones_are_their_lead(
+    salesforce, system, ops_user
+):
+    acme = salesforce.add("Account", {"Name": "Acme", "Website": "acme.example"}, at=LAST_WEEK)
+    by_hand = salesforce.add(
+        "Contact",
+        {"FirstName": "Ada", "LastName": "Byhand", "Email": "ada@acme.example",
+         "AccountId": acme, "LeadSource": "Trade Show", "OwnerId": "005000000000001AAA"},
+        at=LAST_WEEK,
+    )  # fmt: skip
+    converted = salesforce.add(
+        "Contact", {"FirstName": "Lead0", "LastName": "Test", "Email": "lead0@acme.example",
+                    "AccountId": acme}, at=LAST_WEEK,
+    )  # fmt: skip
+    lead(salesforce, 0, IsConverted=True, Status="Closed - Converted",
+         ConvertedContactId=converted, ConvertedAccountId=acme,
+         ConvertedDate=date(2026, 11, 20))  # fmt: skip
+    later = lead(salesforce, 1)
+    merged_into = salesforce.add(
+        "Contact", {"FirstName": "Lead1", "LastName": "Test", "Email": "lead1@acme.example",
+                    "AccountId": acme}, at=LAST_WEEK,
+    )  # fmt: skip
+    conn = connect(system, salesforce, ops_user)
+
+    run = sync(conn)
+
+    assert run.status == SyncStatus.SUCCEEDED, run.message
+    # The converted contact is its lead; the contact sales made and the other stand alone.
+    assert set(SourceLead.objects.values_list("external_id", flat=True)) == {
+        by_hand,
+        merged_into,
+        later,
+        next(iter(salesforce.objects["Lead"])),
+    }
+    ada = Lead.objects.get(email="ada@acme.example")
+    assert (ada.stage, ada.source, ada.account.domain) == ("sql", "Trade Show", "acme.example")
+    assert Lead.objects.get(email="lead0@acme.example").stage == "opportunity"
+
+    # Sales convert lead 1 into the contact they already had: that contact is now the lead.
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    salesforce.update("Lead", later, {"IsConverted": True, "Status": "Closed - Converted",
+                                      "ConvertedContactId": merged_into}, at=soon)  # fmt: skip
+    run = sync(conn)
+
+    assert run.status == SyncStatus.SUCCEEDED, run.message
+    assert SourceLead.objects.get(external_id=merged_into).deleted_at is not None
+    assert SourceLead.objects.get(external_id=later).deleted_at is None
+    person = Lead.objects.get(email="lead1@acme.example")
+    assert (person.stage, person.deleted_at) == ("opportunity", None)
+
+
+def test_stage_history_comes_from_opportunity_history_with_its_dates(salesforce, system, ops_user):
+    acme = salesforce.add("Account", {"Name": "Acme", "Website": "acme.example"}, at=LAST_WEEK)
+    created = LAST_WEEK.replace(microsecond=0)
+    opp = opportunity(salesforce, acme, "Prospecting", at=created)
+    moved = created + timedelta(days=2)
+    salesforce.update("Opportunity", opp, {"StageName": "Needs Analysis"}, at=moved)
+    salesforce.update("Opportunity", opp, {"Amount": 25_000.0}, at=moved + timedelta(hours=1))
+    conn = connect(system, salesforce, ops_user)
+
+    run = sync(conn)
+
+    assert run.status == SyncStatus.SUCCEEDED, run.message
+    deal = Deal.objects.get()
+    history = list(deal.stage_changes.order_by("changed_at"))
+    assert [(c.from_stage, c.to_stage, c.changed_at) for c in history] == [
+        ("", "qualification", created),
+        ("qualification", "discovery", moved),  # the amount change is no move of stage
+    ]
+    assert run.progress["deal_history"]["state"] == "applied"
+
+    # A move the next sync sees is dated when Salesforce says it happened, not when seen.
+    proposal = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    salesforce.update("Opportunity", opp, {"StageName": "Proposal/Price Quote"}, at=proposal)
+    run = sync(conn)
+
+    assert run.status == SyncStatus.SUCCEEDED, run.message
+    latest = deal.stage_changes.order_by("-changed_at").first()
+    assert (latest.from_stage, latest.to_stage, latest.changed_at) == (
+        "discovery",
+        "proposal",
+        proposal,
+    )
+    assert DealStageChange.objects.filter(deal=deal, to_stage="proposal").count() == 1
+    assert run.progress["deal_history"]["updated"] == 1  # the move the deals' import saw
+
+    again = sync(conn)  # the same history pulled again adds nothing
+    assert again.status == SyncStatus.SUCCEEDED, again.message
+    assert deal.stage_changes.count() == 3
 
 
 def test_a_session_that_expires_mid_pagination_signs_in_again(salesforce, system, ops_user):
