@@ -1,14 +1,13 @@
 """Connections and syncs: a source system's records pulled from its API, nightly and on demand.
 
-A sync is, per stream (accounts, then leads, then deals: `Connector.streams`), an import
-batch whose rows come from the API instead of a file: the connector writes its pages, as CSV with the columns of the
-vendor's built-in preset, to a file on disk, and the import then reads that file exactly as it
-reads an upload (same checks, row errors, held rows, atomicity, audit). The first sync of an
-object pulls everything and is a full export (records the system no longer holds are marked
-deleted); later ones pull what changed since the last applied sync, with the ids the system
-says were deleted. Salesforce adds one stream that is no import: the deals' stage history
-(OpportunityHistory), written by `stage_history.deal_stage_history_load` once the deals
-applied.
+A sync is, per stream (accounts, then leads, then deals: `Connector.streams`), an import batch
+whose rows come from the API instead of a file: the connector writes its pages, as CSV with the
+columns of the vendor's built-in preset, to a file on disk, and the import then reads that file
+exactly as it reads an upload (same checks, row errors, held rows, atomicity, audit). The first
+sync of an object pulls everything and is a full export (records the system no longer holds are
+marked deleted); later ones pull what changed since the last applied sync, with the ids the
+system says were deleted. Salesforce adds one stream that is no import: the deals' stage history
+(OpportunityHistory), written by `stage_history.deal_stage_history_load` once the deals applied.
 
 Safety:
 - Nothing is written until an object's pull is complete and its batch applies in one
