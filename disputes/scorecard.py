@@ -39,11 +39,12 @@ def dispute_marks(week: IsoWeek, keys: frozenset[str]) -> dict[str, TrustMark]:
     return marks
 
 
-def dispute_counts_note(request: HttpRequest) -> FooterNote | None:
-    """The scorecard footer's line on disputes: how many wait for ops, how many are overdue."""
+def dispute_counts_note(request: HttpRequest, counts: list[int]) -> FooterNote | None:
+    """The scorecard footer's line on disputes: how many wait for ops, how many are overdue
+    (`counts`: what selectors.dispute_counts_query read)."""
     if not can(request.user, "disputes.view"):
         return None
-    counts = selectors.dispute_counts()
+    counts = selectors.DisputeCounts(*counts)
     base = reverse("disputes:dispute-list")
     if counts.unresolved == 0:
         return FooterNote("Disputes: none open.", base, "good")

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from disputes.models import DEFAULT_SLA_BUSINESS_DAYS, Dispute, DisputeComment, 
 from pipeline.presets import FIELDS, field_info
 from pipeline.services.corrections import golden_get
 from revops import markdown
+from revops.hooks import FooterQuery, footer_values
 from revops.weeks import IsoWeek, company_tz
 from scorecard import selectors as scorecard_selectors
 from scorecard.formatting import format_value
@@ -131,18 +131,20 @@ class DisputeCounts:
     overdue: int
 
 
+def dispute_counts_query(*, now: datetime | None = None) -> FooterQuery:
+    """How many disputes wait for ops and how many of them are past their due time, as one
+    SQL expression (a two-element JSON array): the scorecard's footer reads it in the query
+    the page runs anyway."""
+    return FooterQuery(
+        f"(SELECT json_build_array(count(*), count(*) FILTER (WHERE due_at < %(now)s))"
+        f" FROM {Dispute._meta.db_table} WHERE status = ANY(%(statuses)s))",
+        {"now": now or timezone.now(), "statuses": [status.value for status in UNRESOLVED]},
+    )
+
+
 def dispute_counts(*, now: datetime | None = None) -> DisputeCounts:
-    """How many disputes wait for ops, and how many of them are past their due time (one
-    query, in SQL of its own: the scorecard's footer asks on every view)."""
-    now = now or timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE due_at < %s) FROM {Dispute._meta.db_table}"
-            " WHERE status = ANY(%s)",
-            [now, [status.value for status in UNRESOLVED]],
-        )
-        unresolved, overdue = cursor.fetchone()
-    return DisputeCounts(unresolved, overdue)
+    """How many disputes wait for ops, and how many of them are past their due time."""
+    return DisputeCounts(*footer_values([dispute_counts_query(now=now)])[0])
 
 
 def response_business_days() -> int:

@@ -5,17 +5,15 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
-from mechanisms.selectors import overdue_inspection_count
 from revops.hooks import FooterNote
 from revops.permissions import can
 
 
-def overdue_inspections_note(request: HttpRequest) -> FooterNote | None:
+def overdue_inspections_note(request: HttpRequest, count: int) -> FooterNote | None:
     """The scorecard footer's line on mechanisms: how many are overdue for inspection (one
-    count query), linking to that list."""
+    count, `count`: what selectors.overdue_inspection_query read), linking to that list."""
     if not can(request.user, "mechanisms.view"):
         return None
-    count = overdue_inspection_count()
     if count == 0:
         return FooterNote(
             "Mechanisms: every active mechanism has been inspected on time.",

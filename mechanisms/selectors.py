@@ -12,12 +12,12 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from mechanisms.choices import HEALTH_RANK, Direction, Health, Status
 from mechanisms.models import Action, Goal, Link, LogEntry, Mechanism
+from revops.hooks import FooterQuery, footer_values
 from revops.weeks import IsoWeek
 from scorecard import selectors as scorecard_selectors
 from scorecard.charts import TrendPoint
@@ -49,17 +49,19 @@ def mechanism_get(slug: str) -> Mechanism | None:
     return mechanism_list().filter(slug=slug).first()
 
 
+def overdue_inspection_query(*, today: date | None = None) -> FooterQuery:
+    """Active mechanisms whose next inspection date has passed, as one SQL expression (an
+    indexed count): the scorecard's footer reads it in the query the page runs anyway."""
+    return FooterQuery(
+        f"(SELECT count(*) FROM {Mechanism._meta.db_table}"
+        " WHERE status = %(status)s AND next_inspection_on < %(today)s)",
+        {"status": Status.ACTIVE.value, "today": today or timezone.localdate()},
+    )
+
+
 def overdue_inspection_count(*, today: date | None = None) -> int:
-    """Active mechanisms whose next inspection date has passed (one indexed count, in SQL of
-    its own: the scorecard's footer asks on every view)."""
-    today = today or timezone.localdate()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*) FROM {Mechanism._meta.db_table}"
-            " WHERE status = %s AND next_inspection_on < %s",
-            [Status.ACTIVE.value, today],
-        )
-        return cursor.fetchone()[0]
+    """Active mechanisms whose next inspection date has passed."""
+    return footer_values([overdue_inspection_query(today=today)])[0]
 
 
 def assignable_users() -> QuerySet:

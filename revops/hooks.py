@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.http import HttpRequest
 
@@ -24,25 +25,66 @@ class FooterNote:
     tone: str = ""  # "", "warning" or "good": how the line is coloured
 
 
-FooterSource = Callable[[HttpRequest], FooterNote | None]
+FooterSource = Callable[..., FooterNote | None]
+
+
+class FooterQuery(NamedTuple):
+    """What a footer source reads, as one SQL expression (a scalar subquery) with its named
+    parameters, so that a page fetches every source's value in one round trip (the published
+    scorecard adds them to the one query it runs per request)."""
+
+    sql: str
+    params: dict
+
 
 _FOOTER_SOURCES: dict[str, list[FooterSource]] = defaultdict(list)
+_FOOTER_QUERIES: dict[FooterSource, Callable[[], FooterQuery]] = {}
 
 
-def register_footer_note(page: str, source: FooterSource) -> None:
-    """Add `source` to `page`'s footer. Registering the same source twice adds it once."""
+def register_footer_note(
+    page: str, source: FooterSource, *, query: Callable[[], FooterQuery] | None = None
+) -> None:
+    """Add `source` to `page`'s footer. Registering the same source twice adds it once. A
+    source registered with a `query` (called per request: its parameters may say "now") is
+    called as `source(request, value)` with that expression's value; one without, as
+    `source(request)`."""
     if source not in _FOOTER_SOURCES[page]:
         _FOOTER_SOURCES[page].append(source)
+    if query is not None:
+        _FOOTER_QUERIES[source] = query
 
 
-def footer_notes(page: str, request: HttpRequest) -> list[FooterNote]:
-    """The notes every registered source has for this request (a source may have none)."""
+def footer_queries(page: str) -> list[FooterQuery]:
+    """The queries of `page`'s sources that have one, in the order footer_notes wants their
+    values."""
+    return [_FOOTER_QUERIES[s]() for s in _FOOTER_SOURCES.get(page, []) if s in _FOOTER_QUERIES]
+
+
+def footer_notes(page: str, request: HttpRequest, values: list | None = None) -> list[FooterNote]:
+    """The notes every registered source has for this request (a source may have none).
+    `values` are what footer_queries(page) returned when the page ran them in its own query;
+    without them they are fetched here, all in one query."""
+    sources = _FOOTER_SOURCES.get(page, [])
+    if values is None:
+        values = footer_values(footer_queries(page))
+    answers = iter(values)
     notes = []
-    for source in _FOOTER_SOURCES.get(page, []):
-        note = source(request)
+    for source in sources:
+        note = source(request, next(answers)) if source in _FOOTER_QUERIES else source(request)
         if note is not None:
             notes.append(note)
     return notes
+
+
+def footer_values(queries: list[FooterQuery]) -> list:
+    if not queries:
+        return []
+    from revops.db import prepared_cursor, sql_columns
+
+    columns, params = sql_columns(queries, prefix="f")
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)}", params)
+        return list(cursor.fetchone())
 
 
 # --- Events ---------------------------------------------------------------------------------

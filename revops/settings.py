@@ -151,6 +151,12 @@ _database.update(
     # A PostgreSQL restart must not cost a request: check a persistent connection before use.
     CONN_HEALTH_CHECKS=True,
 )
+# Statements are prepared only where revops.db.prepared_cursor asks (the scorecard's one query
+# a request); Django's own cursors bind on the client and never prepare. Off for a
+# transaction-pooling PgBouncer older than 1.21, which cannot keep prepared statements.
+_database.setdefault("OPTIONS", {})["prepare_threshold"] = (
+    1 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None
+)
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

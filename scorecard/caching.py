@@ -11,13 +11,17 @@ The cache is the `scorecard` alias: Redis when REDIS_URL is set, else a table in
 database (revops_cache), so every gunicorn worker reads what one of them (or the warming task
 that runs after a publish) rendered. What is kept is rendered output: the page without its
 per-user parts (the navigation and user menu, the footer's notes), which are put into their
-slots on each request, and the JSON payload as bytes. The stamp is also the ETag's base: a
+slots on each request, and the JSON payload as bytes. Each process also keeps the entries it
+last used (keyed the same way, so never stale), and most requests read nothing from the
+cache but the session and the user. The stamp is also the ETag's base: a
 client that sends it back gets a 304 without a body."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from django.core.cache import caches
@@ -35,6 +39,12 @@ CACHE_ALIAS = "scorecard"
 # the cache keeps a stamp that nothing asks for any more.
 WEEK_CACHE_SECONDS = 7 * 24 * 3600
 
+# What this process last read from the shared cache or rendered into it, by the same keys.
+# A key carries the stamp and the code's version, so an entry can never be stale: on most
+# requests the page is here, which spares a Redis read and unpickling it.
+_LOCAL: OrderedDict[str, object] = OrderedDict()
+LOCAL_ENTRIES = 64
+
 # Where the per-user parts go in a cached page (templates/base.html, scorecard_week.html).
 TOPBAR_SLOT = "<!--topbar-user-->"
 FOOTER_SLOT = "<!--footer-notes-->"
@@ -47,8 +57,15 @@ def week_cache():
 def week_stamp(week: IsoWeek, trend_weeks: int) -> str | None:
     """The week's stamp, with the version of the code that renders it: a deployment renders
     again rather than serve what older templates made (and its ETags change with it)."""
-    stamp = selectors.scorecard_week_stamp(week, trend_weeks=trend_weeks)
-    return None if stamp is None else f"{build_version()}-{stamp}"
+    return week_stamp_and(week, trend_weeks)[0]
+
+
+def week_stamp_and(
+    week: IsoWeek, trend_weeks: int, also: Sequence[tuple[str, dict]] = ()
+) -> tuple[str | None, list]:
+    """The week's stamp and the values of the expressions `also`, read in the same query."""
+    stamp, values = selectors.scorecard_week_stamp_and(week, trend_weeks=trend_weeks, also=also)
+    return (None if stamp is None else f"{build_version()}-{stamp}"), values
 
 
 def week_cached(
@@ -69,13 +86,26 @@ def week_cached(
     if stamp is None:
         return build()[0], False
     key = f"scorecard:{namespace}:{variant}:{stamp}"
+    if (local := _LOCAL.get(key)) is not None:
+        with contextlib.suppress(KeyError):  # another thread may just have dropped it
+            _LOCAL.move_to_end(key)
+        return local, True
     cached = week_cache().get(key)
     if cached is not None:
+        _remember(key, cached)
         return cached, True
     value, cacheable = build()
     if cacheable:
         week_cache().set(key, value, WEEK_CACHE_SECONDS)
+        _remember(key, value)
     return value, cacheable
+
+
+def _remember(key: str, value: object) -> None:
+    _LOCAL[key] = value
+    with contextlib.suppress(KeyError):
+        while len(_LOCAL) > LOCAL_ENTRIES:
+            _LOCAL.popitem(last=False)
 
 
 def etag_for(stamp: str, *parts: object) -> str:

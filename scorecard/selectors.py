@@ -6,17 +6,18 @@ published). Live values are marked as such wherever they are shown."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import re
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from revops.db import prepared_cursor, sql_columns
 from revops.weeks import IsoWeek
 from scorecard import trust
 from scorecard.charts import TrendPoint
@@ -375,48 +376,69 @@ def scorecard_week_stamp(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> st
     published: the active catalog as last edited, the revision of each published week, what
     the trust marks read and the current week (which decides the "next week" link). Two equal
     stamps mean the same scorecard, so it may be served from a cache; None when some week is
-    not published (its values are live and change as data arrives).
+    not published (its values are live and change as data arrives)."""
+    return scorecard_week_stamp_and(week, trend_weeks=trend_weeks)[0]
 
-    One round trip: this runs on every request for a published week. Each trust source that
-    declares its version (scorecard.trust.trust_version) adds one expression to the query; a
-    source that does not, or whose version is too large to read, has its marks computed."""
+
+def scorecard_week_stamp_and(
+    week: IsoWeek, *, trend_weeks: int = TREND_WEEKS, also: Sequence[tuple[str, dict]] = ()
+) -> tuple[str | None, list]:
+    """The week's stamp, and the values of the (sql, params) expressions `also` (the footer's
+    counts) read in the same statement.
+
+    One round trip, prepared (revops.db.prepared_cursor): this runs on every request for a
+    published week. Each trust source that declares its version (scorecard.trust.
+    trust_version) adds one expression to the query; a source that does not, or whose
+    version is too large to read, has its marks computed."""
     first = week.shift(-(trend_weeks - 1))
     sources = list(trust.TRUST_SOURCES)
     versioned = [s for s in sources if getattr(s, "version", None)]
-    columns, params = [], {"first": first.monday, "last": week.monday}
-    for number, source in enumerate(versioned):
-        sql, source_params = source.version
-        columns.append(re.sub(r"%\((\w+)\)s", rf"%(v{number}_\1)s", sql))
-        params.update({f"v{number}_{name}": value for name, value in source_params.items()})
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT
-                (SELECT coalesce(json_agg(json_build_array(week_start, revision, published_at)
-                                          ORDER BY week_start), '[]')
-                 FROM scorecard_weeklysnapshot WHERE week_start BETWEEN %(first)s AND %(last)s),
-                (SELECT coalesce(json_agg(json_build_array(id, key, updated_at) ORDER BY id), '[]')
-                 FROM scorecard_metric WHERE is_active),
-                (SELECT coalesce(json_agg(metrics), '[]') FROM scorecard_pendingrestatement
-                 WHERE week_start = %(last)s)
-                {"".join(f", {column}" for column in columns)}
-            """,
-            params,
-        )
-        snapshots, catalog, pending, *versions = cursor.fetchone()
-    if len(snapshots) < trend_weeks:
-        return None
-    keys = [key for _, key, _ in catalog]
+    expressions = [s.version for s in versioned] + list(also)
+    sql, params = _stamp_statement(tuple(sql for sql, _ in expressions)), {}
+    for column, (_, expression_params) in enumerate(expressions):
+        params.update({f"x{column}_{k}": v for k, v in expression_params.items()})
+    params.update(first=first.monday, last=week.monday)
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        published, snapshots, catalog, pending, *rest = cursor.fetchone()
+    versions, values = rest[: len(versioned)], rest[len(versioned) :]
+    if published < trend_weeks:
+        return None, values
     evidence = []
     for source in sources:
         version = versions[versioned.index(source)] if source in versioned else None
         if source not in versioned or _unknown(version):
+            keys = [key for _, key, _ in json.loads(catalog)]
             marks = trust.trust_marks_for_week(week, keys, sources=[source])
             evidence.append(("marks", sorted(marks.items())))
         else:
             evidence.append(("version", version))
+    # The published weeks, the catalog and the pending restatements are hashed as the text
+    # PostgreSQL sent: nothing here needs them parsed.
     fingerprint = repr((week.label, IsoWeek.current().label, snapshots, catalog, pending, evidence))
-    return hashlib.sha256(fingerprint.encode()).hexdigest()
+    return hashlib.sha256(fingerprint.encode()).hexdigest(), values
+
+
+@functools.lru_cache(maxsize=32)
+def _stamp_statement(expressions: tuple[str, ...]) -> str:
+    """The stamp's statement with `expressions` as extra columns (their parameters renamed
+    `x{n}_{name}`), built once per set of expressions: the same text each request, so the
+    prepared statement is found again."""
+    columns, _ = sql_columns([(sql, {}) for sql in expressions], prefix="x")
+    return f"""
+        SELECT
+            (SELECT count(*) FROM scorecard_weeklysnapshot
+             WHERE week_start BETWEEN %(first)s AND %(last)s),
+            (SELECT coalesce(json_agg(json_build_array(week_start, revision, published_at)
+                                      ORDER BY week_start), '[]')::text
+             FROM scorecard_weeklysnapshot WHERE week_start BETWEEN %(first)s AND %(last)s),
+            (SELECT coalesce(json_agg(json_build_array(id, key, updated_at) ORDER BY id),
+                             '[]')::text
+             FROM scorecard_metric WHERE is_active),
+            (SELECT coalesce(json_agg(metrics), '[]')::text FROM scorecard_pendingrestatement
+             WHERE week_start = %(last)s)
+            {"".join(f", {column}" for column in columns)}
+        """
 
 
 def _unknown(version: object) -> bool:

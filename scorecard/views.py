@@ -23,7 +23,7 @@ from pipeline.choices import AccountHealth, DealStage, LeadStage
 from pipeline.selectors import RECONCILED_METRICS
 from revops.csv import csv_response
 from revops.currencies import money_format
-from revops.hooks import footer_notes
+from revops.hooks import footer_notes, footer_queries
 from revops.lists import filtered_rows, page_of
 from revops.permissions import can, require, user_roles
 from revops.weeks import IsoWeek, company_tz
@@ -33,7 +33,7 @@ from scorecard.caching import (
     not_modified,
     revalidated,
     week_cached,
-    week_stamp,
+    week_stamp_and,
 )
 from scorecard.charts import trend_figure
 from scorecard.choices import MetricKind, Rag, Team
@@ -82,9 +82,12 @@ def scorecard_week(request: HttpRequest, week: IsoWeek) -> HttpResponse:
     comes from the shared cache with this reader's navigation and the footer's notes put in
     (caching.py); a client holding the same version gets a 304."""
     week = _week_or_404(week)
-    notes = footer_notes("scorecard.week", request)
     if not can(request.user, "scorecard.publish") and not messages.get_messages(request):
-        stamp = week_stamp(week, selectors.TREND_WEEKS)
+        # One query: the stamp, and the footer's counts in the same statement.
+        stamp, values = week_stamp_and(
+            week, selectors.TREND_WEEKS, also=footer_queries("scorecard.week")
+        )
+        notes = footer_notes("scorecard.week", request, values)
         if stamp is not None:
             user = request.user
             etag = etag_for(
@@ -104,6 +107,8 @@ def scorecard_week(request: HttpRequest, week: IsoWeek) -> HttpResponse:
             if (unchanged := not_modified(request, etag)) is not None:
                 return unchanged
             return revalidated(HttpResponse(page), etag)
+    else:
+        notes = footer_notes("scorecard.week", request)
     # Live weeks, and the publishers' page with its form, are rendered for the request.
     body, _ = rendering.week_body(
         week, can_publish=can(request.user, "scorecard.publish"), request=request
