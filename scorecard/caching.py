@@ -11,7 +11,8 @@ The cache is the `scorecard` alias: Redis when REDIS_URL is set, else a table in
 database (revops_cache), so every gunicorn worker reads what one of them (or the warming task
 that runs after a publish) rendered. What is kept is rendered output: the page without its
 per-user parts (the navigation and user menu, the footer's notes), which are put into their
-slots on each request, and the JSON payload as bytes. Each process also keeps the entries it
+slots on each request (each process keeps them per reader, as they do not depend on the
+week), and the JSON payload as bytes. Each process also keeps the entries it
 last used (keyed the same way, so never stale), and most requests read nothing from the
 cache but the session and the user. The stamp is also the ETag's base: a
 client that sends it back gets a 304 without a body."""
@@ -21,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 from django.core.cache import caches
@@ -29,6 +30,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
 
 from revops.build import build_version
+from revops.permissions import user_roles
 from revops.weeks import IsoWeek
 from scorecard import selectors
 
@@ -42,7 +44,7 @@ WEEK_CACHE_SECONDS = 7 * 24 * 3600
 # What this process last read from the shared cache or rendered into it, by the same keys.
 # A key carries the stamp and the code's version, so an entry can never be stale: on most
 # requests the page is here, which spares a Redis read and unpickling it.
-_LOCAL: OrderedDict[str, object] = OrderedDict()
+_LOCAL: OrderedDict[Hashable, object] = OrderedDict()
 LOCAL_ENTRIES = 64
 
 # Where the per-user parts go in a cached page (templates/base.html, scorecard_week.html).
@@ -101,7 +103,31 @@ def week_cached(
     return value, cacheable
 
 
-def _remember(key: str, value: object) -> None:
+def process_cached(key: Hashable, build: Callable[[], T]) -> T:
+    """`build()`, kept by this process under `key` (which must name everything the value
+    depends on, so that it never goes stale) beside the pages it served."""
+    if (local := _LOCAL.get(key)) is not None:
+        with contextlib.suppress(KeyError):
+            _LOCAL.move_to_end(key)
+        return local
+    value = build()
+    _remember(key, value)
+    return value
+
+
+def reader_identity(user) -> tuple:
+    """What of the reader a page shows (their name, their roles: the menu they get), so
+    that equal identities see the same page."""
+    return (
+        user.pk,
+        user.get_full_name(),
+        user.username,
+        user.is_superuser,
+        tuple(sorted(role.value for role in user_roles(user))),
+    )
+
+
+def _remember(key: Hashable, value: object) -> None:
     _LOCAL[key] = value
     with contextlib.suppress(KeyError):
         while len(_LOCAL) > LOCAL_ENTRIES:

@@ -13,12 +13,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from revops.build import build_version
 from revops.context_processors import navigation
 from revops.weeks import IsoWeek
 from scorecard import restatements, selectors
 from scorecard.caching import (
     FOOTER_SLOT,
     TOPBAR_SLOT,
+    process_cached,
     week_cached,
     week_stamp,
 )
@@ -83,25 +85,25 @@ def week_page_shell_cached(week: IsoWeek, stamp: str | None | bool = False) -> t
     )
 
 
-def week_page_for(request, week: IsoWeek, *, stamp: str, etag: str, notes) -> tuple[str, bool]:
-    """The published page as this reader sees it: the shell with their navigation and the
-    footer's notes in its slots, kept under the response's ETag (who they are, the notes, the
-    stamp), so a reader who comes back pays one cache read. Only the CSRF token of the
-    sign-out form is put in per request. Returns the page and whether it was cacheable (no
+def week_page_for(request, week: IsoWeek, *, stamp: str, reader: tuple, notes) -> tuple[str, bool]:
+    """The published page as this reader sees it: the shell (cached per stamp) with their
+    navigation and the footer's notes in its slots and this request's CSRF token in the
+    sign-out form. The reader's parts do not depend on the week, so each process keeps them
+    per `reader` (who they are: caching.reader_identity) and notes, and a republish costs the
+    next request nothing but the new shell. Returns the page and whether it was cacheable (no
     live value in it)."""
-
-    def build() -> tuple[str, bool]:
-        shell, cacheable = week_page_shell_cached(week, stamp=stamp)
-        topbar = render_to_string(
-            "_topbar_user.html",
-            {**navigation(request), "user": request.user, "csrf_token": CSRF_SLOT},
-        )
-        footer = render_to_string("scorecard/_footer_notes.html", {"footer_notes": notes})
-        return shell.replace(TOPBAR_SLOT, topbar, 1).replace(FOOTER_SLOT, footer, 1), cacheable
-
-    page, cacheable = week_cached(
-        "week-page-for", week, selectors.TREND_WEEKS, build, stamp=stamp, variant=etag
+    shell, cacheable = week_page_shell_cached(week, stamp=stamp)
+    topbar, footer = process_cached(
+        ("reader-parts", build_version(), reader, tuple(notes)),
+        lambda: (
+            render_to_string(
+                "_topbar_user.html",
+                {**navigation(request), "user": request.user, "csrf_token": CSRF_SLOT},
+            ),
+            render_to_string("scorecard/_footer_notes.html", {"footer_notes": notes}),
+        ),
     )
+    page = shell.replace(TOPBAR_SLOT, topbar, 1).replace(FOOTER_SLOT, footer, 1)
     return page.replace(CSRF_SLOT, get_token(request)), cacheable
 
 

@@ -25,12 +25,13 @@ from revops.csv import csv_response
 from revops.currencies import money_format
 from revops.hooks import footer_notes, footer_queries
 from revops.lists import filtered_rows, page_of
-from revops.permissions import can, require, user_roles
+from revops.permissions import can, require
 from revops.weeks import IsoWeek, company_tz
 from scorecard import rendering, restatements, selectors
 from scorecard.caching import (
     etag_for,
     not_modified,
+    reader_identity,
     revalidated,
     week_cached,
     week_stamp_and,
@@ -89,18 +90,10 @@ def scorecard_week(request: HttpRequest, week: IsoWeek) -> HttpResponse:
         )
         notes = footer_notes("scorecard.week", request, values)
         if stamp is not None:
-            user = request.user
-            etag = etag_for(
-                stamp,
-                user.pk,
-                user.get_full_name(),
-                user.username,
-                user.is_superuser,
-                sorted(role.value for role in user_roles(user)),
-                notes,
-            )
+            reader = reader_identity(request.user)
+            etag = etag_for(stamp, reader, notes)
             page, cacheable = rendering.week_page_for(
-                request, week, stamp=stamp, etag=etag, notes=notes
+                request, week, stamp=stamp, reader=reader, notes=notes
             )
             if not cacheable:  # a live value in it: no version to revalidate
                 return HttpResponse(page)

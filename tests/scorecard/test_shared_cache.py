@@ -70,6 +70,21 @@ def test_the_warming_after_a_republish_leaves_the_new_revision_in_the_cache(
     assert "revision 2" in shell
 
 
+def test_a_reader_coming_back_after_a_republish_is_served_without_rendering_anything(
+    published, client_as, ops_user, django_capture_on_commit_callbacks
+):
+    reader = client_as(Role.EXECUTIVE)
+    before = reader.get(PAGE)
+    with django_capture_on_commit_callbacks(execute=True):
+        snapshot_publish(week=LAST, by=ops_user, republish=True, reason="late import")
+    after = reader.get(PAGE)
+    assert "revision 2" not in before.text
+    assert "revision 2" in after.text
+    # The warming task rendered the new page; this reader's menu and footer were kept from
+    # before: the first request after a publish renders no template at all.
+    assert [t.name for t in after.templates] == []
+
+
 @pytest.mark.parametrize("url", [PAGE, JSON, PRINT])
 def test_a_client_holding_the_current_version_gets_a_304_until_a_republish(
     published, client_as, ops_user, url
