@@ -41,8 +41,12 @@ from pipeline.models import (
     ImportBatch,
     ImportPreset,
     LeadAlias,
+    Owner,
     PlaceholderEmail,
+    Region,
+    RegionCountry,
     SourceSystem,
+    Team,
 )
 from revops.models import ApiToken
 from scorecard.models import (
@@ -78,6 +82,11 @@ TRACKED: tuple[tuple[type, tuple[str, ...]], ...] = (
     (ExchangeRate, ()),
     (ImportPreset, ()),
     (PlaceholderEmail, ()),
+    # Who is in which team, which countries make a region: they move every slice's numbers.
+    (Team, ()),
+    (Owner, ()),
+    (Region, ()),
+    (RegionCountry, ()),
     # An import writes its progress every few thousand rows: only its status and outcome count.
     (
         ImportBatch,

@@ -358,6 +358,28 @@ SALES_REPS = [
 ]
 CSMS = ["Kim Alvarez", "Leo Fontaine", "Mia Sorensen", "Noah Adeyemi"]
 
+# Who sells where, as the owners file ops import says it: team → (manager, office, its people).
+TEAMS = {
+    "Enterprise": ("Rosa Quinn", "Boston", SALES_REPS[0:4]),
+    "Mid-market": ("Sam Ortiz", "London", SALES_REPS[4:7]),
+    "SMB": ("Tara Nguyen", "Singapore", SALES_REPS[7:10]),
+    "Customer success": ("Uma Patel", "Boston", CSMS),
+}
+# Regions ops define, and how the demo's companies spread over their countries.
+REGIONS = {
+    "North America": ("United States", "Canada"),
+    "EMEA": ("United Kingdom", "Germany", "France", "Netherlands", "Spain"),
+    "APAC": ("Australia", "Japan", "Singapore"),
+    "LATAM": ("Brazil", "Mexico"),
+}
+COUNTRY_SHARE = {
+    "United States": 0.38, "Canada": 0.05, "United Kingdom": 0.12, "Germany": 0.09,
+    "France": 0.07, "Netherlands": 0.04, "Spain": 0.03, "Australia": 0.06, "Japan": 0.04,
+    "Singapore": 0.04, "Brazil": 0.05, "Mexico": 0.03,
+}  # fmt: skip
+PRODUCTS = ["Platform", "Analytics add-on", "Services"]
+PRODUCT_SHARE = np.array([0.6, 0.25, 0.15])
+
 LEAD_STAGES = np.array(["new", "mql", "sal", "sql", "opportunity", "customer", "disqualified"])
 DEAL_STAGES = np.array(["qualification", "discovery", "proposal", "negotiation"])
 
@@ -396,6 +418,7 @@ def generate(*, scale: float = 1, seed: int = 7, today: date) -> DemoData:
     deals, deal_history, arr = _deals(rng, leads, companies, end, scale)
     # A generator of its own, so the rest of the demo draws what it drew before currencies.
     deals, deal_history = _deal_currencies(np.random.default_rng(seed + 4217), deals, deal_history)
+    _dimensions(np.random.default_rng(seed + 6101), companies, leads, deals)
     # A lead whose deal was won is a customer.
     won_leads = deals.loc[deals["stage"].eq("closed_won") & deals["lead_idx"].ge(0), "lead_idx"]
     leads.loc[won_leads.to_numpy(), "stage"] = "customer"
@@ -421,6 +444,29 @@ def generate(*, scale: float = 1, seed: int = 7, today: date) -> DemoData:
         as_of=today,
         exchange_rates=exchange_rates(start.date() - timedelta(days=90), today),
     )
+
+
+# --- Dimensions -----------------------------------------------------------------------------
+
+
+def _segment(employees: np.ndarray) -> np.ndarray:
+    return np.select([employees >= 1000, employees >= 200], ["Enterprise", "Mid-market"], "SMB")
+
+
+def _dimensions(rng, companies: pd.DataFrame, leads: pd.DataFrame, deals: pd.DataFrame) -> None:
+    """Each company's country and segment (by size), each lead's country (its company's, or
+    anywhere for a personal address) and each deal's product. A generator of their own, so
+    the rest of the demo draws what it drew before they existed."""
+    countries = np.array(list(COUNTRY_SHARE))
+    share = np.array(list(COUNTRY_SHARE.values()))
+    companies["country"] = countries[rng.choice(len(countries), len(companies), p=share)]
+    companies["segment"] = _segment(companies["employees"].to_numpy())
+    company = leads["company_idx"].to_numpy()
+    anywhere = countries[rng.choice(len(countries), len(leads), p=share)]
+    leads["country"] = np.where(
+        company >= 0, companies["country"].to_numpy()[np.maximum(company, 0)], anywhere
+    )
+    deals["product"] = np.array(PRODUCTS)[rng.choice(len(PRODUCTS), len(deals), p=PRODUCT_SHARE)]
 
 
 # --- Currencies -----------------------------------------------------------------------------
@@ -968,6 +1014,7 @@ def _deal_views(rng, deals: pd.DataFrame, companies: pd.DataFrame, injected):
         "deal_type",
         "owner",
         "currency",
+        "product",
     ]
     crm = deals[cols].copy()
     crm["account_external_id"] = companies["external_id"].to_numpy()[deals["company_idx"]]
@@ -1017,6 +1064,8 @@ def _account_views(rng, companies, leads, deals, arr, today: date):
             "industry": c["industry"].to_numpy(),
             "employees": c["employees"].to_numpy(),
             "owner": np.array(SALES_REPS)[rng.integers(0, len(SALES_REPS), len(c))],
+            "country": c["country"].to_numpy(),
+            "segment": c["segment"].to_numpy(),
         }
     )
     mkt_used = np.unique(leads["company_idx"][leads["company_idx"] >= 0])
@@ -1029,6 +1078,7 @@ def _account_views(rng, companies, leads, deals, arr, today: date):
             "industry": h["industry"].to_numpy(),
             "employees": h["employees"].to_numpy(),
             "owner": "",
+            "country": h["country"].to_numpy(),
         }
     )
     customers = np.unique(arr["company_idx"])
@@ -1167,7 +1217,7 @@ def export_frames(data: DemoData) -> dict[str, pd.DataFrame]:
             "ConvertedDate": _day(sl["converted_at"].dt.tz_localize(None)),
             "ConvertedOpportunityId": sl["converted_deal_external_id"],
             "IsConverted": sl["converted_at"].notna().map({True: "true", False: "false"}),
-            "OwnerId": sl["owner"],
+            "OwnerId": sl["owner"], "Country": sl["country"],
             "MQL_Date__c": _sf_time(sl["mql_at"]), "SAL_Date__c": _sf_time(sl["sal_at"]),
             "SQL_Date__c": _sf_time(sl["sql_at"]),
             "Disqualified_Date__c": _sf_time(sl["disqualified_at"]),
@@ -1182,6 +1232,7 @@ def export_frames(data: DemoData) -> dict[str, pd.DataFrame]:
             "Associated Company": hl["company"], "Contact owner": hl["owner"],
             "Became a Sales Accepted Lead Date": _hs_time(hl["sal_at"]),
             "Became an Opportunity Date": _hs_time(hl["converted_at"]),
+            "Country/Region": hl["country"],
         }),
         "salesforce_opportunities.csv": pd.DataFrame({
             "Id": sd["external_id"], "AccountId": sd["account_external_id"], "Name": sd["name"],
@@ -1192,7 +1243,7 @@ def export_frames(data: DemoData) -> dict[str, pd.DataFrame]:
             "IsWon": sd["stage"].eq("closed_won").map({True: "true", False: "false"}),
             "LeadSource": sd["source"].map({"marketing": "Inbound", "sales": "Outbound"}),
             "Type": sd["deal_type"].map(_SF_TYPE), "OwnerId": sd["owner"],
-            "CurrencyIsoCode": sd["currency"],
+            "CurrencyIsoCode": sd["currency"], "Product__c": sd["product"],
         }),
         "hubspot_deals.csv": pd.DataFrame({
             "Record ID": hd["external_id"], "Deal Name": hd["name"],
@@ -1207,12 +1258,12 @@ def export_frames(data: DemoData) -> dict[str, pd.DataFrame]:
         "salesforce_accounts.csv": pd.DataFrame({
             "Id": sa["external_id"], "Name": sa["name"], "Website": sa["domain"],
             "Industry": sa["industry"], "NumberOfEmployees": sa["employees"],
-            "OwnerId": sa["owner"],
+            "OwnerId": sa["owner"], "BillingCountry": sa["country"], "Type": sa["segment"],
         }),
         "hubspot_companies.csv": pd.DataFrame({
             "Record ID": ha["external_id"], "Company name": ha["name"],
             "Company Domain Name": ha["domain"], "Industry": ha["industry"],
-            "Number of Employees": ha["employees"],
+            "Number of Employees": ha["employees"], "Country/Region": ha["country"],
         }),
         "gainsight_companies.csv": pd.DataFrame({
             "GSID": ga["external_id"], "Name": ga["name"], "Company Domain": ga["domain"],

@@ -14,7 +14,16 @@ from django.db import connection, transaction
 
 from demo import northwind
 from pipeline.choices import BatchStatus, ObjectType
-from pipeline.models import FieldAuthority, ImportBatch, ImportPreset, SourceSystem
+from pipeline.models import (
+    FieldAuthority,
+    ImportBatch,
+    ImportPreset,
+    Owner,
+    Region,
+    RegionCountry,
+    SourceSystem,
+    Team,
+)
 from pipeline.services.currency import exchange_rates_import
 from pipeline.services.imports import import_batch_create, import_batch_run, mapping_for
 from revops.permissions import Role
@@ -38,11 +47,12 @@ DEFAULT_AUTHORITY = {
             "converted_at",
             "disqualified_at",
             "first_touch_at",
+            "country",
         ),
         "hubspot": ("first_name", "last_name", "company", "source", "created_at", "mql_at"),
     },
     ObjectType.ACCOUNT: {
-        "salesforce": ("name", "industry", "employees"),
+        "salesforce": ("name", "industry", "segment", "country", "employees"),
         "gainsight": ("owner", "health", "renewal_date"),
     },
     ObjectType.DEAL: {
@@ -56,6 +66,7 @@ DEFAULT_AUTHORITY = {
             "source",
             "deal_type",
             "owner",
+            "product",
         ),
     },
 }
@@ -98,6 +109,20 @@ def demo_presets_ensure() -> None:
         )
 
 
+def demo_dimensions_ensure() -> None:
+    """The demo company's teams (with their managers and offices) and regions, as ops would
+    import and define them; what ops changed since is kept."""
+    for team_name, (manager, office, people) in northwind.TEAMS.items():
+        team, _ = Team.objects.get_or_create(name=team_name, defaults={"manager": manager})
+        for person in people:
+            Owner.objects.get_or_create(key=person, defaults={"team": team, "office": office})
+    for region_name, countries in northwind.REGIONS.items():
+        region, _ = Region.objects.get_or_create(name=region_name)
+        for country in countries:
+            if not RegionCountry.objects.filter(country__iexact=country).exists():
+                RegionCountry.objects.create(region=region, country=country)
+
+
 def demo_users_ensure(password: str) -> list[tuple[str, str]]:
     """One user per role; the password is (re)set so the printed credentials always work."""
     User = get_user_model()
@@ -134,6 +159,7 @@ def demo_load(
     systems = demo_systems_ensure()
     demo_authority_ensure(systems)
     demo_presets_ensure()
+    demo_dimensions_ensure()
     files = northwind.export_frames(data)
     directory.mkdir(parents=True, exist_ok=True)
     # The rates first, as ops would enter them, so the deals convert as they are imported.

@@ -49,6 +49,12 @@ DEMO_TARGETS: dict[str, tuple[Decimal, str, bool, Decimal]] = {
 }
 
 
+# Each sales team's share of the company's quarterly new-bookings target, as its quota: over-
+# assigned (they sum to more than the whole), as sales plans are, so one team misses its number.
+TEAM_QUOTA_SHARE = {"Enterprise": Decimal("0.45"), "Mid-market": Decimal("0.25"),
+                    "SMB": Decimal("0.40")}  # fmt: skip
+
+
 def _round(value: Decimal) -> Decimal:
     """Two significant figures, as a plan would state it."""
     if value == 0:
@@ -73,7 +79,24 @@ def demo_targets_ensure(*, scale: float, today: date) -> int:
             amount = max(Decimal(1), amount)
         for starts_on, level in ((earlier, _round(amount * last_year)), (plan_start, amount)):
             _, made = MetricTarget.objects.get_or_create(
-                metric=metric, starts_on=starts_on, defaults={"value": level, "period": period}
+                metric=metric,
+                starts_on=starts_on,
+                dimension="",
+                dimension_value="",
+                defaults={"value": level, "period": period},
+            )
+            created += made
+    bookings = metrics.get("new_bookings")
+    if bookings is not None:
+        value, period, _, _ = DEMO_TARGETS["new_bookings"]
+        company = _round(value * Decimal(str(scale)))
+        for team, share in TEAM_QUOTA_SHARE.items():
+            _, made = MetricTarget.objects.get_or_create(
+                metric=bookings,
+                starts_on=plan_start,
+                dimension="team",
+                dimension_value=team,
+                defaults={"value": _round(company * share), "period": period},
             )
             created += made
     return created

@@ -141,6 +141,7 @@ AUTHORITY_FIELDS: dict[str, tuple[str, ...]] = {
         "stage",
         "source",
         "owner",
+        "country",
         "created_at",
         "mql_at",
         "sal_at",
@@ -149,7 +150,16 @@ AUTHORITY_FIELDS: dict[str, tuple[str, ...]] = {
         "disqualified_at",
         "first_touch_at",
     ),
-    ObjectType.ACCOUNT: ("name", "industry", "employees", "owner", "health", "renewal_date"),
+    ObjectType.ACCOUNT: (
+        "name",
+        "industry",
+        "segment",
+        "country",
+        "employees",
+        "owner",
+        "health",
+        "renewal_date",
+    ),
     ObjectType.DEAL: (
         "name",
         "stage",
@@ -160,6 +170,7 @@ AUTHORITY_FIELDS: dict[str, tuple[str, ...]] = {
         "source",
         "deal_type",
         "owner",
+        "product",
     ),
 }
 

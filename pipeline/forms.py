@@ -33,6 +33,7 @@ from pipeline.services.currency import (
     rate_date_check,
     rate_value_check,
 )
+from pipeline.services.owners import OWNERS_FILE_MAX_BYTES
 from pipeline.services.picklists import BLANK
 from pipeline.services.presets import import_preset_name_check
 from pipeline.services.reconciliation import DEFAULT_WEEKS, MAX_WEEKS
@@ -440,6 +441,38 @@ class ExchangeRatesUploadForm(forms.Form):
         if upload.size > RATES_FILE_MAX_BYTES:
             raise ValidationError(f"The file is over {RATES_FILE_MAX_BYTES // 1_000_000} MB.")
         return upload
+
+
+class OwnersUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV (UTF-8, comma or semicolon) with a column naming the owner as the records "
+        "do (owner, owner_id, user, agent, sales_agent or key) and any of name, team, manager "
+        "and office."
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > OWNERS_FILE_MAX_BYTES:
+            raise ValidationError(f"The file is over {OWNERS_FILE_MAX_BYTES // 1_000_000} MB.")
+        return upload
+
+
+class RegionForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    countries = forms.CharField(
+        required=False,
+        strip=False,  # a trailing line break says "one country a line"
+        max_length=50_000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One country per line, as the records write them (case and spaces do not "
+        "matter), or on a single line separated by commas.",
+    )
+
+    def clean_countries(self) -> list[str]:
+        text = self.cleaned_data["countries"]
+        # Text without a line break may list several by commas; with one, a comma is part of
+        # a name ("Korea, Republic of"), and the edit form ends each country with a break.
+        return text.splitlines() if "\n" in text or "\r" in text else text.split(",")
 
 
 class ValueMapForm(forms.Form):

@@ -21,11 +21,13 @@ from pipeline.models import (
     FieldAuthority,
     ImportBatch,
     Lead,
+    Owner,
     ReconciledMetricWeek,
     ReconciliationRun,
     SourceDeal,
     SourceLead,
     SourceSystem,
+    Team,
 )
 from pipeline.presets import FIELDS
 from revops.currencies import money_format
@@ -593,3 +595,86 @@ def stale_data_note(request):
     text = " ".join(f.sentence for f in stale) + " The numbers above may lag."
     url = reverse("pipeline:connection", args=[stale[0].slug])
     return FooterNote(text, url if can(request.user, "systems.edit") else "", "warning")
+
+
+# --- Owners and regions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwnerCounts:
+    leads: int = 0
+    deals: int = 0
+    accounts: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.leads + self.deals + self.accounts
+
+
+def owner_record_counts() -> dict[str, OwnerCounts]:
+    """How many live leads, deals and accounts name each owner, by the owner field trimmed (as
+    the scorecard slices by it): one GROUP BY over the three tables."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT k, count(*) FILTER (WHERE t = 'l'), count(*) FILTER (WHERE t = 'd'),
+                      count(*) FILTER (WHERE t = 'a')
+               FROM (SELECT btrim(owner) AS k, 'l' AS t FROM pipeline_lead
+                     WHERE deleted_at IS NULL
+                     UNION ALL SELECT btrim(owner), 'd' FROM pipeline_deal
+                     WHERE deleted_at IS NULL
+                     UNION ALL SELECT btrim(owner), 'a' FROM pipeline_account
+                     WHERE deleted_at IS NULL) x
+               WHERE k <> '' GROUP BY k"""
+        )
+        return {key: OwnerCounts(*counts) for key, *counts in cursor.fetchall()}
+
+
+@dataclass
+class TeamOwners:
+    team: Team | None  # None: the owners in no team
+    owners: list[tuple[Owner, OwnerCounts]] = field(default_factory=list)
+
+
+@dataclass
+class OwnerDirectory:
+    teams: list[TeamOwners]
+    # Owners the records name that no Owner row lists, most records first.
+    unlisted: list[tuple[str, OwnerCounts]]
+    unlisted_count: int
+
+
+def owner_directory(*, unlisted_shown: int = 20) -> OwnerDirectory:
+    """Every team with its manager and owners (each with the records naming it), then the
+    owners in no team, then the owners the records name that ops have not listed. Three
+    queries, whatever the number of owners."""
+    counts = owner_record_counts()
+    by_team = {team.pk: TeamOwners(team) for team in Team.objects.order_by("name")}
+    no_team = TeamOwners(None)
+    listed = set()
+    for owner in Owner.objects.order_by("key"):
+        listed.add(owner.key)
+        group = by_team.get(owner.team_id, no_team)
+        group.owners.append((owner, counts.get(owner.key, OwnerCounts())))
+    unlisted = sorted(
+        ((k, c) for k, c in counts.items() if k not in listed), key=lambda kc: (-kc[1].total, kc[0])
+    )
+    teams = list(by_team.values()) + ([no_team] if no_team.owners else [])
+    return OwnerDirectory(teams, unlisted[:unlisted_shown], len(unlisted))
+
+
+def countries_in_no_region(*, limit: int = 30) -> list[tuple[str, int]]:
+    """The countries live leads and accounts hold that no region lists (compared as the
+    scorecard compares them: without case or surrounding spaces), with how many records hold
+    each, most first: what ops have left to put in a region."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT min(btrim(country)), count(*)
+               FROM (SELECT country FROM pipeline_lead WHERE deleted_at IS NULL
+                     UNION ALL SELECT country FROM pipeline_account WHERE deleted_at IS NULL) x
+               WHERE btrim(coalesce(country, '')) <> ''
+                 AND upper(btrim(country)) NOT IN
+                     (SELECT upper(btrim(country)) FROM pipeline_regioncountry)
+               GROUP BY upper(btrim(country)) ORDER BY 2 DESC, 1 LIMIT %s""",
+            [limit],
+        )
+        return list(cursor.fetchall())

@@ -22,7 +22,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_filters import FilterSet
 
 from pipeline import charts, selectors
@@ -54,7 +54,9 @@ from pipeline.forms import (
     ExchangeRatesUploadForm,
     ImportUploadForm,
     MappingForm,
+    OwnersUploadForm,
     PlaceholderEmailForm,
+    RegionForm,
     RunStartForm,
     ScheduleForm,
     SourceSystemForm,
@@ -70,6 +72,7 @@ from pipeline.models import (
     Lead,
     PlaceholderEmail,
     ReconciliationRun,
+    Region,
     SourceSystem,
 )
 from pipeline.presets import BUILTIN_PRESETS
@@ -97,9 +100,10 @@ from pipeline.services.imports import (
     mapping_for,
     row_errors_csv,
 )
+from pipeline.services.owners import owners_import, region_delete, region_save
 from pipeline.services.placeholders import placeholder_add, placeholder_remove
 from pipeline.services.systems import system_add, system_retire, system_update
-from revops.csv import csv_response
+from revops.csv import CsvRejected, csv_response
 from revops.lists import filtered_page
 from revops.permissions import can, require
 from revops.weeks import IsoWeek
@@ -306,6 +310,119 @@ def exchange_rate_import(request: HttpRequest) -> HttpResponse:
         f"{result.unchanged} unchanged.",
     )
     return redirect("pipeline:exchange-rate-list")
+
+
+# --- Owners and regions ------------------------------------------------------------------------
+# Everyone who reads records sees them; ops staff change them, with the action that lets them
+# set up the systems the records come from ("systems.edit").
+
+DIMENSIONS_EDIT = "systems.edit"
+
+
+def _owners_page(
+    request: HttpRequest,
+    *,
+    upload: OwnersUploadForm | None = None,
+    upload_errors: list | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "directory": selectors.owner_directory(),
+        "may_edit": can(request.user, DIMENSIONS_EDIT),
+        "upload": upload or OwnersUploadForm(),
+        "upload_errors": upload_errors or [],
+    }
+    return render(request, "pipeline/owner_list.html", context, status=status)
+
+
+@require_safe
+@require("records.view")
+def owner_list(request: HttpRequest) -> HttpResponse:
+    """The teams with their managers and owners, and the records naming each owner."""
+    return _owners_page(request)
+
+
+@require_POST
+@require(DIMENSIONS_EDIT)
+def owner_import(request: HttpRequest) -> HttpResponse:
+    """An owners CSV, all or nothing: any bad row and every problem is listed, none applied."""
+    upload = OwnersUploadForm(request.POST, request.FILES)
+    if not upload.is_valid():
+        return _owners_page(request, upload=upload, status=400)
+    try:
+        result = owners_import(data=upload.cleaned_data["file"].read(), by=request.user)
+    except CsvRejected as exc:
+        return _owners_page(request, upload=upload, upload_errors=exc.errors, status=400)
+    messages.success(
+        request,
+        f"Owners imported: {result.created} new, {result.updated} changed, "
+        f"{result.unchanged} unchanged; teams: {result.teams_created} new, "
+        f"{result.teams_updated} with a new manager.",
+    )
+    return redirect("pipeline:owner-list")
+
+
+def _regions_page(
+    request: HttpRequest,
+    *,
+    form: RegionForm | None = None,
+    edit: tuple[int, RegionForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "regions": Region.objects.prefetch_related("countries").order_by("name"),
+        "unplaced": selectors.countries_in_no_region(),
+        "may_edit": can(request.user, DIMENSIONS_EDIT),
+        "form": form or RegionForm(),
+        "edit": edit,
+    }
+    return render(request, "pipeline/region_list.html", context, status=status)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@require("records.view")
+def region_list(request: HttpRequest) -> HttpResponse:
+    """The regions and their countries; ops staff add a region here."""
+    if request.method != "POST":
+        return _regions_page(request)
+    if not can(request.user, DIMENSIONS_EDIT):
+        raise PermissionDenied("Only ops staff change regions.")
+    form = RegionForm(request.POST)
+    if form.is_valid():
+        try:
+            region = region_save(by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{region.name} added.")
+            return redirect("pipeline:region-list")
+    return _regions_page(request, form=form, status=400)
+
+
+@require_POST
+@require(DIMENSIONS_EDIT)
+def region_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Rename a region or change its countries."""
+    region = get_object_or_404(Region, pk=pk)
+    form = RegionForm(request.POST, prefix=f"edit-{region.pk}")
+    if form.is_valid():
+        try:
+            region_save(by=request.user, region=region, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{region.name} saved.")
+            return redirect("pipeline:region-list")
+    return _regions_page(request, edit=(region.pk, form), status=400)
+
+
+@require_POST
+@require(DIMENSIONS_EDIT)
+def region_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    region = get_object_or_404(Region, pk=pk)
+    region_delete(by=request.user, region=region)
+    messages.success(request, f"{region.name} deleted: its countries are in no region now.")
+    return redirect("pipeline:region-list")
 
 
 # --- Imports ---------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Deals", "pipeline:deal-list", "records.view", "pipeline:deal-"),
     NavItem("Accounts", "pipeline:account-list", "records.view", "pipeline:account-"),
     NavItem("Currencies", "pipeline:exchange-rate-list", "records.view", "pipeline:exchange-rate"),
+    NavItem("Owners", "pipeline:owner-list", "records.view", "pipeline:owner-"),
+    NavItem("Regions", "pipeline:region-list", "records.view", "pipeline:region-"),
     NavItem(
         "Reconciliation",
         "pipeline:reconciliation-run-list",

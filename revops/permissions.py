@@ -38,6 +38,8 @@ RULES: dict[str, frozenset[Role]] = {
     # ("records.view"); ops staff set, delete and import them.
     "exchange_rates.edit": OPS,
     # Source systems: everyone sees which there are; ops staff add, rename and retire them.
+    # The same for what the app is told about the records' people and places (owners, teams
+    # and regions, on the Owners and Regions pages): everyone reads them, ops staff change them.
     "systems.edit": OPS,
     # Imports are an ops tool: batches, their problems, presets and the upload itself.
     "imports.view": OPS,

@@ -25,6 +25,7 @@ import pandas as pd
 from django.db import connection, transaction
 
 from pipeline import metrics
+from pipeline.dimensions import COMPANY, Slice, dimensions_for
 from revops.weeks import IsoWeek, quarter_bounds, week_params, week_sql
 from scorecard.choices import FormulaOperator, MetricKind
 from scorecard.targets import FOUR_PLACES, TargetBook
@@ -106,13 +107,109 @@ def _frame(sql: str, params: dict, columns: list[str], index: str = "wk") -> pd.
     return frame
 
 
+def _zeros(object_type: str, first: date, last: date) -> dict[metrics.Measure, list]:
+    k = (last - first).days // 7 + 1
+    return {m: [0 if m.is_count else Decimal(0)] * k for m in metrics.measures(object_type)}
+
+
+def _weekly_totals(
+    object_type: str, first: date, last: date, where: str, params: dict, group: str = ""
+) -> dict[object, dict[metrics.Measure, list]]:
+    """Every total and ratio measure over `object_type` per week of [first, last] for the
+    records meeting `where`: one statement, a branch per date column, a FILTER aggregate per
+    measure; per value of the SQL expression `group` when one is given (keyed None when
+    not). Counts are ints, amounts Decimals in the company currency."""
+    measures = metrics.measures(object_type)
+    if not measures:
+        return {}
+    table = metrics.GOLDEN_TABLES[object_type]
+    k = (last - first).days // 7 + 1
+    g = f"{group}, " if group else "NULL, "
+    branches = []
+    for column in dict.fromkeys(m.records.date for m in measures):
+        aggregates = [_aggregate(m, column) for m in measures]
+        branches.append(
+            f"SELECT {g}{_week_of(column)} AS wk, {', '.join(aggregates)} FROM {table} "
+            f"WHERE {_range_sql(column)} AND {where} GROUP BY 1, 2"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(branches), params)
+        rows = cursor.fetchall()
+    out: dict[object, dict[metrics.Measure, list]] = {}
+    for key, week, *values in rows:
+        i = (week - first).days // 7
+        if not 0 <= i < k:
+            continue
+        series = out.get(key)
+        if series is None:
+            series = out[key] = _zeros(object_type, first, last)
+        for m, value in zip(measures, values, strict=True):
+            if value is not None:
+                series[m][i] += int(value) if m.is_count else value
+    return out
+
+
+class GroupedTotals:
+    """The totals and ratios of every row of a breakdown by `dimension` (within the slice
+    `within`) from one query per object type, grouped by the dimension's field and the week:
+    each row (a slice ending with one filter of the dimension) sums the field values its filter
+    stands for, rather than querying once a row. The other shapes (cohorts, medians, ARR) still
+    query per row."""
+
+    def __init__(self, dimension, within: Slice = COMPANY) -> None:
+        self.dimension = dimension
+        self.within = within
+        self._cache: dict[tuple, dict] = {}
+
+    def _group_sql(self, object_type: str) -> str:
+        d, table = self.dimension, metrics.GOLDEN_TABLES[object_type]
+        if object_type in d.carried_by:
+            return d.key_sql(f"{table}.{d.base}")
+        return (
+            f"coalesce((SELECT {d.key_sql('sa.' + d.base)} FROM pipeline_account sa "
+            f"WHERE sa.id = {table}.account_id), '')"
+        )
+
+    def row(self, src: Sources, object_type: str, first: date, last: date):
+        key = (object_type, first, last)
+        if key not in self._cache:
+            where = self.within.sql(object_type)[0]
+            self._cache[key] = _weekly_totals(
+                object_type,
+                first,
+                last,
+                where,
+                src._bounds(first, last),
+                group=self._group_sql(object_type),
+            )
+        by_value = self._cache[key]
+        last_filter = src.slice.filters[-1]
+        keys = set(last_filter.keys)
+        out = _zeros(object_type, first, last)
+        for value, series in by_value.items():
+            if (value in keys) != last_filter.negate:
+                for m, weekly in series.items():
+                    out[m] = [a + b for a, b in zip(out[m], weekly, strict=True)]
+        return out
+
+
 class Sources:
     """The aggregate queries of one computation, each run at most once per range."""
 
     def __init__(
-        self, targets: TargetBook, metric_ids: dict[str, int], reach: date | None = None
+        self,
+        targets: TargetBook,
+        metric_ids: dict[str, int],
+        reach: date | None = None,
+        slice: Slice = COMPANY,
+        grouped: GroupedTotals | None = None,
     ) -> None:
         self.targets = targets
+        # The records every query reads are those of the slice (every record, for the
+        # company): its condition is ANDed to each query's own.
+        self.slice = slice
+        # A breakdown's row: its totals are summed from the breakdown's one grouped query.
+        self.grouped = grouped
         self.metric_ids = metric_ids  # metric key → id, for metrics that read another's target
         # The earliest week any total or ratio of this computation reads: the per-object
         # queries cover it once, and each metric takes its slice.
@@ -124,9 +221,13 @@ class Sources:
             self._cache[key] = make()
         return self._cache[key]
 
+    def _in_slice(self, object_type: str) -> str:
+        return self.slice.sql(object_type)[0]
+
     def _bounds(self, first: date, last: date) -> dict:
         return {
             **_params(),
+            **self.slice.sql_params(),
             "start": IsoWeek.of(first).start,
             "end": IsoWeek.of(last).end,
             "first_day": first,
@@ -142,32 +243,14 @@ class Sources:
             wide = self.totals(object_type, self.reach, last)
             skip = (first - self.reach).days // 7
             return {m: series[skip:] for m, series in wide.items()}
+        if self.grouped is not None and self.grouped.dimension.applies_to(object_type):
+            return self.grouped.row(self, object_type, first, last)
 
         def make():
-            measures = metrics.measures(object_type)
-            k = (last - first).days // 7 + 1
-            if not measures:
-                return {}
-            table = metrics.GOLDEN_TABLES[object_type]
-            branches = []
-            for column in dict.fromkeys(m.records.date for m in measures):
-                aggregates = [_aggregate(m, column) for m in measures]
-                branches.append(
-                    f"SELECT {_week_of(column)} AS wk, {', '.join(aggregates)} FROM {table} "
-                    f"WHERE {_range_sql(column)} GROUP BY 1"
-                )
-            with connection.cursor() as cursor:
-                cursor.execute(" UNION ALL ".join(branches), self._bounds(first, last))
-                rows = cursor.fetchall()
-            out = {m: [0 if m.is_count else Decimal(0)] * k for m in measures}
-            for row in rows:
-                i = (row[0] - first).days // 7
-                if not 0 <= i < k:
-                    continue
-                for m, value in zip(measures, row[1:], strict=True):
-                    if value is not None:
-                        out[m][i] += int(value) if m.is_count else value
-            return out
+            by_group = _weekly_totals(
+                object_type, first, last, self._in_slice(object_type), self._bounds(first, last)
+            )
+            return by_group.get(None) or _zeros(object_type, first, last)
 
         return self._cached(("totals", object_type, first, last), make)
 
@@ -184,7 +267,8 @@ class Sources:
             sql = (
                 f"SELECT {_week_of(records.date)} AS mwk, {_week_of(spec.reached)} AS swk, "
                 f"count(*) FROM {metrics.GOLDEN_TABLES[records.object_type]} "
-                f"WHERE {_range_sql(records.date)} AND {_conditions(records)} GROUP BY 1, 2"
+                f"WHERE {_range_sql(records.date)} AND {_conditions(records)} "
+                f"AND {self._in_slice(records.object_type)} GROUP BY 1, 2"
             )
             rows = _frame(sql, self._bounds(first, last), ["mwk", "swk", "n"], index="mwk")
             k = (last - first).days // 7 + 1
@@ -213,7 +297,8 @@ class Sources:
                 f"SELECT {_week_of(records.date)} AS wk, percentile_cont(0.5) WITHIN GROUP "
                 f"(ORDER BY {spec.median_of.sql.format(p='')}), count(*) "
                 f"FROM {metrics.GOLDEN_TABLES[records.object_type]} "
-                f"WHERE {_range_sql(records.date)} AND {_conditions(records)} GROUP BY 1"
+                f"WHERE {_range_sql(records.date)} AND {_conditions(records)} "
+                f"AND {self._in_slice(records.object_type)} GROUP BY 1"
             )
             return _frame(sql, self._bounds(first, last), ["wk", "median", "n"]).set_index("wk")
 
@@ -228,7 +313,8 @@ class Sources:
             sql = (
                 f"SELECT {_week_of(records.date)} AS wk, {spec.median_of.sql.format(p='')} AS v, "
                 f"count(*) FROM {metrics.GOLDEN_TABLES[records.object_type]} "
-                f"WHERE {_range_sql(records.date)} AND {_conditions(records)} GROUP BY 1, 2"
+                f"WHERE {_range_sql(records.date)} AND {_conditions(records)} "
+                f"AND {self._in_slice(records.object_type)} GROUP BY 1, 2"
             )
             return _frame(sql, self._bounds(first, last), ["wk", "v", "n"])
 
@@ -256,6 +342,7 @@ class Sources:
                 FROM pipeline_deal
                 WHERE {_conditions(m.records)} AND {m.sum} IS NOT NULL
                   AND close_date >= %(q_first)s AND close_date < %(q_end)s
+                  AND {self._in_slice(m.records.object_type)}
                 GROUP BY 1, 2, 3, 4
             """
             params = {**self._bounds(first, last), "q_first": q_first, "q_end": q_end}
@@ -297,6 +384,7 @@ class Sources:
                   AND {metrics.LIVE.sql()} AND NOT EXISTS (
                       SELECT 1 FROM pipeline_account a
                       WHERE a.id = account_id AND a.deleted_at IS NOT NULL)
+                  AND {self._in_slice(ARR)}
             """
             rows = _frame(sql, self._bounds(first, last), ["account", "wk", "delta", "churn"])
             index = pd.date_range(first, last, freq="7D")
@@ -626,6 +714,15 @@ def reads_object(spec: metrics.MetricSpec) -> str | None:
     return measure.records.object_type if measure else None
 
 
+def metric_dimensions(definition) -> list:
+    """The dimensions a metric is sliced by, from the object type its current `definition`
+    reads (none for a formula or an imported series)."""
+    if definition is None or definition.metric.kind != MetricKind.BUILTIN:
+        return []
+    builtin = BUILTINS.get(definition.builtin)
+    return dimensions_for(reads_object(builtin.spec)) if builtin else []
+
+
 def _data_starts() -> dict[str, date]:
     """The first day of data of each kind of record (the oldest lead and deal by creation,
     the oldest ARR change by effective date), in company time; one round trip over indexes."""
@@ -664,13 +761,19 @@ def metric_values_compute(
     definitions: Sequence,
     catalog: dict[int, object] | None = None,
     targets: TargetBook | None = None,
+    slice: Slice = COMPANY,
+    grouped: GroupedTotals | None = None,
 ) -> dict[int, dict[IsoWeek, Cell]]:
     """The value of every metric of `definitions` (MetricDefinition rows, with `metric`
     selected) for every week of `weeks`, keyed by metric id then week.
 
     A formula's operands are computed with their own current definitions, taken from
     `catalog` (metric id → current MetricDefinition; read from the database when omitted).
-    Weeks need not be contiguous; the queries cover the span from the first to the last."""
+    Weeks need not be contiguous; the queries cover the span from the first to the last.
+
+    With a `slice`, every value is the slice's (its records only; `targets` should be the
+    slice's); a metric the slice does not apply to (a lead metric by product, an imported
+    series) has no value, and says so."""
     requested = sorted(set(weeks))
     if not requested:
         return {}
@@ -678,10 +781,17 @@ def metric_values_compute(
         with connection.cursor() as cursor:
             # These aggregates run in milliseconds; JIT-compiling them costs 50–150 ms each.
             cursor.execute("SET LOCAL jit = off")
-        return _compute(requested, definitions, catalog, targets)
+        return _compute(requested, definitions, catalog, targets, slice, grouped)
 
 
-def _compute(requested, definitions, catalog, targets) -> dict[int, dict[IsoWeek, Cell]]:
+def _not_sliced(slice: Slice, span: list[date]) -> dict[date, Cell]:
+    names = " or ".join(f.dimension.label.lower() for f in slice.filters)
+    return {w: Cell(None, note=f"Not sliced by {names}") for w in span}
+
+
+def _compute(
+    requested, definitions, catalog, targets, slice, grouped
+) -> dict[int, dict[IsoWeek, Cell]]:
     from scorecard.models import SeriesValue
     from scorecard.selectors import definition_current_map
 
@@ -710,7 +820,9 @@ def _compute(requested, definitions, catalog, targets) -> dict[int, dict[IsoWeek
         and BUILTINS[d.builtin].spec.shape in (metrics.TOTAL, metrics.RATIO)
     ]
     reach = span[0] - (max(windows, default=1) - 1) * WEEK
-    sources = Sources(targets, {d.metric.key: d.metric_id for d in needed.values()}, reach)
+    sources = Sources(
+        targets, {d.metric.key: d.metric_id for d in needed.values()}, reach, slice, grouped
+    )
     if "new_bookings" not in sources.metric_ids:
         from scorecard.models import Metric
 
@@ -727,10 +839,16 @@ def _compute(requested, definitions, catalog, targets) -> dict[int, dict[IsoWeek
         kind = definition.metric.kind
         if kind == MetricKind.BUILTIN:
             builtin = BUILTINS[definition.builtin]
+            if not slice.applies_to(reads_object(builtin.spec)):
+                values[metric_id] = _not_sliced(slice, span)
+                continue
             cells = builtin.compute(sources, span, definition.window_weeks)
             values[metric_id] = _before_data(cells, starts.get(reads_object(builtin.spec)))
         elif kind == MetricKind.SERIES:
-            series_ids.append(metric_id)
+            if slice:
+                values[metric_id] = _not_sliced(slice, span)
+            else:
+                series_ids.append(metric_id)
 
     if series_ids:
         imported = SeriesValue.objects.filter(

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from pipeline.selectors import RECONCILED_METRICS
 from scorecard.choices import FormulaOperator, MetricKind, Pacing, TargetPeriod, Team, Unit
 from scorecard.models import Metric
-from scorecard.services.catalog import Formula
+from scorecard.services.catalog import TARGETS_FILE_MAX_BYTES, Formula
 
 DATE = forms.DateInput(attrs={"type": "date"})
 PCT = {"min": 0, "max": 10000, "step": "0.1"}
@@ -229,17 +229,58 @@ class MetricEditForm(FormulaFields):
 
 
 class TargetForm(forms.Form):
+    """The company's target, or with a dimension and its value a slice's (a team's quota).
+    `dimensions`: those the metric is sliced by (none: the form sets the company's only)."""
+
+    dimension = forms.ChoiceField(choices=[], required=False, label="For")
+    dimension_value = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Which",
+        help_text="The team, owner, region … as the scorecard names it.",
+    )
     starts_on = forms.DateField(
         widget=DATE, help_text="The target holds from this day until the next target starts."
     )
     value = forms.DecimalField(min_value=0, max_digits=20, decimal_places=4)
     period = forms.ChoiceField(choices=TargetPeriod.choices, initial=TargetPeriod.WEEK)
 
-    def __init__(self, *args, metric: Metric, **kwargs) -> None:
+    def __init__(self, *args, metric: Metric, dimensions=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not metric.additive:
             del self.fields["period"]
             self.fields["value"].help_text = "A level: the value a week should reach."
+        if dimensions:
+            self.fields["dimension"].choices = [
+                ("", "The whole company"),
+                *((d.key, d.label) for d in dimensions),
+            ]
+        else:
+            del self.fields["dimension"], self.fields["dimension_value"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("dimension_value", "").strip() and not data.get("dimension"):
+            self.add_error(
+                "dimension", "Choose what it is (a team, an owner …), or leave “Which” blank."
+            )
+        return data
+
+
+class QuotasUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV (UTF-8, comma or semicolon) with the header metric, period, dimension, "
+        "value, target, starts_on: e.g. new_bookings,quarter,team,Enterprise,250000,2026-01-01. "
+        "Leave dimension and value blank for the company's target."
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > TARGETS_FILE_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is over {TARGETS_FILE_MAX_BYTES // 1_000_000} MB."
+            )
+        return upload
 
 
 class SeriesImportForm(forms.Form):

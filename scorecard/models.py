@@ -232,16 +232,26 @@ class MetricTarget(models.Model):
         max_length=10, choices=TargetPeriod.choices, default=TargetPeriod.WEEK
     )
     value = _money()
+    # A slice's target (a team's or an owner's quota): the dimension's key (pipeline/dimensions.py)
+    # and the value it holds; both blank for the company's own target.
+    dimension = models.CharField(max_length=20, blank=True, db_default="")
+    dimension_value = models.CharField(max_length=100, blank=True, db_default="")
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
-        ordering = ["metric", "-starts_on"]
+        ordering = ["metric", "dimension", "dimension_value", "-starts_on"]
         constraints = [
             models.UniqueConstraint(
-                fields=["metric", "starts_on"], name="scorecard_target_start_unique"
+                fields=["metric", "dimension", "dimension_value", "starts_on"],
+                name="scorecard_target_start_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(dimension="", dimension_value="")
+                | (~Q(dimension="") & ~Q(dimension_value="")),
+                name="scorecard_target_slice_whole",
             ),
             models.CheckConstraint(
                 condition=Q(value__gte=0), name="scorecard_target_value_non_negative"

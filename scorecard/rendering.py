@@ -6,6 +6,7 @@ in every worker is served as fast as the thousandth."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.middleware.csrf import get_token
@@ -13,6 +14,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from pipeline import dimensions
+from pipeline.dimensions import COMPANY, Slice
 from revops.build import build_version
 from revops.context_processors import navigation
 from revops.weeks import IsoWeek
@@ -33,18 +36,50 @@ CSRF_SLOT = "csrf-token-slot-7d1f0c"
 JSON_TREND_WEEKS = 2
 
 
+def slice_query(slice: Slice) -> str:
+    """The query string naming `slice` ("?region=EMEA&team=Enterprise"), or ""."""
+    return f"?{urlencode(slice.query)}" if slice else ""
+
+
 def link_rows(card: selectors.ScorecardWeek) -> None:
-    """Each row's links, built from one reverse() rather than two per row."""
+    """Each row's links, built from one reverse() rather than two per row; a slice's rows
+    link to the slice's trend and records."""
     base = reverse("scorecard:week", args=[card.week])
+    query = slice_query(card.slice)
     for row in card.rows:
-        row.page_url = f"{base}{row.metric.key}/"
-        row.records_url = f"{base}{row.metric.key}/records/"
+        row.page_url = f"{base}{row.metric.key}/{query}"
+        row.records_url = f"{base}{row.metric.key}/records/{query}"
 
 
-def week_body(week: IsoWeek, *, can_publish: bool = False, request=None) -> tuple[str, bool]:
+# The dimensions the scorecard's "Narrow to" form offers, and how many values each lists.
+NARROW_BY = ("region", "team", "segment", "product", "channel", "manager", "office", "country",
+             "industry", "owner")  # fmt: skip
+NARROW_VALUES = 200
+
+
+def narrow_choices(slice: Slice) -> list[dict]:
+    """Each dimension of the "Narrow to" form with its values and the one chosen, for the
+    dimensions that have values."""
+    chosen = slice.query
+    out = []
+    for key in NARROW_BY:
+        dimension = dimensions.BY_KEY[key]
+        values = dimensions.values_of(dimension)[:NARROW_VALUES]
+        if values or key in chosen:
+            out.append(
+                {"key": key, "label": dimension.label, "values": values, "chosen": chosen.get(key)}
+            )
+    return out
+
+
+def week_body(
+    week: IsoWeek, *, can_publish: bool = False, request=None, slice: Slice = COMPANY
+) -> tuple[str, bool]:
     """The scorecard of `week` as HTML (the page's main part), and whether it may be cached
-    (no live value in it). The publish form is there only for those who may publish."""
-    card = selectors.scorecard_week(week)
+    (no live value in it). The publish form is there only for those who may publish, and
+    only on the company's page (publishing freezes the company's numbers)."""
+    card = selectors.scorecard_week(week, slice=slice)
+    can_publish = can_publish and not slice
     link_rows(card)
     current = IsoWeek.current()
     for row in card.rows:
@@ -63,6 +98,8 @@ def week_body(week: IsoWeek, *, can_publish: bool = False, request=None) -> tupl
             "preview": preview,
             "preview_rows": restatements.preview_rows(preview) if preview else [],
             "pending_count": len(preview.moved) if preview else len(card.pending),
+            "narrow": narrow_choices(slice),
+            "slice": slice,
         },
         request=request,
     )
@@ -107,11 +144,11 @@ def week_page_for(request, week: IsoWeek, *, stamp: str, reader: tuple, notes) -
     return page.replace(CSRF_SLOT, get_token(request)), cacheable
 
 
-def week_json(week: IsoWeek) -> tuple[bytes, bool]:
-    """The week's scorecard as the API's JSON, encoded once."""
+def week_json(week: IsoWeek, slice: Slice = COMPANY) -> tuple[bytes, bool]:
+    """The week's scorecard (the slice's, with one) as the API's JSON, encoded once."""
     from scorecard.api.views import week_payload  # the API owns its payload's shape
 
-    card = selectors.scorecard_week(week, trend_weeks=JSON_TREND_WEEKS)
+    card = selectors.scorecard_week(week, trend_weeks=JSON_TREND_WEEKS, slice=slice)
     payload = json.dumps(
         week_payload(card), cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
     )

@@ -17,12 +17,13 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from pipeline.dimensions import COMPANY, Slice
 from revops.db import prepared_cursor, sql_columns
 from revops.weeks import IsoWeek
 from scorecard import trust
 from scorecard.charts import TrendPoint
 from scorecard.choices import Rag, Team
-from scorecard.compute import Cell, metric_values_compute
+from scorecard.compute import Cell, GroupedTotals, metric_values_compute
 from scorecard.formatting import format_change, format_value
 from scorecard.models import (
     Metric,
@@ -95,27 +96,36 @@ class WeekCell:
 
 
 def week_cells(
-    metrics: Sequence[Metric], weeks: Sequence[IsoWeek]
+    metrics: Sequence[Metric],
+    weeks: Sequence[IsoWeek],
+    *,
+    slice: Slice = COMPANY,
+    grouped: GroupedTotals | None = None,
 ) -> dict[tuple[int, date], WeekCell]:
     """Every (metric, week) of `metrics` × `weeks`: from published snapshots where they hold
-    the metric, computed live with the current definitions for the rest."""
+    the metric, computed live with the current definitions for the rest. A slice's cells are
+    all computed live, judged against the slice's own targets."""
     if not metrics or not weeks:
         return {}
     ids = [m.id for m in metrics]
-    rows = SnapshotValue.objects.filter(
-        week_start__gte=min(w.monday for w in weeks),
-        week_start__lte=max(w.monday for w in weeks),
-        metric_id__in=ids,
-    ).values_list(
-        "metric_id",
-        "week_start",
-        "value",
-        "target",
-        "rag",
-        "numerator",
-        "denominator",
-        "note",
-        "definition__version",
+    rows = (
+        SnapshotValue.objects.none()
+        if slice
+        else SnapshotValue.objects.filter(
+            week_start__gte=min(w.monday for w in weeks),
+            week_start__lte=max(w.monday for w in weeks),
+            metric_id__in=ids,
+        ).values_list(
+            "metric_id",
+            "week_start",
+            "value",
+            "target",
+            "rag",
+            "numerator",
+            "denominator",
+            "note",
+            "definition__version",
+        )
     )
     cells: dict[tuple[int, date], WeekCell] = {}
     for metric_id, monday, value, target, rag, num, den, note, version in rows:
@@ -125,12 +135,14 @@ def week_cells(
     if missing_weeks:
         missing_ids = {m for m in ids for w in missing_weeks if (m, w.monday) not in cells}
         definitions = definition_current_map()
-        targets = TargetBook.load()
+        targets = TargetBook.load(slice.target_key)
         computed = metric_values_compute(
             weeks=missing_weeks,
             definitions=[definitions[m] for m in missing_ids],
             catalog=definitions,
             targets=targets,
+            slice=slice,
+            grouped=grouped,
         )
         by_id = {m.id: m for m in metrics}
         for metric_id, by_week in computed.items():
@@ -293,6 +305,8 @@ class ScorecardWeek:
     # Metric keys of a published week whose live value differs from the frozen one, as the
     # restatement check last found them: a restatement is pending.
     pending: list[str] = field(default_factory=list)
+    # The records the page shows (pipeline/dimensions.py): every one, or a region's, a team's…
+    slice: Slice = COMPANY
 
     @property
     def rows(self) -> list[MetricRow]:
@@ -310,16 +324,22 @@ class ScorecardWeek:
         return {rag: self.count(rag) for rag in (Rag.RED, Rag.AMBER, Rag.GREEN)}
 
 
-def scorecard_week(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> ScorecardWeek:
+def scorecard_week(
+    week: IsoWeek, *, trend_weeks: int = TREND_WEEKS, slice: Slice = COMPANY
+) -> ScorecardWeek:
     """The scorecard of `week`: the top line (company metrics) and the marketing, sales and
     customer-success sections, each metric with its value, target, RAG, change from the week
-    before, trend over `trend_weeks` weeks ending with this one, and trust mark."""
+    before, trend over `trend_weeks` weeks ending with this one, and trust mark.
+
+    With a `slice`, every value is the slice's, computed live against the slice's targets;
+    the trust marks and the owners' commentary, which speak of the company's numbers, are
+    left out."""
     metrics = list(metric_catalog(active_only=True))
     weeks = [week.shift(-i) for i in range(trend_weeks - 1, -1, -1)]
-    cells = week_cells(metrics, weeks)
-    marks = trust_marks_for_week(week, [m.key for m in metrics])
+    cells = week_cells(metrics, weeks, slice=slice)
+    marks = {} if slice else trust_marks_for_week(week, [m.key for m in metrics])
     snapshot = snapshot_get(week)
-    said = week_commentary(week, snapshot)
+    said = {} if slice else week_commentary(week, snapshot)
     pending = (
         PendingRestatement.objects.filter(week_start=week.monday)
         .values_list("metrics", flat=True)
@@ -368,6 +388,7 @@ def scorecard_week(week: IsoWeek, *, trend_weeks: int = TREND_WEEKS) -> Scorecar
         sections=[s for s in sections.values() if s.rows],
         is_complete=week.is_complete(),
         pending=pending or [],
+        slice=slice,
     )
 
 
@@ -448,10 +469,12 @@ def _unknown(version: object) -> bool:
     return version == trust.VERSION_UNKNOWN
 
 
-def metric_trend(metric: Metric, week: IsoWeek, *, weeks: int) -> list[TrendPoint]:
-    """The metric's values over `weeks` weeks ending with `week`."""
+def metric_trend(
+    metric: Metric, week: IsoWeek, *, weeks: int, slice: Slice = COMPANY
+) -> list[TrendPoint]:
+    """The metric's values over `weeks` weeks ending with `week` (the slice's, with one)."""
     span = [week.shift(-i) for i in range(weeks - 1, -1, -1)]
-    cells = week_cells([metric], span)
+    cells = week_cells([metric], span, slice=slice)
     return [
         TrendPoint(
             w.label,
@@ -464,8 +487,70 @@ def metric_trend(metric: Metric, week: IsoWeek, *, weeks: int) -> list[TrendPoin
     ]
 
 
-def metric_week_cell(metric: Metric, week: IsoWeek) -> WeekCell:
-    return week_cells([metric], [week])[(metric.id, week.monday)]
+def metric_week_cell(metric: Metric, week: IsoWeek, *, slice: Slice = COMPANY) -> WeekCell:
+    return week_cells([metric], [week], slice=slice)[(metric.id, week.monday)]
+
+
+@dataclass
+class BreakdownRow:
+    """One value of a dimension on a metric's page: the metric in the week for that slice,
+    the change from the week before, and its trend."""
+
+    slice: Slice
+    label: str
+    cell: WeekCell
+    previous: WeekCell | None
+    trend: list[TrendPoint]
+    is_rest: bool = False  # the "Other" or "Not set" row
+
+    @property
+    def change(self) -> Decimal | None:
+        if self.cell.value is None or self.previous is None or self.previous.value is None:
+            return None
+        return self.cell.value - self.previous.value
+
+
+def metric_breakdown(
+    metric: Metric,
+    week: IsoWeek,
+    dimension,
+    *,
+    weeks: int = TREND_WEEKS,
+    within: Slice = COMPANY,
+    top: int = 12,
+) -> list[BreakdownRow]:
+    """The metric in `week` for each value of `dimension` (its most frequent values, then
+    "Other" and "Not set": rows that partition the records, so a count's or an amount's rows
+    add up to the value of `within`), each with its own targets, change and trend over
+    `weeks` weeks, computed live."""
+    from pipeline.dimensions import breakdown_slices
+
+    span = [week.shift(-i) for i in range(weeks - 1, -1, -1)]
+    grouped = GroupedTotals(dimension, within)  # every row's totals from one query
+    rows = []
+    for part in breakdown_slices(dimension, top=top, within=within):
+        cells = week_cells([metric], span, slice=part, grouped=grouped)
+        last = part.filters[-1]
+        rows.append(
+            BreakdownRow(
+                slice=part,
+                label=last.label,
+                cell=cells[(metric.id, week.monday)],
+                previous=cells.get((metric.id, span[-2].monday)) if len(span) > 1 else None,
+                trend=[
+                    TrendPoint(
+                        w.label,
+                        w.monday,
+                        cells[(metric.id, w.monday)].value,
+                        cells[(metric.id, w.monday)].target,
+                        cells[(metric.id, w.monday)].rag,
+                    )
+                    for w in span
+                ],
+                is_rest=last.rest,
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)

@@ -49,14 +49,17 @@ class TargetBook:
         self._starts = {m: [r.starts_on for r in rows] for m, rows in self._by_metric.items()}
 
     @classmethod
-    def load(cls) -> TargetBook:
+    def load(cls, slice_key: tuple[str, str] = ("", "")) -> TargetBook:
+        """The company's targets, or with `slice_key` (a slice's `target_key`: a dimension
+        and its value) the targets ops set for that slice (a team's quota)."""
         from scorecard.models import MetricTarget
 
+        dimension, value = slice_key
         return cls(
             TargetRow(*values)
-            for values in MetricTarget.objects.values_list(
-                "metric_id", "starts_on", "period", "value"
-            )
+            for values in MetricTarget.objects.filter(
+                dimension=dimension, dimension_value=value
+            ).values_list("metric_id", "starts_on", "period", "value")
         )
 
     def row_on(self, metric_id: int, day: date) -> TargetRow | None:

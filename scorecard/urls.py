@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.scorecard_latest, name="latest"),
     path("metrics/", views.metric_catalog, name="metric-catalog"),
     path("metrics/new/", views.metric_new, name="metric-new"),
+    path("metrics/quotas/import/", views.metric_quotas_import, name="metric-quotas-import"),
     path("metrics/<slug:key>/", views.metric_detail, name="metric-detail"),
     path("metrics/<slug:key>/edit/", views.metric_edit, name="metric-edit"),
     path("metrics/<slug:key>/targets/", views.metric_target_add, name="metric-target-add"),

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,10 +19,10 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from pipeline import metrics
+from pipeline import dimensions, metrics
 from pipeline.choices import AccountHealth, DealStage, LeadStage
 from pipeline.selectors import RECONCILED_METRICS
-from revops.csv import csv_response
+from revops.csv import CsvRejected, csv_response
 from revops.currencies import money_format
 from revops.hooks import footer_notes, footer_queries
 from revops.lists import filtered_rows, page_of
@@ -36,14 +37,16 @@ from scorecard.caching import (
     week_cached,
     week_stamp_and,
 )
-from scorecard.charts import trend_figure
+from scorecard.charts import sparkline_svg, trend_figure
 from scorecard.choices import MetricKind, Rag, Team
+from scorecard.compute import metric_dimensions
 from scorecard.drilldown import Column, Drilldown, drilldown_for, external_ids
 from scorecard.formatting import format_plain, format_value
 from scorecard.forms import (
     MetricCreateForm,
     MetricEditForm,
     PublishForm,
+    QuotasUploadForm,
     SeriesImportForm,
     TargetForm,
 )
@@ -69,6 +72,15 @@ def _metric_or_404(key: str) -> Metric:
     return get_object_or_404(Metric, key=key)
 
 
+def _slice_or_404(request: HttpRequest) -> dimensions.Slice:
+    """The slice the query string names (?region=EMEA&team=Enterprise); 404 with the reason
+    for a value no one defined."""
+    try:
+        return dimensions.slice_from_query(request.GET.items())
+    except dimensions.UnknownValue as exc:
+        raise Http404(str(exc)) from exc
+
+
 @require_safe
 @require("scorecard.view")
 def scorecard_latest(request: HttpRequest) -> HttpResponse:
@@ -83,6 +95,24 @@ def scorecard_week(request: HttpRequest, week: IsoWeek) -> HttpResponse:
     comes from the shared cache with this reader's navigation and the footer's notes put in
     (caching.py); a client holding the same version gets a 304."""
     week = _week_or_404(week)
+    slice = _slice_or_404(request)
+    if any(key in request.GET and not request.GET[key].strip() for key in dimensions.BY_KEY):
+        # The "Narrow to" form sends every dimension, chosen or not: the address names the
+        # slice and nothing else.
+        return redirect(reverse("scorecard:week", args=[week]) + rendering.slice_query(slice))
+    if slice:
+        # A slice's numbers are computed for the request (never frozen, never cached).
+        body, _ = rendering.week_body(week, request=request, slice=slice)
+        return render(
+            request,
+            "scorecard/scorecard_week.html",
+            {
+                "week": week,
+                "body": mark_safe(body),
+                "footer_notes": footer_notes("scorecard.week", request),
+                "slice": slice,
+            },
+        )
     if not can(request.user, "scorecard.publish") and not messages.get_messages(request):
         # One query: the stamp, and the footer's counts in the same statement.
         stamp, values = week_stamp_and(
@@ -202,15 +232,19 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
     the way to the records behind it."""
     week = _week_or_404(week)
     metric = _metric_or_404(key)
+    slice = _slice_or_404(request)
     weeks = _trend_weeks(request)
-    trend = selectors.metric_trend(metric, week, weeks=weeks)
-    cell = selectors.metric_week_cell(metric, week)
+    trend = selectors.metric_trend(metric, week, weeks=weeks, slice=slice)
+    cell = selectors.metric_week_cell(metric, week, slice=slice)
     definitions = list(metric.definitions.select_related("left", "right", "created_by"))
     used = next((d for d in definitions if d.version == cell.version), definitions[0])
-    marks = trust_marks_for_week(week, [metric.key])
+    marks = {} if slice else trust_marks_for_week(week, [metric.key])
     snapshot = selectors.snapshot_get(week)
-    commentary = selectors.week_commentary(week, snapshot).get(metric.id)
+    commentary = None if slice else selectors.week_commentary(week, snapshot).get(metric.id)
     numerator_unit, denominator_unit = _part_units(metric, used)
+    sliced_by = metric_dimensions(definitions[0])
+    by = dimensions.BY_KEY.get(request.GET.get("by", ""))
+    breakdown = _breakdown(request, metric, week, by, slice) if by in sliced_by else None
     return render(
         request,
         "scorecard/metric_week.html",
@@ -245,8 +279,65 @@ def metric_week(request: HttpRequest, week: IsoWeek, key: str) -> HttpResponse:
             "has_records": metric.kind != MetricKind.SERIES,
             "previous_week": week.shift(-1),
             "next_week": week.shift(1) if week < IsoWeek.current() else None,
+            "slice": slice,
+            "slice_query": rendering.slice_query(slice),
+            "slice_and": urlencode(slice.query) + "&" if slice else "",
+            "sliced_by": sliced_by,
+            "by": by,
+            "breakdown": breakdown,
         },
     )
+
+
+BREAKDOWN_SORTS = {
+    "value": lambda r: (r.cell.value is None, r.cell.value or 0),
+    "label": lambda r: r.label.casefold(),
+    "change": lambda r: (r.change is None, r.change or 0),
+    "target": lambda r: (r.cell.target is None, r.cell.target or 0),
+    "status": lambda r: (
+        ["red", "amber", "green", "none"].index(r.cell.rag)
+        if r.cell.rag in ("red", "amber", "green", "none")
+        else 9
+    ),
+}
+
+
+def _breakdown(request, metric, week, by, within) -> dict:
+    """The metric's breakdown by dimension `by` in the week (within the page's slice), sorted
+    as the reader asked (?sort=value, -value, label, change, target, status)."""
+    rows = selectors.metric_breakdown(metric, week, by, within=within)
+    sort = request.GET.get("sort", "-value")
+    key = BREAKDOWN_SORTS.get(sort.lstrip("-"))
+    if key is None:
+        sort, key = "-value", BREAKDOWN_SORTS["value"]
+    shown = sorted((r for r in rows if not r.is_rest), key=key, reverse=sort.startswith("-"))
+    # The long tail and the records with no value come last, whatever the order.
+    shown += [r for r in rows if r.is_rest]
+    base = reverse("scorecard:metric-week", args=[week, metric.key])
+    out = []
+    for row in shown:
+        query = rendering.slice_query(row.slice) if not row.is_rest else ""
+        out.append(
+            {
+                "label": row.label,
+                "value": format_value(row.cell.value, metric.unit),
+                "raw": row.cell.value,
+                "target": format_value(row.cell.target, metric.unit),
+                "change": format_value(row.change, metric.unit) if row.change is not None else "",
+                "change_good": None if not row.change else (row.change > 0) == metric.up_is_good,
+                "rag": row.cell.rag,
+                "rag_label": row.cell.rag_label,
+                "note": row.cell.note,
+                "url": f"{base}{query}" if query else "",
+                "records_url": f"{base}records/{query}" if query else "",
+                "spark": sparkline_svg(row.trend, unit=metric.unit),
+                "is_rest": row.is_rest,
+            }
+        )
+    total = None
+    if metric.additive and all(r.cell.value is not None for r in rows):
+        total = format_value(sum(r.cell.value for r in rows), metric.unit)
+    return {"dimension": by, "rows": out, "sort": sort, "total": total}
 
 
 @require_POST
@@ -373,8 +464,9 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
     """The records a number counted, filterable, paginated and exportable as CSV."""
     week = _week_or_404(week)
     metric = _metric_or_404(key)
+    slice = _slice_or_404(request)
     definition = selectors.definition_current_map([metric.id])[metric.id]
-    cell = selectors.metric_week_cell(metric, week)
+    cell = selectors.metric_week_cell(metric, week, slice=slice)
     if metric.kind == MetricKind.FORMULA:
         return render(
             request,
@@ -392,11 +484,16 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
     if drilldown is None:
         raise Http404("This metric has no records to show.")
     base = drilldown.queryset
+    if slice:
+        try:
+            base = base.filter(dimensions.slice_q(slice, base.model))
+        except ValueError as exc:
+            raise Http404(f"{metric.name}'s records are not sliced that way.") from exc
     part = request.GET.get("part", "")
     if drilldown.numerator is not None and part == "numerator":
         base = base.filter(drilldown.numerator)
     params = request.GET.copy()
-    for name in ("part", "page", "format"):
+    for name in ("part", "page", "format", *dimensions.BY_KEY):
         params.pop(name, None)
     filterset, rows = filtered_rows(drilldown.filterset_class, base, params)
 
@@ -425,9 +522,11 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
             "rows": [_records_row(r, columns, drilldown.kind) for r in page],
             "query": query,
             "part": part,
-            "filter_keep": {"part": part} if part else {},
+            "filter_keep": {**slice.query, **({"part": part} if part else {})},
             "total": total,
             "is_published_value": not cell.live,
+            "slice": slice,
+            "slice_query": rendering.slice_query(slice),
         },
     )
 
@@ -435,6 +534,18 @@ def metric_records(request: HttpRequest, week: IsoWeek, key: str) -> HttpRespons
 @require_safe
 @require("scorecard.view")
 def metric_catalog(request: HttpRequest) -> HttpResponse:
+    return _metric_catalog_page(request)
+
+
+def _metric_catalog_page(
+    request: HttpRequest,
+    *,
+    upload: QuotasUploadForm | None = None,
+    upload_errors: list | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The catalog; with `upload_errors`, shown again (400) listing a refused targets file's
+    problems."""
     catalog = list(selectors.metric_catalog())
     definitions = selectors.definition_current_map()
     targets = TargetBook.load()
@@ -456,11 +567,39 @@ def metric_catalog(request: HttpRequest) -> HttpResponse:
             )
         if rows:
             groups.append((Team(team).label, rows))
+    can_edit = can(request.user, "scorecard.edit_metrics")
     return render(
         request,
         "scorecard/metric_catalog.html",
-        {"groups": groups, "can_edit": can(request.user, "scorecard.edit_metrics")},
+        {
+            "groups": groups,
+            "can_edit": can_edit,
+            "upload": (upload or QuotasUploadForm()) if can_edit else None,
+            "upload_errors": upload_errors or [],
+        },
+        status=status,
     )
+
+
+@require_POST
+@require("scorecard.edit_metrics")
+def metric_quotas_import(request: HttpRequest) -> HttpResponse:
+    """A CSV of targets and quotas, all or nothing: every problem is listed, none applied."""
+    upload = QuotasUploadForm(request.POST, request.FILES)
+    if not upload.is_valid():
+        return _metric_catalog_page(request, upload=upload, status=400)
+    try:
+        result = catalog_services.targets_import(
+            by=request.user, data=upload.cleaned_data["file"].read()
+        )
+    except CsvRejected as exc:
+        return _metric_catalog_page(request, upload=upload, upload_errors=exc.errors, status=400)
+    messages.success(
+        request,
+        f"Targets imported for {', '.join(result.metrics)}: {result.created} new, "
+        f"{result.updated} replaced.",
+    )
+    return redirect("scorecard:metric-catalog")
 
 
 @require_safe
@@ -475,6 +614,8 @@ def _metric_detail_page(
     """The metric's page; with `target_form`, shown again (400) with the target as posted."""
     definitions = list(metric.definitions.select_related("left", "right", "created_by"))
     can_edit = can(request.user, "scorecard.edit_metrics")
+    sliced_by = metric_dimensions(definitions[0])
+    targets = list(metric.targets.select_related("created_by"))
     return render(
         request,
         "scorecard/metric_detail.html",
@@ -483,13 +624,27 @@ def _metric_detail_page(
             "definitions": definitions,
             "current": definitions[0],
             "targets": [
-                (t, format_value(t.value, metric.unit))
-                for t in metric.targets.select_related("created_by")
+                (t, format_value(t.value, metric.unit)) for t in targets if not t.dimension
             ],
+            # A slice's targets (quotas): by dimension in display order, value, newest first.
+            "slice_targets": [
+                (t, dimensions.BY_KEY[t.dimension].label, format_value(t.value, metric.unit))
+                for t in sorted(
+                    (t for t in targets if t.dimension in dimensions.BY_KEY),
+                    key=lambda t: (
+                        list(dimensions.BY_KEY).index(t.dimension),
+                        t.dimension_value.casefold(),
+                        -t.starts_on.toordinal(),
+                    ),
+                )
+            ],
+            "sliced_by": sliced_by,
             "imports": metric.imports.select_related("created_by")[:20],
             "can_edit": can_edit,
             "tolerance_shown": metric.key in RECONCILED_METRICS,
-            "target_form": (target_form or TargetForm(metric=metric)) if can_edit else None,
+            "target_form": (target_form or TargetForm(metric=metric, dimensions=sliced_by))
+            if can_edit
+            else None,
             "import_form": SeriesImportForm() if can_edit else None,
             "latest_week": IsoWeek.last_completed(),
         },
@@ -577,7 +732,8 @@ def metric_edit(request: HttpRequest, key: str) -> HttpResponse:
 @require("scorecard.edit_metrics")
 def metric_target_add(request: HttpRequest, key: str) -> HttpResponse:
     metric = _metric_or_404(key)
-    form = TargetForm(request.POST, metric=metric)
+    sliced_by = metric_dimensions(metric.definitions.order_by("-version").first())
+    form = TargetForm(request.POST, metric=metric, dimensions=sliced_by)
     if form.is_valid():
         try:
             target = catalog_services.target_set(
@@ -586,13 +742,16 @@ def metric_target_add(request: HttpRequest, key: str) -> HttpResponse:
                 starts_on=form.cleaned_data["starts_on"],
                 value=form.cleaned_data["value"],
                 period=form.cleaned_data.get("period", "week"),
+                dimension=form.cleaned_data.get("dimension", ""),
+                dimension_value=form.cleaned_data.get("dimension_value", ""),
             )
         except ValidationError as exc:
             messages.error(request, "The target was not saved. " + " ".join(exc.messages))
             return _metric_detail_page(request, metric, target_form=form)
+        whose = f" for {target.dimension_value}" if target.dimension else ""
         messages.success(
             request,
-            f"Target {format_value(target.value, metric.unit)} "
+            f"Target{whose} {format_value(target.value, metric.unit)} "
             f"{target.get_period_display()} from {target.starts_on:%-d %b %Y} saved.",
         )
         return redirect(reverse("scorecard:metric-detail", args=[metric.key]) + "#targets")
@@ -611,7 +770,8 @@ def metric_target_delete(request: HttpRequest, key: str, target_id: int) -> Http
     metric = _metric_or_404(key)
     target = get_object_or_404(MetricTarget, pk=target_id, metric=metric)
     catalog_services.target_delete(target=target)
-    messages.success(request, f"Target from {target.starts_on:%-d %b %Y} removed.")
+    whose = f" for {target.dimension_value}" if target.dimension else ""
+    messages.success(request, f"Target{whose} from {target.starts_on:%-d %b %Y} removed.")
     return redirect(reverse("scorecard:metric-detail", args=[metric.key]) + "#targets")
 
 

@@ -1,6 +1,7 @@
 from pipeline.models.connectors import SYNC_OBJECT_ORDER, Connection, SyncRun
 from pipeline.models.corrections import OVERRIDABLE_TYPES, FieldOverride, LeadAlias
 from pipeline.models.currency import ExchangeRate
+from pipeline.models.dimensions import Owner, Region, RegionCountry, Team
 from pipeline.models.golden import (
     Account,
     ArrChange,
@@ -58,6 +59,10 @@ __all__ = [
     "ImportPreset",
     "ImportRowError",
     "Lead",
+    "Owner",
+    "Region",
+    "RegionCountry",
+    "Team",
     "LeadAlias",
     "LeadStageChange",
     "PlaceholderEmail",

@@ -29,6 +29,8 @@ class LeadFields(models.Model):
         max_length=100, blank=True, help_text="Channel that brought the lead, e.g. Webinar."
     )
     owner = models.CharField(max_length=100, blank=True)
+    # db_default: the statements that write these rows name the columns they fill.
+    country = models.CharField(max_length=100, blank=True, db_default="")
     created_at = models.DateTimeField(help_text="When the lead was created in its system.")
     mql_at = models.DateTimeField("MQL at", null=True, blank=True)
     sal_at = models.DateTimeField("SAL at", null=True, blank=True)
@@ -55,6 +57,10 @@ class LeadFields(models.Model):
 class AccountFields(models.Model):
     name = models.CharField(max_length=255)
     industry = models.CharField(max_length=100, blank=True)
+    segment = models.CharField(
+        max_length=100, blank=True, db_default="", help_text="e.g. Enterprise, Mid-market, SMB."
+    )
+    country = models.CharField(max_length=100, blank=True, db_default="")
     employees = models.PositiveIntegerField(null=True, blank=True)
     owner = models.CharField(max_length=100, blank=True)
     health = models.CharField(max_length=10, choices=AccountHealth.choices, blank=True)
@@ -105,6 +111,7 @@ class DealFields(models.Model):
     source = models.CharField(max_length=10, choices=DealSource.choices, blank=True)
     deal_type = models.CharField(max_length=10, choices=DealType.choices, default=DealType.NEW)
     owner = models.CharField(max_length=100, blank=True)
+    product = models.CharField(max_length=100, blank=True, db_default="")
     is_closed = models.GeneratedField(
         expression=Q(stage__in=[DealStage.CLOSED_WON, DealStage.CLOSED_LOST]),
         output_field=models.BooleanField(),

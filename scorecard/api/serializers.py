@@ -212,6 +212,13 @@ class WeekSectionSerializer(serializers.Serializer):
 
 class WeekSerializer(serializers.Serializer):
     week = serializers.CharField(help_text="ISO week, e.g. 2026-W46.")
+    slice = serializers.DictField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="The slice asked for (?region=EMEA&team=Enterprise: any of region, country, "
+        "team, manager, office, owner, segment, industry, product, channel), its values "
+        "computed live against the slice's own targets; null for the company.",
+    )
     start = serializers.DateField()
     end = serializers.DateField()
     status = serializers.ChoiceField(choices=["published", "live"])

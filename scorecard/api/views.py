@@ -7,13 +7,14 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from pipeline import dimensions
 from revops.api import Cursor
 from revops.permissions import Can
 from revops.weeks import IsoWeek
@@ -100,7 +101,7 @@ def _mark(mark) -> dict | None:
     }
 
 
-def _row(row: MetricRow, week: IsoWeek) -> dict:
+def _row(row: MetricRow, week: IsoWeek, query: str = "") -> dict:
     cell = row.cell
     key = row.metric.key
     trust = row.trust
@@ -134,8 +135,8 @@ def _row(row: MetricRow, week: IsoWeek) -> dict:
         if row.commentary
         else None,
         "links": {
-            "page": reverse("scorecard:metric-week", args=[week, key]),
-            "records": reverse("scorecard:metric-records", args=[week, key]),
+            "page": reverse("scorecard:metric-week", args=[week, key]) + query,
+            "records": reverse("scorecard:metric-records", args=[week, key]) + query,
             "definition": reverse("scorecard:metric-detail", args=[key]),
         },
     }
@@ -143,9 +144,11 @@ def _row(row: MetricRow, week: IsoWeek) -> dict:
 
 def week_payload(card: ScorecardWeek) -> dict:
     week = card.week
-    snapshot = card.snapshot
+    snapshot = None if card.slice else card.snapshot  # a slice is computed live
+    query = rendering.slice_query(card.slice)
     return {
         "week": week.label,
+        "slice": card.slice.query or None,
         "start": week.monday.isoformat(),
         "end": week.sunday.isoformat(),
         "status": "published" if snapshot else "live",
@@ -157,9 +160,13 @@ def week_payload(card: ScorecardWeek) -> dict:
         else None,
         "rag_counts": card.rag_counts,
         "restatement_pending": card.pending,
-        "top_line": [_row(row, week) for row in card.top_line],
+        "top_line": [_row(row, week, query) for row in card.top_line],
         "sections": [
-            {"team": s.team, "label": s.label, "metrics": [_row(row, week) for row in s.rows]}
+            {
+                "team": s.team,
+                "label": s.label,
+                "metrics": [_row(row, week, query) for row in s.rows],
+            }
             for s in card.sections
         ],
     }
@@ -182,10 +189,24 @@ class WeekView(APIView):
     permission_action = "scorecard.view"
 
     @extend_schema(
-        responses={200: WeekSerializer, 404: OpenApiResponse(description="No such week")}
+        parameters=[
+            OpenApiParameter(d.key, str, description=f"Narrow to one {d.label.lower()} (a slice).")
+            for d in dimensions.DIMENSIONS
+        ],
+        responses={
+            200: WeekSerializer,
+            404: OpenApiResponse(description="No such week, or no such slice value"),
+        },
     )
     def get(self, request: Request, week: str) -> Response:
         target = _week(week)
+        try:
+            slice = dimensions.slice_from_query(request.query_params.items())
+        except dimensions.UnknownValue as exc:
+            raise Http404(str(exc)) from None
+        if slice:  # ?region=EMEA&team=Enterprise: the slice's values, computed now
+            body, _ = rendering.week_json(target, slice)
+            return HttpResponse(body, content_type="application/json")
         # A published week's JSON is kept encoded in the shared cache under the stamp of what
         # it shows, as the page is; the stamp is its ETag.
         stamp = week_stamp(target, rendering.JSON_TREND_WEEKS)

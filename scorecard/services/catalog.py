@@ -3,14 +3,15 @@ series. Ops staff make these in the browser; every one validates and explains a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from revops.csv import CsvRejected, CsvRowError, CsvUnreadable, csv_table_read
 from scorecard.choices import FormulaOperator, MetricKind, Pacing, TargetPeriod, Team, Unit
 from scorecard.models import (
     KEY_PATTERN,
@@ -25,6 +26,9 @@ from scorecard.series_csv import RowError, series_parse
 
 # Words the scorecard's URLs use after a week or under metrics/, so no metric may be keyed so.
 RESERVED_KEYS = frozenset({"new", "print", "publish", "records", "edit"})
+
+# A target as the model stores it: 20 digits, 4 after the point.
+TARGET_MAX = Decimal("1e16")
 
 # What a definition version is made of: a change to any of these is a new version.
 COMPUTATION_FIELDS = ("builtin", "window_weeks", "operator", "left_id", "right_id", "factor")
@@ -281,11 +285,42 @@ def target_set(
     starts_on: date,
     value: Decimal,
     period: str = TargetPeriod.WEEK,
+    dimension: str = "",
+    dimension_value: str = "",
 ) -> MetricTarget:
-    """Set the target in force from `starts_on` (replacing one that starts the same day).
+    """Set the target in force from `starts_on` (replacing one that starts the same day): the
+    company's, or a slice's (`dimension` = `dimension_value`: a team's or an owner's quota).
     Targets of weeks already published stay as they were published."""
+    from pipeline.dimensions import BY_KEY
+
+    dimension, dimension_value = dimension.strip(), dimension_value.strip()
+    if dimension or dimension_value:
+        found = BY_KEY.get(dimension)
+        if found is None:
+            raise ValidationError(
+                f"“{dimension}” is not a dimension: use one of {', '.join(BY_KEY)}."
+            )
+        if not dimension_value:
+            raise ValidationError(f"Say which {found.label.lower()} the target is for.")
+        if len(dimension_value) > 100:
+            raise ValidationError("A dimension's value has at most 100 characters.")
+        from scorecard.compute import metric_dimensions
+
+        if found not in metric_dimensions(metric.definitions.order_by("-version").first()):
+            raise ValidationError(f"{metric.name} is not sliced by {found.label.lower()}.")
+        if found.group_by:
+            # A team, manager, office or region as ops' tables spell it (the slice's label),
+            # so `enterprise` is Enterprise's quota; a name no one defined is a typo.
+            from pipeline.dimensions import UnknownValue, filter_for
+
+            try:
+                dimension_value = filter_for(found, dimension_value).label
+            except UnknownValue as exc:
+                raise ValidationError(str(exc)) from None
     if value < 0:
         raise ValidationError("A target cannot be negative.")
+    if abs(value) >= TARGET_MAX:
+        raise ValidationError(f"A target is below {int(TARGET_MAX):,}.")
     if period not in TargetPeriod.values:
         raise ValidationError("Choose week, month or quarter.")
     if not metric.additive and period != TargetPeriod.WEEK:
@@ -296,6 +331,8 @@ def target_set(
     target, _ = MetricTarget.objects.update_or_create(
         metric=metric,
         starts_on=starts_on,
+        dimension=dimension,
+        dimension_value=dimension_value,
         defaults={"value": value, "period": period, "created_by": by},
     )
     return target
@@ -304,6 +341,168 @@ def target_set(
 @transaction.atomic
 def target_delete(*, target: MetricTarget) -> None:
     target.delete()
+
+
+TARGETS_FILE_MAX_BYTES = 5_000_000
+TARGETS_ROWS_MAX = 5_000
+# The header names a quotas file may use for each field, compared without case.
+TARGET_COLUMNS: dict[str, tuple[str, ...]] = {
+    "metric": ("metric", "metric_key"),
+    "period": ("period",),
+    "dimension": ("dimension",),
+    "value": ("value", "dimension_value"),
+    "target": ("target", "quota"),
+    "starts_on": ("starts_on", "from"),
+}
+TARGET_COLUMNS_REQUIRED = ("metric", "dimension", "value", "target", "starts_on")
+
+
+@dataclass
+class TargetsImportResult:
+    created: int = 0
+    updated: int = 0
+    metrics: list[str] = field(default_factory=list)
+
+
+def _target_number(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(
+            f"“{text[:40]}” is not a number (write 1234.5, without separators)."
+        ) from None
+    if not value.is_finite():
+        raise ValueError(f"“{text[:40]}” is not a number.")
+    if value < 0:
+        raise ValueError("A target cannot be negative.")
+    if value >= TARGET_MAX:
+        raise ValueError(f"A target is below {int(TARGET_MAX):,}.")
+    if -value.as_tuple().exponent > 4:
+        raise ValueError("A target has at most 4 decimal places.")
+    return value
+
+
+@transaction.atomic
+def targets_import(*, by: AbstractBaseUser | None, data: bytes) -> TargetsImportResult:
+    """Import a CSV of targets (quotas), one row a target: `metric, period, dimension, value,
+    target, starts_on` (or `from`); dimension and value blank for the company's target, period
+    blank for a week. All rows or none: every problem (an unknown metric, a dimension the
+    metric is not sliced by, a team no one defined, a bad number or date, a target given twice)
+    is listed by row and column in CsvRejected. Each row goes through `target_set`, so a row
+    replaces the target of the same metric, slice and start day."""
+    from pipeline.dimensions import BY_KEY
+    from scorecard.compute import metric_dimensions
+
+    try:
+        table = csv_table_read(data, max_bytes=TARGETS_FILE_MAX_BYTES, max_rows=TARGETS_ROWS_MAX)
+    except CsvUnreadable as exc:
+        raise CsvRejected([CsvRowError(exc.row, "", exc.message)]) from None
+    at, clashes = table.columns(TARGET_COLUMNS)
+    errors = [CsvRowError(1, "", message) for message in clashes]
+    missing = [c for c in TARGET_COLUMNS_REQUIRED if c not in at]
+    if missing:
+        errors.append(
+            CsvRowError(
+                1,
+                "",
+                f"The header has no column {', '.join(missing)}: it must name metric, period, "
+                "dimension, value, target and starts_on (or from).",
+            )
+        )
+    if errors:
+        raise CsvRejected(errors)
+    errors.extend(CsvRowError(row, "", message) for row, message in table.bad_rows)
+    column = {f: table.header[i] for f, i in at.items()}
+    keys = {cells[at["metric"]].strip() for _, cells in table.rows}
+    metrics = {m.key: m for m in Metric.objects.filter(key__in=keys)}
+    current = definition_current_map()
+    sliced_by = {m.id: metric_dimensions(current.get(m.id)) for m in metrics.values()}
+    planned: list[tuple[int, dict]] = []
+    first_row: dict[tuple, int] = {}
+    for row, cells in table.rows:
+        v = {f: cells[i].strip() for f, i in at.items()}
+        problems = []
+
+        def problem(f: str, message: str, row: int = row, problems: list = problems) -> None:
+            problems.append(CsvRowError(row, column.get(f, ""), message))
+
+        metric = metrics.get(v["metric"])
+        if not v["metric"]:
+            problem("metric", "Say which metric (its key, e.g. new_bookings).")
+        elif metric is None:
+            problem("metric", f"There is no metric with the key “{v['metric'][:60]}”.")
+        period = (v.get("period") or TargetPeriod.WEEK).lower()
+        if period not in TargetPeriod.values:
+            problem("period", "Choose week, month or quarter.")
+        elif metric is not None and not metric.additive and period != TargetPeriod.WEEK:
+            problem("period", f"{metric.name} is a rate or a level: its target is per week.")
+        dimension = v["dimension"].lower()
+        if dimension and dimension not in BY_KEY:
+            problem("dimension", f"“{v['dimension'][:40]}” is not one: use {', '.join(BY_KEY)}.")
+        elif dimension and metric is not None and BY_KEY[dimension] not in sliced_by[metric.id]:
+            problem("dimension", f"{metric.name} is not sliced by {dimension}.")
+        if dimension and not v["value"]:
+            problem("value", f"Say which {dimension} the target is for.")
+        elif v["value"] and not dimension:
+            problem("dimension", "Say what the value is (team, owner, region …).")
+        elif len(v["value"]) > 100:
+            problem("value", "A dimension's value has at most 100 characters.")
+        try:
+            target = _target_number(v["target"])
+        except ValueError as exc:
+            problem("target", str(exc))
+        try:
+            starts_on = date.fromisoformat(v["starts_on"])
+        except ValueError:
+            problem("starts_on", f"“{v['starts_on'][:40]}” is not a date like 2026-01-05.")
+        if problems:
+            errors.extend(problems)
+            continue
+        # Groups and countries compare without case; an owner's key (or a segment) as written.
+        loose = dimension and (BY_KEY[dimension].group_by or BY_KEY[dimension].base == "country")
+        same = (metric.id, dimension, v["value"].casefold() if loose else v["value"], starts_on)
+        if same in first_row:
+            problem("starts_on", f"The same target is on row {first_row[same]}.")
+            errors.extend(problems)
+            continue
+        first_row[same] = row
+        planned.append(
+            (
+                row,
+                {
+                    "metric": metric,
+                    "period": period,
+                    "dimension": dimension,
+                    "dimension_value": v["value"],
+                    "value": target,
+                    "starts_on": starts_on,
+                },
+            )
+        )
+    if not planned and not errors:
+        errors.append(CsvRowError(None, "", "The file has a header but no targets."))
+    if errors:
+        raise CsvRejected(errors[:1000])
+    existing = set(
+        MetricTarget.objects.filter(metric__in=metrics.values()).values_list("pk", flat=True)
+    )
+    result = TargetsImportResult()
+    for row, kwargs in planned:
+        try:
+            saved = target_set(by=by, **kwargs)
+        except ValidationError as exc:
+            # What only target_set knows: a team or region no one defined.
+            where = column["value"] if kwargs["dimension"] else ""
+            errors.append(CsvRowError(row, where, " ".join(exc.messages)))
+            continue
+        if saved.pk in existing:
+            result.updated += 1
+        else:
+            result.created += 1
+    if errors:
+        raise CsvRejected(errors[:1000])  # rolls back the rows already set
+    result.metrics = sorted({kwargs["metric"].key for _, kwargs in planned})
+    return result
 
 
 class SeriesImportError(ValidationError):

@@ -24,6 +24,8 @@ EVERYONE = [
     "Deals",
     "Accounts",
     "Currencies",
+    "Owners",
+    "Regions",
     "Reconciliation",
     "Mechanisms",
     "My actions",

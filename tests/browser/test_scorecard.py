@@ -150,3 +150,51 @@ def test_a_metrics_records_open_their_record_and_read_on_a_phone(
     expect(page.locator("h1")).to_contain_text(name)
     screenshot(page, "deal-from-records-390x844")
     context.close()
+
+
+def test_an_executive_narrows_the_scorecard_to_a_region_and_a_team_then_breaks_it_down(
+    live_server, page, screenshot, demo
+):
+    week = IsoWeek.last_completed()
+    sign_in(page, live_server.url, "exec", "revops-demo")
+    page.goto(f"{live_server.url}/scorecard/{week.label}/")
+    leads = page.locator('.sc-row[data-metric="leads_created"] .sc-value')
+    company_leads = int(leads.inner_text().replace(",", ""))
+    page.click("text=Narrow to…")
+    page.select_option("select[name=region]", "EMEA")
+    page.select_option("select[name=team]", "Enterprise")
+    page.click("text=Show this slice")
+    # The address names the slice and nothing else.
+    assert page.url.endswith(f"/scorecard/{week.label}/?region=EMEA&team=Enterprise")
+    header = page.locator("[data-testid=slice-header]")
+    expect(header).to_contain_text("Narrowed to Region: EMEA · Team: Enterprise")
+    assert int(leads.inner_text().replace(",", "")) < company_leads
+    screenshot(page, "scorecard-slice")
+    tile = page.locator('.sc-tile[data-metric="new_bookings"]')
+
+    # The slice's metric opens the slice's trend; one click goes back to the company's.
+    tile.locator(".sc-name").click()
+    assert "/new_bookings/" in page.url
+    assert "region=EMEA" in page.url
+    expect(page.locator("[data-testid=slice-header]")).to_contain_text("Region: EMEA")
+    page.click("[data-testid=company-view]")
+    expect(page.locator("[data-testid=slice-header]")).to_have_count(0)
+    page.locator('nav[aria-label="Break down by"] >> text="Team"').click()
+    table = page.locator("[data-testid=breakdown]")
+    expect(table).to_be_visible()
+    labels = table.locator("tbody th").all_inner_texts()
+    assert set(labels) >= {"Enterprise", "Mid-market", "SMB"}
+    # Each team is judged against its own quota, and the rows add up to the company's number.
+    for team in ("Enterprise", "Mid-market", "SMB"):
+        status = table.locator(f'tr[data-value="{team}"] .rag').inner_text()
+        assert status not in ("No target", "No data"), (team, status)
+    expect(page.locator("[data-testid=breakdown-total]")).to_have_text(
+        page.locator("#metric-value").inner_text()
+    )
+    screenshot(page, "scorecard-breakdown-by-team")
+    # A team's row opens its deals.
+    table.locator('tr[data-value="SMB"] >> text=Records').click()
+    assert "team=SMB" in page.url
+    expect(page.locator("[data-testid=slice-header]")).to_contain_text("Team: SMB")
+    page.click("text=All the company's records")
+    assert "team=" not in page.url

@@ -63,6 +63,12 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "pipeline:system-retire": {"POST": OPS},
     "pipeline:exchange-rate-import": {"POST": OPS},
     "pipeline:exchange-rate-delete": {"POST": OPS},
+    # Owners, teams and regions: everyone reads, ops change
+    "pipeline:owner-list": {"GET": ALL},
+    "pipeline:owner-import": {"POST": OPS},
+    "pipeline:region-list": {"GET": ALL, "POST": OPS},
+    "pipeline:region-edit": {"POST": OPS},
+    "pipeline:region-delete": {"POST": OPS},
     # Imports: an ops tool
     "pipeline:import-list": {"GET": OPS},
     "pipeline:import-new": {"GET": OPS, "POST": OPS},
@@ -94,6 +100,7 @@ MATRIX: dict[str, dict[str, frozenset | str]] = {
     "scorecard:latest": {"GET": ALL},
     "scorecard:metric-catalog": {"GET": ALL},
     "scorecard:metric-new": {"GET": OPS, "POST": OPS},
+    "scorecard:metric-quotas-import": {"POST": OPS},
     "scorecard:metric-detail": {"GET": ALL},
     "scorecard:metric-edit": {"GET": OPS, "POST": OPS},
     "scorecard:metric-target-add": {"POST": OPS},
@@ -278,6 +285,7 @@ def _sample_models():
     by_url = [  # most specific first
         ("exchange-rate", p.ExchangeRate),
         ("placeholder", p.PlaceholderEmail),
+        ("region", p.Region),
         ("source-lead", p.SourceLead),
         ("source-account", p.SourceAccount),
         ("source-deal", p.SourceDeal),

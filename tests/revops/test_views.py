@@ -85,6 +85,8 @@ EVERYONE = [
     "Deals",
     "Accounts",
     "Currencies",
+    "Owners",
+    "Regions",
     "Reconciliation",
     "Mechanisms",
     "My actions",

@@ -55,7 +55,13 @@ GOALS = {
     "api_p95_ms": ("<=", 10.0),
     "api_rps_vs_healthz": (">=", 0.5),
     "after_publish_vs_cached": ("<=", 1.5),
+    # A slice's week against the company's week, both computed in the same run; the breakdown
+    # of one metric by owner (200 owners) over 13 weeks; the slice page (computed live).
+    "slice_vs_company_week": ("<=", 1.5),
+    "breakdown_by_owner_s": ("<=", 0.3),
+    "slice_page_p95_ms": ("<=", 50.0),
 }
+BENCH_OWNERS = 200
 
 
 class Command(BaseCommand):
@@ -87,6 +93,7 @@ class Command(BaseCommand):
         figures.update(bench_demo_seed(scale, say=self._say))
         self._setup_scorecard(scale)
         figures.update(self._compute(repeat))
+        figures.update(self._slices(repeat, figures["week_compute_s"]))
         figures.update(self._backfill(weeks))
         figures.update(self._http(duration, connections, workers))
         figures.update({"workers": workers, "connections": connections, "duration_s": duration})
@@ -136,6 +143,75 @@ class Command(BaseCommand):
             f"{week_s:.3f} s (best {min(runs):.3f} s); metric by metric: {peer:.3f} s"
         )
         return {"week_compute_s": round(week_s, 3), "week_compute_per_metric_s": round(peer, 3)}
+
+    def _owners_ensure(self) -> None:
+        """BENCH_OWNERS owners in ten teams, the deals spread over them (the demo has ten
+        sales reps): what a breakdown by owner reads at a company of that size."""
+        from pipeline.models import Owner, Team
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE pipeline_deal SET owner = format('Rep %%s', "
+                "lpad(((id %% %(n)s) + 1)::text, 3, '0')) WHERE owner NOT LIKE 'Rep %%'",
+                {"n": BENCH_OWNERS},
+            )
+        teams = [
+            Team.objects.get_or_create(name=f"Bench team {t + 1}", defaults={"manager": f"M{t}"})[0]
+            for t in range(10)
+        ]
+        for i in range(BENCH_OWNERS):
+            Owner.objects.get_or_create(
+                key=f"Rep {i + 1:03d}", defaults={"team": teams[i % len(teams)]}
+            )
+
+    def _slices(self, repeat: int, company_week_s: float) -> dict:
+        from pipeline.dimensions import BY_KEY, slice_from_query
+        from revops.weeks import IsoWeek
+        from scorecard.compute import metric_values_compute
+        from scorecard.models import Metric
+        from scorecard.selectors import definition_current_map, metric_breakdown, metric_catalog
+        from scorecard.targets import TargetBook
+
+        self._owners_ensure()
+        week = IsoWeek.last_completed()
+        current = definition_current_map()
+        definitions = [current[m.id] for m in metric_catalog(active_only=True)]
+        emea = slice_from_query({"region": "EMEA"})
+
+        def sliced() -> None:
+            metric_values_compute(
+                weeks=[week],
+                definitions=definitions,
+                catalog=current,
+                targets=TargetBook.load(emea.target_key),
+                slice=emea,
+            )
+
+        def company() -> None:
+            metric_values_compute(
+                weeks=[week], definitions=definitions, catalog=current, targets=TargetBook.load()
+            )
+
+        sliced()
+        slice_s = statistics.median(_timed(sliced) for _ in range(repeat))
+        company_s = statistics.median(_timed(company) for _ in range(repeat))
+        bookings = Metric.objects.get(key="new_bookings")
+        owner = BY_KEY["owner"]
+        metric_breakdown(bookings, week, owner)
+        breakdown_s = statistics.median(
+            _timed(lambda: metric_breakdown(bookings, week, owner)) for _ in range(3)
+        )
+        self._say(
+            f"{week.label} for the EMEA slice: {slice_s:.3f} s against {company_s:.3f} s for the "
+            f"company in the same run ({company_week_s:.3f} s earlier); new bookings by owner "
+            f"({BENCH_OWNERS} owners, 13 weeks, the top 12 then Other): {breakdown_s:.3f} s"
+        )
+        return {
+            "slice_week_s": round(slice_s, 3),
+            "company_week_s": round(company_s, 3),
+            "slice_vs_company_week": round(slice_s / company_s, 2),
+            "breakdown_by_owner_s": round(breakdown_s, 3),
+        }
 
     def _backfill(self, weeks: int) -> dict:
         from scorecard.models import WeeklySnapshot
@@ -212,6 +288,19 @@ class Command(BaseCommand):
                 if run["non200"] or run["errors"]:
                     raise CommandError(f"{url}: answers other than 200 under load")
                 http_get(url, headers)  # still 200 after the run: the session held throughout
+            # A slice's page is computed for each request: timed one request at a time.
+            sliced = f"{page}?region=EMEA"
+            http_get(sliced, cookie)
+            times = []
+            for _ in range(10):
+                started = time.perf_counter()
+                http_get(sliced, cookie)
+                times.append((time.perf_counter() - started) * 1000)
+            slice_p95 = sorted(times)[int(0.95 * (len(times) - 1))]
+            self._say(
+                f"slice    {sliced.removeprefix(base)}: p50 {statistics.median(times):.0f} ms, "
+                f"p95 {slice_p95:.0f} ms (one request at a time)"
+            )
             after = self._after_publish(week, redis_url, (page, api), cookie, workers)
         finally:
             server.terminate()
@@ -227,6 +316,7 @@ class Command(BaseCommand):
             "healthz_rps": results["healthz"]["rps"],
             "page_rps_vs_healthz": round(results["page"]["rps"] / results["healthz"]["rps"], 2),
             "api_rps_vs_healthz": round(results["api"]["rps"] / results["healthz"]["rps"], 2),
+            "slice_page_p95_ms": round(slice_p95, 1),
             **after,
         }
 

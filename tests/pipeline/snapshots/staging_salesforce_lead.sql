@@ -7,6 +7,7 @@ WITH staged AS (
         CAST(n.stage AS text) AS stage,
         CAST(n.source AS text) AS source,
         CAST(n.owner AS text) AS owner,
+        CAST(n.country AS text) AS country,
         CAST(n.created_at AS timestamp with time zone) AS created_at,
         CAST(n.mql_at AS timestamp with time zone) AS mql_at,
         CAST(n.sal_at AS timestamp with time zone) AS sal_at,
@@ -27,10 +28,10 @@ WITH staged AS (
 SELECT s.row_no + 1 AS batch_row, ss.id AS system_id,
     CASE WHEN s.email_key <> '' AND NOT (s.email_key = ANY('{a@a.com,no@email.com,none@none.com,test@test.com}'::text[]) OR starts_with(s.email_key, 'noemail@')) THEN s.email_key WHEN ss.match_by_phone AND s.phone_key <> '' THEN 'tel:' || s.phone_key ELSE ss.slug || ':' || s.external_id END AS golden_key,
     now() AS updated_at, 4611686018427387904 + s.row_no AS rep_id, (t.id IS NOT NULL) AS existed,
-    s.first_name, s.last_name, s.company, s.stage, s.source, s.owner, s.created_at, s.mql_at, s.sal_at, s.sql_at, s.converted_at, s.disqualified_at, s.first_touch_at, s.external_id, s.email, s.email_key, s.phone, s.phone_key, s.account_external_id, s.account_system_id, s.converted_deal_external_id
+    s.first_name, s.last_name, s.company, s.stage, s.source, s.owner, s.country, s.created_at, s.mql_at, s.sal_at, s.sql_at, s.converted_at, s.disqualified_at, s.first_touch_at, s.external_id, s.email, s.email_key, s.phone, s.phone_key, s.account_external_id, s.account_system_id, s.converted_deal_external_id
 FROM staged s
 JOIN pipeline_sourcesystem ss ON ss.id = <system>
 LEFT JOIN pipeline_sourcelead t ON t.system_id = ss.id AND t.external_id = s.external_id
 LEFT JOIN pipeline_lead g ON g.id = t.lead_id
 WHERE t.id IS NULL OR g.id IS NULL OR t.deleted_at IS NOT NULL
-    OR (t.first_name, t.last_name, t.company, t.stage, t.source, t.owner, t.created_at, t.mql_at, t.sal_at, t.sql_at, t.converted_at, t.disqualified_at, t.first_touch_at, t.external_id, t.email, t.email_key, t.phone, t.phone_key, t.account_external_id, t.account_system_id, t.converted_deal_external_id, t.golden_key) IS DISTINCT FROM (s.first_name, s.last_name, s.company, s.stage, s.source, s.owner, s.created_at, s.mql_at, s.sal_at, s.sql_at, s.converted_at, s.disqualified_at, s.first_touch_at, s.external_id, s.email, s.email_key, s.phone, s.phone_key, s.account_external_id, s.account_system_id, s.converted_deal_external_id, CASE WHEN s.email_key <> '' AND NOT (s.email_key = ANY('{a@a.com,no@email.com,none@none.com,test@test.com}'::text[]) OR starts_with(s.email_key, 'noemail@')) THEN s.email_key WHEN ss.match_by_phone AND s.phone_key <> '' THEN 'tel:' || s.phone_key ELSE ss.slug || ':' || s.external_id END)
+    OR (t.first_name, t.last_name, t.company, t.stage, t.source, t.owner, t.country, t.created_at, t.mql_at, t.sal_at, t.sql_at, t.converted_at, t.disqualified_at, t.first_touch_at, t.external_id, t.email, t.email_key, t.phone, t.phone_key, t.account_external_id, t.account_system_id, t.converted_deal_external_id, t.golden_key) IS DISTINCT FROM (s.first_name, s.last_name, s.company, s.stage, s.source, s.owner, s.country, s.created_at, s.mql_at, s.sal_at, s.sql_at, s.converted_at, s.disqualified_at, s.first_touch_at, s.external_id, s.email, s.email_key, s.phone, s.phone_key, s.account_external_id, s.account_system_id, s.converted_deal_external_id, CASE WHEN s.email_key <> '' AND NOT (s.email_key = ANY('{a@a.com,no@email.com,none@none.com,test@test.com}'::text[]) OR starts_with(s.email_key, 'noemail@')) THEN s.email_key WHEN ss.match_by_phone AND s.phone_key <> '' THEN 'tel:' || s.phone_key ELSE ss.slug || ':' || s.external_id END)
