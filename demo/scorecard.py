@@ -15,9 +15,9 @@ import numpy as np
 
 from revops.weeks import IsoWeek, week_range
 from scorecard.choices import FormulaOperator, MetricKind, TargetPeriod, Team, Unit
-from scorecard.models import Metric, MetricTarget
+from scorecard.models import Metric, MetricTarget, WeeklySnapshot
 from scorecard.services.catalog import Formula, metric_create, series_import
-from scorecard.services.snapshots import BackfillResult, scorecard_backfill
+from scorecard.services.snapshots import BackfillResult, scorecard_backfill, slices_freeze
 
 # Metric key → (target at scale 1, period, grows with scale, this year's plan vs the year before).
 # Sized to the demo company so that a week shows a realistic mix of green, amber and red.
@@ -193,4 +193,10 @@ def scorecard_demo_ensure(
     email = demo_email_metrics_ensure(scale=scale, weeks=weeks + 1)
     targets = demo_targets_ensure(scale=scale, today=today)
     backfill = scorecard_backfill(weeks=weeks)
+    # The backfill freezes the company's numbers; the week the Monday meeting reads gets its
+    # breakdowns frozen too, as the Monday publish freezes them.
+    last = IsoWeek.last_completed()
+    snapshot = WeeklySnapshot.objects.filter(week_start=last.monday).first()
+    if snapshot is not None and not snapshot.slices.exists():
+        slices_freeze(snapshot, last)
     return DemoScorecard(targets, email, backfill)

@@ -378,6 +378,11 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # How long a signed-in user (and their roles) may be read from the shared cache; 0 without
 # Redis, where there is no cache every process shares. Changes through the app drop it at once.
+# The dimensions whose breakdown a publish freezes with the week (pipeline/dimensions.py): each
+# costs about one computation of the week per value shown (the top twelve, Other, Not set).
+SCORECARD_FROZEN_DIMENSIONS = env_list(
+    "SCORECARD_FROZEN_DIMENSIONS", ["region", "team", "segment", "product", "channel"]
+)
 USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 300, minimum=0) if REDIS_URL else 0
 
 # --- Security -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
@@ -380,6 +381,68 @@ class SnapshotValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric_id} in week {self.week_start}: {self.value}"
+
+
+class SnapshotSlice(models.Model):
+    """A row of a published week's breakdown by a standard dimension, frozen with the week
+    (settings.SCORECARD_FROZEN_DIMENSIONS): the value people read (`label`: EMEA, Other, No
+    team) and the field values it stood for when the week was published (`keys`, or every
+    value but them when `negate`), so a published slice does not change under the meeting's
+    feet. Keyed by (snapshot, dimension, label)."""
+
+    snapshot = models.ForeignKey(WeeklySnapshot, on_delete=models.CASCADE, related_name="slices")
+    week_start = models.DateField()
+    dimension = models.CharField(max_length=20)
+    label = models.CharField(max_length=100)
+    keys = ArrayField(models.CharField(max_length=300), default=list, blank=True)
+    negate = models.BooleanField(default=False)
+    rest = models.BooleanField(default=False, help_text="The Other or Not set row.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["snapshot", "dimension", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "dimension", "label"], name="scorecard_snapshotslice_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["dimension", "label", "week_start"], name="scorecard_slice_label_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension}={self.label} in week {self.week_start}"
+
+
+class SnapshotSliceValue(models.Model):
+    """One metric's value in a frozen slice of a published week, as SnapshotValue is the
+    company's: judged against the slice's own target."""
+
+    slice = models.ForeignKey(SnapshotSlice, on_delete=models.CASCADE, related_name="values")
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+")
+    definition = models.ForeignKey(MetricDefinition, on_delete=models.PROTECT, related_name="+")
+    week_start = models.DateField()
+    value = _money(null=True, blank=True)
+    numerator = _money(null=True, blank=True)
+    denominator = _money(null=True, blank=True)
+    target = _money(null=True, blank=True)
+    rag = models.CharField(max_length=5, choices=Rag.choices, default=Rag.NONE)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slice", "metric"], name="scorecard_snapshotslicevalue_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(rag__in=Rag.values), name="scorecard_slicevalue_rag_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_id} in {self.slice}: {self.value}"
 
 
 class SnapshotPublication(models.Model):

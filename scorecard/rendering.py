@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
@@ -100,6 +101,11 @@ def week_body(
             "pending_count": len(preview.moved) if preview else len(card.pending),
             "narrow": narrow_choices(slice),
             "slice": slice,
+            "frozen_dimensions": ", ".join(
+                dimensions.BY_KEY[k].label.lower()
+                for k in settings.SCORECARD_FROZEN_DIMENSIONS
+                if k in dimensions.BY_KEY
+            ),
         },
         request=request,
     )

@@ -31,6 +31,7 @@ from scorecard.models import (
     MetricDefinition,
     PendingRestatement,
     SnapshotPublication,
+    SnapshotSliceValue,
     SnapshotValue,
     WeeklySnapshot,
 )
@@ -95,6 +96,19 @@ class WeekCell:
         return Rag(self.rag).label
 
 
+def frozen_slice_of(slice: Slice) -> tuple[str, str] | None:
+    """The (dimension, value) under which published weeks freeze `slice`: a slice of one value
+    of a standard dimension; None for the company, several dimensions, or another one."""
+    from django.conf import settings
+
+    if len(slice.filters) != 1 or slice.filters[0].rest:
+        return None
+    f = slice.filters[0]
+    if f.dimension.key not in settings.SCORECARD_FROZEN_DIMENSIONS:
+        return None
+    return f.dimension.key, f.label
+
+
 def week_cells(
     metrics: Sequence[Metric],
     weeks: Sequence[IsoWeek],
@@ -104,29 +118,29 @@ def week_cells(
 ) -> dict[tuple[int, date], WeekCell]:
     """Every (metric, week) of `metrics` × `weeks`: from published snapshots where they hold
     the metric, computed live with the current definitions for the rest. A slice's cells are
-    all computed live, judged against the slice's own targets."""
+    the frozen ones of the published weeks whose breakdowns hold it (one value of a standard
+    dimension: settings.SCORECARD_FROZEN_DIMENSIONS), computed live for the rest, judged
+    against the slice's own targets."""
     if not metrics or not weeks:
         return {}
     ids = [m.id for m in metrics]
-    rows = (
-        SnapshotValue.objects.none()
-        if slice
-        else SnapshotValue.objects.filter(
-            week_start__gte=min(w.monday for w in weeks),
-            week_start__lte=max(w.monday for w in weeks),
-            metric_id__in=ids,
-        ).values_list(
-            "metric_id",
-            "week_start",
-            "value",
-            "target",
-            "rag",
-            "numerator",
-            "denominator",
-            "note",
-            "definition__version",
-        )
-    )
+    columns = ("metric_id", "week_start", "value", "target", "rag", "numerator",
+               "denominator", "note", "definition__version")  # fmt: skip
+    span = {
+        "week_start__gte": min(w.monday for w in weeks),
+        "week_start__lte": max(w.monday for w in weeks),
+        "metric_id__in": ids,
+    }
+    frozen = frozen_slice_of(slice)
+    if not slice:
+        rows = SnapshotValue.objects.filter(**span).values_list(*columns)
+    elif frozen is not None:  # published weeks froze this slice with their breakdowns
+        dimension, label = frozen
+        rows = SnapshotSliceValue.objects.filter(
+            slice__dimension=dimension, slice__label__iexact=label, **span
+        ).values_list(*columns)
+    else:
+        rows = []
     cells: dict[tuple[int, date], WeekCell] = {}
     for metric_id, monday, value, target, rag, num, den, note, version in rows:
         cells[(metric_id, monday)] = WeekCell(value, target, rag, num, den, note, version)
@@ -527,9 +541,13 @@ def metric_breakdown(
 
     span = [week.shift(-i) for i in range(weeks - 1, -1, -1)]
     grouped = GroupedTotals(dimension, within)  # every row's totals from one query
+    frozen = _frozen_breakdown(week, dimension) if not within else None
+    parts = list(frozen) if frozen else breakdown_slices(dimension, top=top, within=within)
     rows = []
-    for part in breakdown_slices(dimension, top=top, within=within):
+    for part in parts:
         cells = week_cells([metric], span, slice=part, grouped=grouped)
+        if frozen and (cell := frozen[part].get(metric.id)) is not None:
+            cells[(metric.id, week.monday)] = cell  # Other and Not set, as frozen too
         last = part.filters[-1]
         rows.append(
             BreakdownRow(
@@ -551,6 +569,39 @@ def metric_breakdown(
             )
         )
     return rows
+
+
+def _frozen_breakdown(week: IsoWeek, dimension) -> dict[Slice, dict[int, WeekCell]] | None:
+    """The breakdown of `week` by `dimension` as its publication froze it: each row's slice
+    (the field values it stood for then) and its metrics' cells; None when not frozen."""
+    from pipeline.dimensions import Filter
+    from scorecard.models import SnapshotSlice
+
+    frozen = list(
+        SnapshotSlice.objects.filter(week_start=week.monday, dimension=dimension.key)
+        .order_by("position")
+        .prefetch_related("values__definition")
+    )
+    if not frozen:
+        return None
+    out: dict[Slice, dict[int, WeekCell]] = {}
+    for row in frozen:
+        part = Slice(
+            (Filter(dimension, row.label, tuple(row.keys), negate=row.negate, rest=row.rest),)
+        )
+        out[part] = {
+            v.metric_id: WeekCell(
+                v.value,
+                v.target,
+                v.rag,
+                v.numerator,
+                v.denominator,
+                v.note,
+                v.definition.version,
+            )  # fmt: skip
+            for v in row.values.all()
+        }
+    return out
 
 
 @dataclass(frozen=True)

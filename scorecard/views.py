@@ -337,7 +337,8 @@ def _breakdown(request, metric, week, by, within) -> dict:
     total = None
     if metric.additive and all(r.cell.value is not None for r in rows):
         total = format_value(sum(r.cell.value for r in rows), metric.unit)
-    return {"dimension": by, "rows": out, "sort": sort, "total": total}
+    frozen = bool(rows) and not any(r.cell.live for r in rows)
+    return {"dimension": by, "rows": out, "sort": sort, "total": total, "frozen": frozen}
 
 
 @require_POST

@@ -28,6 +28,13 @@ def _fast_password_hashing():
 
 
 @pytest.fixture(autouse=True)
+def _no_frozen_slices(settings):
+    """Publishing freezes no breakdowns unless a test asks (tests/scorecard/test_slices.py):
+    each frozen dimension costs a computation of the week per value, in every publish."""
+    settings.SCORECARD_FROZEN_DIMENSIONS = []
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: a page one test cached must not answer another."""
     from django.core.cache import cache

@@ -144,7 +144,8 @@ def _row(row: MetricRow, week: IsoWeek, query: str = "") -> dict:
 
 def week_payload(card: ScorecardWeek) -> dict:
     week = card.week
-    snapshot = None if card.slice else card.snapshot  # a slice is computed live
+    # A slice is published when its values are the ones the publication froze.
+    snapshot = None if card.slice and card.has_live_values else card.snapshot
     query = rendering.slice_query(card.slice)
     return {
         "week": week.label,

@@ -91,6 +91,74 @@ def _values(
     return rows
 
 
+def slices_freeze(snapshot: WeeklySnapshot, week: IsoWeek) -> int:
+    """Freeze the breakdowns of `week` by the standard dimensions (settings.
+    SCORECARD_FROZEN_DIMENSIONS) into its snapshot, replacing any frozen before: for each
+    dimension, its rows as a breakdown shows them now (the top values, Other and Not set,
+    with the field values each stands for) and every metric sliced by it, each against the
+    slice's own target. Returns how many values were frozen."""
+    from django.conf import settings
+
+    from pipeline.dimensions import BY_KEY, breakdown_slices
+    from scorecard.compute import GroupedTotals, metric_dimensions
+    from scorecard.models import SnapshotSlice, SnapshotSliceValue
+
+    SnapshotSlice.objects.filter(snapshot=snapshot).delete()
+    metrics = list(metric_catalog(active_only=True))
+    definitions = definition_current_map()
+    frozen = 0
+    for key in settings.SCORECARD_FROZEN_DIMENSIONS:
+        dimension = BY_KEY.get(key)
+        if dimension is None:
+            continue
+        sliced = [m for m in metrics if dimension in metric_dimensions(definitions[m.id])]
+        if not sliced:
+            continue
+        grouped = GroupedTotals(dimension)
+        for position, part in enumerate(breakdown_slices(dimension)):
+            row = part.filters[-1]
+            frozen_slice = SnapshotSlice.objects.create(
+                snapshot=snapshot, week_start=week.monday, dimension=key, label=row.label[:100],
+                keys=list(row.keys), negate=row.negate, rest=row.rest, position=position,
+            )  # fmt: skip
+            targets = TargetBook.load(part.target_key)
+            computed = metric_values_compute(
+                weeks=[week],
+                definitions=[definitions[m.id] for m in sliced],
+                catalog=definitions,
+                targets=targets,
+                slice=part,
+                grouped=grouped,
+            )
+            values = []
+            for metric in sliced:
+                cell = computed[metric.id][week]
+                target = targets.for_week(metric.id, week, additive=metric.additive)
+                values.append(
+                    SnapshotSliceValue(
+                        slice=frozen_slice,
+                        metric=metric,
+                        definition=definitions[metric.id],
+                        week_start=week.monday,
+                        value=cell.value,
+                        numerator=cell.numerator,
+                        denominator=cell.denominator,
+                        target=target,
+                        note=cell.note[:200],
+                        rag=rag_status(
+                            cell.value,
+                            target,
+                            up_is_good=metric.up_is_good,
+                            green_pct=metric.green_pct,
+                            red_pct=metric.red_pct,
+                        ),
+                    )  # fmt: skip
+                )
+            SnapshotSliceValue.objects.bulk_create(values)
+            frozen += len(values)
+    return frozen
+
+
 def _compute(weeks: list[IsoWeek]):
     metrics = list(metric_catalog(active_only=True))
     definitions = definition_current_map()
@@ -149,6 +217,8 @@ def snapshot_publish(
             existing, week, by=by, reason=reason, source=source, expected=expected, only=only,
             causes=causes,
         )  # fmt: skip
+        # The slices are frozen again with the republish: it is the stated reason's occasion.
+        slices_freeze(publication.snapshot, week)
         _warm_on_commit(week)
         _published_on_commit(week)
         return publication.snapshot
@@ -161,6 +231,7 @@ def snapshot_publish(
     SnapshotValue.objects.bulk_create(
         _values(snapshot, week, metrics, computed, definitions, targets)
     )
+    slices_freeze(snapshot, week)
     SnapshotPublication.objects.create(
         snapshot=snapshot,
         revision=snapshot.revision,

@@ -353,3 +353,64 @@ def test_a_country_row_reads_as_most_records_spell_it(company):
     # "germany ", "Germany" and "GERMANY" are one country, shown as most records write it.
     assert "Germany" in labels
     assert "GERMANY" not in labels
+
+
+# --- Frozen with the published week -------------------------------------------------------
+
+
+@pytest.fixture
+def frozen_dimensions(settings):
+    settings.SCORECARD_FROZEN_DIMENSIONS = ["region", "team", "product"]
+
+
+def test_publishing_freezes_the_breakdowns_so_a_published_slice_does_not_move(
+    client_as, company, frozen_dimensions
+):
+    from scorecard.models import SnapshotSlice
+    from scorecard.services.snapshots import snapshot_publish
+
+    snapshot = snapshot_publish(week=W10, by=None, send_digest=False)
+    frozen = SnapshotSlice.objects.filter(snapshot=snapshot)
+    assert set(frozen.values_list("dimension", flat=True)) == {"region", "team", "product"}
+    assert list(frozen.filter(dimension="team").values_list("label", flat=True)) == [
+        "Enterprise", "SMB", "No team"
+    ]  # fmt: skip
+    # After publication: a late German deal, and Bob moves to SMB.
+    de = company[0]
+    DealFactory(
+        account=de, owner="bob", stage=WON, amount=Decimal("5000"), deal_type=DealType.NEW,
+        created_at=utc(2026, 3, 2, 9), close_date=IN_W10,
+    )  # fmt: skip
+    Owner.objects.filter(key="bob").update(team=Team.objects.get(name="SMB"))
+
+    client = client_as(Role.EXECUTIVE)
+    url = reverse("scorecard:metric-week", args=[W10, "new_bookings"])
+    emea = client.get(url, {"region": "EMEA"})
+    assert emea.context["cell"].value == Decimal("57000")  # as frozen
+    assert not emea.context["cell"].live
+    assert "as the published week froze them" in emea.content.decode()
+    by_team = client.get(url, {"by": "team"}).context["breakdown"]
+    assert by_team["frozen"]
+    assert [(r["label"], r["raw"]) for r in by_team["rows"]] == [
+        ("Enterprise", Decimal("57000")), ("SMB", Decimal("15000")), ("No team", Decimal("41000"))
+    ]  # fmt: skip
+    week = client.get(reverse("scorecard:week", args=[W10]), {"team": "Enterprise"})
+    assert "as they were frozen when the week was published" in week.content.decode()
+    api = client.get(reverse("api:scorecard-week", args=[W10.label]), {"region": "EMEA"}).json()
+    assert api["slice"] == {"region": "EMEA"}
+    assert api["status"] == "published"
+    bookings = next(m for m in api["top_line"] if m["key"] == "new_bookings")
+    assert Decimal(bookings["value"]) == Decimal("57000")
+    assert bookings["links"]["records"].endswith("/records/?region=EMEA")
+    # Two dimensions at once are not frozen: computed live, and they say so.
+    both = client.get(url, {"region": "EMEA", "team": "Enterprise"})
+    assert both.context["cell"].live
+    assert both.context["cell"].value == Decimal("50000")  # Bob is SMB's now
+
+    # A republish, for a stated reason, freezes the slices again.
+    snapshot_publish(week=W10, by=None, republish=True, reason="Late deal", send_digest=False)
+    assert client.get(url, {"region": "EMEA"}).context["cell"].value == Decimal("62000")
+    rows = client.get(url, {"by": "team"}).context["breakdown"]["rows"]
+    assert [(r["label"], r["raw"]) for r in rows] == [
+        ("Enterprise", Decimal("50000")), ("SMB", Decimal("27000")), ("No team", Decimal("41000"))
+    ]  # fmt: skip
