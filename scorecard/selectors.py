@@ -330,6 +330,18 @@ class ScorecardWeek:
     def has_live_values(self) -> bool:
         return any(row.cell.live for row in self.rows)
 
+    @property
+    def frozen_slice(self) -> bool:
+        """A slice of a published week whose numbers are the ones its publication froze: at
+        least one value is frozen and none with a value is live (a metric the slice does not
+        apply to has no value either way)."""
+        if not (self.slice and self.snapshot):
+            return False
+        rows = self.rows
+        return any(not row.cell.live for row in rows) and not any(
+            row.cell.live and row.cell.value is not None for row in rows
+        )
+
     def count(self, rag: str) -> int:
         return sum(row.rag == rag for row in self.rows)
 

@@ -145,7 +145,7 @@ def _row(row: MetricRow, week: IsoWeek, query: str = "") -> dict:
 def week_payload(card: ScorecardWeek) -> dict:
     week = card.week
     # A slice is published when its values are the ones the publication froze.
-    snapshot = None if card.slice and card.has_live_values else card.snapshot
+    snapshot = None if card.slice and not card.frozen_slice else card.snapshot
     query = rendering.slice_query(card.slice)
     return {
         "week": week.label,

@@ -396,6 +396,10 @@ def test_publishing_freezes_the_breakdowns_so_a_published_slice_does_not_move(
     ]  # fmt: skip
     week = client.get(reverse("scorecard:week", args=[W10]), {"team": "Enterprise"})
     assert "as they were frozen when the week was published" in week.content.decode()
+    # A product's slice is frozen too, though most metrics are not sliced by product.
+    platform = client.get(reverse("scorecard:week", args=[W10]), {"product": "Platform"})
+    assert "as they were frozen when the week was published" in platform.content.decode()
+    assert "Not sliced by product" in platform.content.decode()
     api = client.get(reverse("api:scorecard-week", args=[W10.label]), {"region": "EMEA"}).json()
     assert api["slice"] == {"region": "EMEA"}
     assert api["status"] == "published"
