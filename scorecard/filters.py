@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from revops.weeks import IsoWeek
 from scorecard.choices import MetricKind, Rag, Team
-from scorecard.models import Metric, MetricDefinition, SnapshotValue
+from scorecard.models import Metric, MetricDefinition, SnapshotSliceValue, SnapshotValue
 
 
 class IsoWeekField(forms.CharField):
@@ -53,12 +53,23 @@ class MetricDefinitionFilter(df.FilterSet):
 
 
 class WeeklyValueFilter(df.FilterSet):
+    # `?team=` names a sales team (a slice, pipeline/dimensions.py); the metric's own team
+    # (marketing, sales, customer success) is its `section`.
     metric = df.CharFilter(field_name="metric__key", label="Metric key")
-    team = df.ChoiceFilter(field_name="metric__team", choices=Team.choices)
+    section = df.ChoiceFilter(
+        field_name="metric__team", choices=Team.choices, label="The metric's section"
+    )
     since = IsoWeekFilter(field_name="week_start", lookup_expr="gte", label="From week")
     until = IsoWeekFilter(field_name="week_start", lookup_expr="lte", label="To week")
     rag = df.ChoiceFilter(choices=Rag.choices)
 
     class Meta:
         model = SnapshotValue
-        fields = ["metric", "team", "since", "until", "rag"]
+        fields = ["metric", "section", "since", "until", "rag"]
+
+
+class WeeklySliceValueFilter(WeeklyValueFilter):
+    """The same filters over the values publication froze for one slice."""
+
+    class Meta(WeeklyValueFilter.Meta):
+        model = SnapshotSliceValue

@@ -3,10 +3,18 @@ keeps its cents exactly."""
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from revops.weeks import IsoWeek
-from scorecard.models import Metric, MetricDefinition, MetricTarget, SnapshotValue
+from scorecard.models import (
+    Metric,
+    MetricDefinition,
+    MetricTarget,
+    SnapshotSliceValue,
+    SnapshotValue,
+)
 
 
 class MetricTargetSerializer(serializers.ModelSerializer):
@@ -93,6 +101,21 @@ class WeeklyValueSerializer(serializers.ModelSerializer):
 
     def get_week(self, row: SnapshotValue) -> str:
         return IsoWeek.of(row.week_start).label
+
+
+class WeeklySliceValueSerializer(WeeklyValueSerializer):
+    """A value publication froze for one slice: the company's fields and the slice's row as
+    its breakdown showed it (`{"region": "EMEA"}`)."""
+
+    slice = serializers.SerializerMethodField()
+
+    class Meta(WeeklyValueSerializer.Meta):
+        model = SnapshotSliceValue
+        fields = [*WeeklyValueSerializer.Meta.fields, "slice"]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_slice(self, row: SnapshotSliceValue) -> dict[str, str]:
+        return {row.slice.dimension: row.slice.label}
 
 
 class PublishInputSerializer(serializers.Serializer):

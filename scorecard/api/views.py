@@ -4,11 +4,20 @@ the work, as for the pages."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,13 +33,19 @@ from scorecard.api.serializers import (
     MetricSerializer,
     PublishInputSerializer,
     RestatementSerializer,
+    WeeklySliceValueSerializer,
     WeeklyValueSerializer,
     WeekSerializer,
 )
 from scorecard.caching import etag_for, not_modified, revalidated, week_stamp
-from scorecard.filters import MetricDefinitionFilter, MetricFilter, WeeklyValueFilter
+from scorecard.filters import (
+    MetricDefinitionFilter,
+    MetricFilter,
+    WeeklySliceValueFilter,
+    WeeklyValueFilter,
+)
 from scorecard.formatting import format_plain
-from scorecard.models import MetricDefinition, SnapshotValue
+from scorecard.models import MetricDefinition, SnapshotSliceValue, SnapshotValue
 from scorecard.selectors import MetricRow, ScorecardWeek
 from scorecard.services import snapshots
 
@@ -76,17 +91,59 @@ class ValuePagination(Cursor):
     page_size = 500
 
 
+_SLICE_PARAMETERS = [
+    OpenApiParameter(d.key, str, description=f"Narrow to one {d.label.lower()} (a slice).")
+    for d in dimensions.DIMENSIONS
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=_SLICE_PARAMETERS))
 class WeeklyValueViewSet(ReadOnlyModelViewSet):
-    """Published weekly values: `?metric=mqls&since=2026-W01&until=2026-W46`."""
+    """Published weekly values: `?metric=mqls&since=2026-W01&until=2026-W46`. With one value
+    of a dimension publishing freezes (`?region=EMEA`, `?team=Enterprise`), the values the
+    publications froze for that slice; the metric's own team is `?section=`."""
 
     permission_classes = [Can]
     permission_action = "scorecard.view"
-    serializer_class = WeeklyValueSerializer
-    filterset_class = WeeklyValueFilter
     pagination_class = ValuePagination
 
+    def _slice(self) -> dimensions.Slice:
+        if not hasattr(self, "_slice_cache"):
+            try:
+                self._slice_cache = dimensions.slice_from_query(self.request.query_params.items())
+            except dimensions.UnknownValue as exc:
+                raise Http404(str(exc)) from None
+        return self._slice_cache
+
+    @property
+    def filterset_class(self):
+        return WeeklySliceValueFilter if self._slice() else WeeklyValueFilter
+
+    def get_serializer_class(self):
+        return WeeklySliceValueSerializer if self._slice() else WeeklyValueSerializer
+
     def get_queryset(self):
-        return SnapshotValue.objects.select_related("metric", "definition")
+        if getattr(self, "swagger_fake_view", False):
+            return SnapshotValue.objects.none()
+        slice = self._slice()
+        if not slice:
+            return SnapshotValue.objects.select_related("metric", "definition")
+        frozen = selectors.frozen_slice_of(slice)
+        if frozen is None:
+            standard = ", ".join(settings.SCORECARD_FROZEN_DIMENSIONS) or "none"
+            raise DRFValidationError(
+                {
+                    "slice": [
+                        f"Publishing freezes one value of one dimension at a time ({standard})"
+                        f"; {slice.label} is not one. The week's scorecard computes any slice "
+                        "live: /api/v1/scorecard/weeks/<week>/?" + urlencode(slice.query)
+                    ]
+                }
+            )
+        dimension, label = frozen
+        return SnapshotSliceValue.objects.filter(
+            slice__dimension=dimension, slice__label__iexact=label
+        ).select_related("metric", "definition", "slice")
 
 
 def _mark(mark) -> dict | None:
@@ -190,10 +247,7 @@ class WeekView(APIView):
     permission_action = "scorecard.view"
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(d.key, str, description=f"Narrow to one {d.label.lower()} (a slice).")
-            for d in dimensions.DIMENSIONS
-        ],
+        parameters=_SLICE_PARAMETERS,
         responses={
             200: WeekSerializer,
             404: OpenApiResponse(description="No such week, or no such slice value"),

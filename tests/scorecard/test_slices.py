@@ -406,6 +406,19 @@ def test_publishing_freezes_the_breakdowns_so_a_published_slice_does_not_move(
     bookings = next(m for m in api["top_line"] if m["key"] == "new_bookings")
     assert Decimal(bookings["value"]) == Decimal("57000")
     assert bookings["links"]["records"].endswith("/records/?region=EMEA")
+    values = reverse("api:scorecard-value-list")
+    emea_values = client.get(values, {"region": "emea", "metric": "new_bookings"}).json()
+    assert [(r["week"], Decimal(r["value"]), r["slice"]) for r in emea_values["results"]] == [
+        (W10.label, Decimal("57000"), {"region": "EMEA"})
+    ]
+    sales = client.get(values, {"team": "SMB", "section": "sales"}).json()["results"]
+    assert {r["metric"] for r in sales} >= {"new_bookings"}
+    assert all(r["slice"] == {"team": "SMB"} for r in sales)
+    assert client.get(values, {"section": "sales"}).json()["results"][0].get("slice") is None
+    two = client.get(values, {"region": "EMEA", "team": "SMB"})
+    assert two.status_code == 400
+    assert "one value of one dimension at a time" in two.json()["slice"][0]
+    assert client.get(values, {"team": "Nobody's"}).status_code == 404
     # Two dimensions at once are not frozen: computed live, and they say so.
     both = client.get(url, {"region": "EMEA", "team": "Enterprise"})
     assert both.context["cell"].live
