@@ -63,6 +63,12 @@ class NotificationSettings(models.Model):
     email = models.BooleanField(default=True)
     slack_webhook = models.TextField(blank=True, help_text="Encrypted; empty when none is set.")
     slack_hint = models.CharField(max_length=12, blank=True)
+    digest_scope = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The slice an executive's weekly digest covers, as the scorecard's query "
+        "(region=EMEA&team=Enterprise); empty for the whole company.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

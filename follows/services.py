@@ -7,6 +7,7 @@ never raised into what triggered it."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,6 +19,7 @@ from django.urls import reverse
 
 from disputes.models import Dispute
 from follows.models import Alert, Follow, NotificationSettings
+from pipeline.dimensions import UnknownValue, slice_from_query
 from revops.crypto import SecretUnreadable, secret_decrypt, secret_encrypt
 from revops.permissions import can
 from revops.weeks import IsoWeek
@@ -72,13 +74,22 @@ def settings_get(user: AbstractBaseUser) -> NotificationSettings:
 
 @transaction.atomic
 def settings_update(
-    *, user: AbstractBaseUser, email: bool, slack_webhook: str = "", slack_remove: bool = False
-) -> NotificationSettings:
+    *, user: AbstractBaseUser, email: bool, slack_webhook: str = "", slack_remove: bool = False,
+    digest_scope: str | None = None,
+) -> NotificationSettings:  # fmt: skip
     """Set how `user` hears about what they follow. A new webhook replaces the old one (stored
-    encrypted); an empty one keeps what is there; `slack_remove` removes it."""
+    encrypted); an empty one keeps what is there; `slack_remove` removes it. `digest_scope`
+    (an executive's: the query of the slice their weekly digest covers, "" for the company;
+    None keeps it) must name values that exist."""
     _require(user)
     row = settings_get(user)
     row.email = email
+    if digest_scope is not None:
+        try:
+            scope = slice_from_query(parse_qsl(digest_scope))
+        except UnknownValue as exc:
+            raise ValidationError({"digest_scope": str(exc)}) from None
+        row.digest_scope = urlencode(scope.query)
     if slack_remove:
         row.slack_webhook, row.slack_hint = "", ""
     elif slack_webhook.strip():

@@ -3,6 +3,8 @@ what they follow and chooses how they hear about it."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,8 +16,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from disputes.selectors import dispute_get
 from follows import selectors, services
 from follows.forms import NotificationSettingsForm
-from revops.permissions import require
+from revops.permissions import Role, require, user_roles
 from scorecard.models import Metric
+from scorecard.rendering import narrow_choices
+from scorecard.services.digest import scope_of
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponse:
@@ -61,16 +65,29 @@ def follow_dispute(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(request, reverse("disputes:dispute-detail", args=[dispute.pk]))
 
 
+SCOPE_PREFIX = "scope_"
+
+
 @require_http_methods(["GET", "POST"])
 @require("follows.use")
 def follow_settings(request: HttpRequest) -> HttpResponse:
     current = services.settings_get(request.user)
+    executive = Role.EXECUTIVE in user_roles(request.user)
     status = 200
     if request.method == "POST":
         form = NotificationSettingsForm(request.POST)
         if form.is_valid():
+            scope = None  # an executive's digest scope: one select per dimension, "" for all
+            if executive:
+                scope = urlencode(
+                    [
+                        (key.removeprefix(SCOPE_PREFIX), value)
+                        for key, value in request.POST.items()
+                        if key.startswith(SCOPE_PREFIX) and value.strip()
+                    ]
+                )
             try:
-                services.settings_update(user=request.user, **form.cleaned_data)
+                services.settings_update(user=request.user, **form.cleaned_data, digest_scope=scope)
             except ValidationError as error:
                 for field, problems in error.message_dict.items():
                     for problem in problems:
@@ -87,7 +104,13 @@ def follow_settings(request: HttpRequest) -> HttpResponse:
         "metrics": selectors.followed_metrics(request.user),
         "disputes": selectors.followed_disputes(request.user),
         "alerts": selectors.alerts_recent(request.user),
+        "executive": executive,
     }
+    if executive:  # the digest goes to executives: the slice it covers
+        scope = scope_of(current.digest_scope)
+        context["scope"] = scope
+        context["scope_choices"] = narrow_choices(scope)
+        context["scope_prefix"] = SCOPE_PREFIX
     return render(request, "follows/follow_settings.html", context, status=status)
 
 

@@ -23,7 +23,7 @@ from revops.weeks import IsoWeek
 from scorecard import trust
 from scorecard.charts import TrendPoint
 from scorecard.choices import Rag, Team
-from scorecard.compute import Cell, GroupedTotals, metric_values_compute
+from scorecard.compute import Cell, GroupedTotals, metric_dimensions, metric_values_compute
 from scorecard.formatting import format_change, format_value
 from scorecard.models import (
     Metric,
@@ -613,6 +613,54 @@ def _frozen_breakdown(week: IsoWeek, dimension) -> dict[Slice, dict[int, WeekCel
             )  # fmt: skip
             for v in row.values.all()
         }
+    return out
+
+
+@dataclass
+class RedSlice:
+    """One row of a breakdown by a standard dimension and the metrics red in it."""
+
+    slice: Slice
+    label: str  # "Team: Enterprise"
+    rows: list[MetricRow]
+
+
+def red_slices(week: IsoWeek) -> list[RedSlice]:
+    """The rows of the company's breakdowns by the standard dimensions (settings.
+    SCORECARD_FROZEN_DIMENSIONS) whose metrics are red in `week` against the row's own quotas:
+    as the week's publication froze them, or computed now for a dimension it did not freeze
+    (one grouped query per object type for the totals). In dimension order, then breakdown
+    order. A slice of several dimensions has no quota of its own, so only these can be red."""
+    from django.conf import settings
+
+    from pipeline.dimensions import BY_KEY, breakdown_slices
+
+    metrics = list(metric_catalog(active_only=True))
+    definitions = definition_current_map()
+    out: list[RedSlice] = []
+    for key in settings.SCORECARD_FROZEN_DIMENSIONS:
+        dimension = BY_KEY.get(key)
+        if dimension is None:
+            continue
+        sliced = [m for m in metrics if dimension in metric_dimensions(definitions[m.id])]
+        if not sliced:
+            continue
+        parts = _frozen_breakdown(week, dimension)
+        if not parts:
+            grouped = GroupedTotals(dimension)
+            parts = {}
+            for part in breakdown_slices(dimension):
+                cells = week_cells(sliced, [week], slice=part, grouped=grouped)
+                parts[part] = {m.id: cells[(m.id, week.monday)] for m in sliced}
+        for part, cells in parts.items():
+            rows = [
+                MetricRow(metric=m, cell=cells[m.id], previous=None, trend=[], trust=None)
+                for m in sliced
+                if m.id in cells and cells[m.id].rag == Rag.RED
+            ]
+            if rows:
+                label = f"{dimension.label}: {part.filters[-1].label}"
+                out.append(RedSlice(slice=part, label=label, rows=rows))
     return out
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,11 +15,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from pipeline.dimensions import COMPANY, Slice, UnknownValue, slice_from_query
 from revops.permissions import Role
 from revops.weeks import IsoWeek
 from scorecard.choices import Rag
 from scorecard.models import SnapshotPublication, WeeklySnapshot
-from scorecard.selectors import MetricRow, ScorecardWeek, scorecard_week
+from scorecard.selectors import MetricRow, RedSlice, ScorecardWeek, red_slices, scorecard_week
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Digest:
     turned_red: list[MetricRow]
     still_red: list[MetricRow]
     restated: list[SnapshotPublication]
+    red_slices: list[RedSlice] = field(default_factory=list)
 
 
 def restatements_since(since: datetime | None, *, before: datetime | None = None) -> list:
@@ -49,25 +52,57 @@ def _absolute(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def digest_build(week: IsoWeek, *, since: datetime | None = None) -> Digest:
-    """The digest of `week` as the scorecard shows it: red metrics split into those that turned
-    red this week (not red the week before) and those still red, and the restatements of
-    published weeks made since the last digest (`since`)."""
-    card: ScorecardWeek = scorecard_week(week, trend_weeks=2)
+def _slice_url(week: IsoWeek, key: str, part: Slice) -> str:
+    """The metric's week page for one breakdown row: the row's slice, or (Other, Not set,
+    which no address names) the breakdown itself."""
+    base = reverse("scorecard:metric-week", args=[week, key])
+    last = part.filters[-1]
+    query = {**part.query, "by": last.dimension.key} if last.rest else part.query
+    return _absolute(base + "?" + urlencode(query))
+
+
+def digest_build(week: IsoWeek, *, since: datetime | None = None, scope: Slice = COMPANY) -> Digest:
+    """The digest of `week` as the scorecard shows it for `scope` (the company, or the slice
+    an executive chose, judged against its own quotas): red metrics split into those that
+    turned red this week (not red the week before) and those still red; for the company, the
+    slices of its breakdowns by the standard dimensions that are red against their own quotas
+    (a team missing its bookings quota); and the restatements of published weeks made since
+    the last digest (`since`)."""
+    card: ScorecardWeek = scorecard_week(week, trend_weeks=2, slice=scope)
     red = [row for row in card.rows if row.rag == Rag.RED]
     turned_red = [row for row in red if not (row.previous and row.previous.rag == Rag.RED)]
     still_red = [row for row in red if row not in turned_red]
+    # A narrower scope is judged against its own quota; the slices within it have none.
+    slices = [] if scope else red_slices(week)
     counts = card.rag_counts
-    subject = f"Scorecard {week.label}: " + (
-        f"{len(turned_red)} turned red, {counts[Rag.RED]} red in all"
-        if counts[Rag.RED]
-        else "nothing is red"
+    subject = (
+        f"Scorecard {week.label}"
+        + (f" · {scope.label}" if scope else "")
+        + ": "
+        + (
+            f"{len(turned_red)} turned red, {counts[Rag.RED]} red in all"
+            if counts[Rag.RED]
+            else "nothing is red"
+        )
     )
+    query = "?" + urlencode(scope.query) if scope else ""
     context = {
         "card": card,
+        "scope": scope,
+        "query": query,
         "turned_red": turned_red,
         "still_red": still_red,
-        "week_url": _absolute(reverse("scorecard:week", args=[week])),
+        "red_slices": [
+            {
+                "label": part.label,
+                "rows": [
+                    {"row": row, "url": _slice_url(week, row.metric.key, part.slice)}
+                    for row in part.rows
+                ],
+            }
+            for part in slices
+        ],
+        "week_url": _absolute(reverse("scorecard:week", args=[week]) + query),
         "site_url": settings.SITE_URL,
         "restated": [
             {"publication": p, "week": IsoWeek.of(p.snapshot.week_start)}
@@ -81,19 +116,37 @@ def digest_build(week: IsoWeek, *, since: datetime | None = None) -> Digest:
         turned_red=turned_red,
         still_red=still_red,
         restated=[item["publication"] for item in context["restated"]],
+        red_slices=slices,
     )
 
 
-def digest_recipients() -> list[str]:
-    """Active executives with an email address."""
+def scope_of(query: str) -> Slice:
+    """The slice a saved digest scope names; the company when it names none any more (a team
+    since removed): the executive still gets a digest."""
+    try:
+        return slice_from_query(parse_qsl(query))
+    except UnknownValue:
+        return COMPANY
+
+
+def digest_recipients() -> list[tuple[str, str]]:
+    """Active executives with an email address, each with the scope of their digest (the
+    query of a slice, or "" for the company)."""
+    from follows.models import NotificationSettings
+
     User = get_user_model()
-    return sorted(
-        set(
-            User.objects.filter(is_active=True, groups__name=Role.EXECUTIVE)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
+    people = (
+        User.objects.filter(is_active=True, groups__name=Role.EXECUTIVE)
+        .exclude(email="")
+        .values_list("pk", "email")
     )
+    scopes = dict(
+        NotificationSettings.objects.exclude(digest_scope="").values_list("user_id", "digest_scope")
+    )
+    found: dict[str, str] = {}
+    for pk, email in people:
+        found.setdefault(email, scopes.get(pk, ""))
+    return sorted(found.items())
 
 
 def commentary_reminders(week: IsoWeek) -> list[EmailMultiAlternatives]:
@@ -153,9 +206,12 @@ def digest_send(*, week: IsoWeek) -> int:
         reminders = commentary_reminders(week)
         recipients = digest_recipients()
         messages = []
-        if recipients:
-            digest = digest_build(week, since=since)
-        for address in recipients:
+        digests: dict[Slice, Digest] = {}  # one build per scope
+        for address, query in recipients:
+            scope = scope_of(query)
+            if scope not in digests:
+                digests[scope] = digest_build(week, since=since, scope=scope)
+            digest = digests[scope]
             message = EmailMultiAlternatives(
                 digest.subject, digest.text, settings.DEFAULT_FROM_EMAIL, [address]
             )

@@ -412,7 +412,8 @@ def test_publishing_freezes_the_breakdowns_so_a_published_slice_does_not_move(
         (W10.label, Decimal("57000"), {"region": "EMEA"})
     ]
     sales = client.get(values, {"team": "SMB", "section": "sales"}).json()["results"]
-    assert {r["metric"] for r in sales} >= {"new_bookings"}
+    sales_keys = set(Metric.objects.filter(team="sales").values_list("key", flat=True))
+    assert sales and {r["metric"] for r in sales} <= sales_keys
     assert all(r["slice"] == {"team": "SMB"} for r in sales)
     assert client.get(values, {"section": "sales"}).json()["results"][0].get("slice") is None
     two = client.get(values, {"region": "EMEA", "team": "SMB"})
@@ -431,3 +432,68 @@ def test_publishing_freezes_the_breakdowns_so_a_published_slice_does_not_move(
     assert [(r["label"], r["raw"]) for r in rows] == [
         ("Enterprise", Decimal("50000")), ("SMB", Decimal("27000")), ("No team", Decimal("41000"))
     ]  # fmt: skip
+
+
+# --- The digest -----------------------------------------------------------------------------
+
+
+def test_the_digest_names_the_slices_red_against_their_quota_and_an_executive_can_narrow_it(
+    company, frozen_dimensions, make_user, client
+):
+    from django.core import mail
+
+    from follows.models import NotificationSettings
+    from scorecard.services.digest import digest_send
+    from scorecard.services.snapshots import snapshot_publish
+
+    bookings = Metric.objects.get(key="new_bookings")
+    for team, quota in (("Enterprise", "80000"), ("SMB", "10000")):
+        target_set(
+            metric=bookings, by=None, starts_on=date(2026, 1, 5), value=Decimal(quota),
+            dimension="team", dimension_value=team,
+        )  # fmt: skip
+    target_set(
+        metric=bookings, by=None, starts_on=date(2026, 1, 5), value=Decimal("100000"),
+        dimension="region", dimension_value="EMEA",
+    )  # fmt: skip
+    make_user(Role.EXECUTIVE, username="ceo", email="ceo@northwind.example")
+    vp = make_user(Role.EXECUTIVE, username="vp", email="vp@northwind.example")
+    lead = make_user(Role.SALES_LEAD, username="lead", email="lead@northwind.example")
+
+    # The VP narrows their digest to EMEA on their settings page; a team no one defined is
+    # refused with the reason and changes nothing.
+    client.force_login(vp)
+    page = reverse("follows:settings")
+    assert 'name="scope_region"' in client.get(page).content.decode()
+    refused = client.post(page, {"email": "on", "scope_team": "Nobody's"})
+    assert refused.status_code == 400
+    assert "Nobody" in refused.content.decode()
+    assert NotificationSettings.objects.filter(user=vp, digest_scope__gt="").count() == 0
+    assert client.post(page, {"email": "on", "scope_region": "emea"}).status_code == 302
+    assert NotificationSettings.objects.get(user=vp).digest_scope == "region=EMEA"
+    client.force_login(lead)
+    assert 'name="scope_region"' not in client.get(page).content.decode()
+
+    snapshot_publish(week=W10, by=None, send_digest=False)
+    assert digest_send(week=W10) == 2
+    sent = {m.to[0]: m for m in mail.outbox if "Scorecard 2026-W10" in m.subject}
+    ceo, emea = sent["ceo@northwind.example"].body, sent["vp@northwind.example"]
+    # The company's digest: Enterprise's 57,000 misses its 80,000 quota and EMEA its 100,000;
+    # SMB beats its own.
+    assert (
+        "RED BY REGION, TEAM, SEGMENT… (AGAINST THEIR OWN QUOTAS)\n"
+        "Region: EMEA\n- New bookings: $57,000 against $100k\n"
+        "  http://127.0.0.1:8000/scorecard/2026-W10/new_bookings/?region=EMEA\n"
+        "Team: Enterprise\n- New bookings: $57,000 against $80.0k\n"
+        "  http://127.0.0.1:8000/scorecard/2026-W10/new_bookings/?team=Enterprise\n"
+    ) in ceo
+    assert "Team: SMB" not in ceo
+    assert "- New bookings: $113,000 (target —" in ceo  # the company has no target
+    # The VP's: EMEA's numbers against EMEA's quota, with EMEA's links.
+    assert emea.subject == "Scorecard 2026-W10 · Region: EMEA: 1 turned red, 1 red in all"
+    assert "Narrowed to Region: EMEA" in emea.body
+    assert "- New bookings: $57,000 against a target of $100k" in emea.body
+    assert "/scorecard/2026-W10/new_bookings/?region=EMEA" in emea.body
+    assert "The whole scorecard: http://127.0.0.1:8000/scorecard/2026-W10/?region=EMEA" in emea.body
+    assert "RED BY REGION" not in emea.body
+    assert "Region: EMEA" in emea.alternatives[0].content
